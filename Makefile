@@ -1,0 +1,41 @@
+# dlexplain: `make demo` and `make test` do all setup from nothing; re-runs skip finished steps.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+export SPARK_LOCAL_IP ?= 127.0.0.1
+export PYTHONUNBUFFERED := 1
+
+.PHONY: help setup java model demo test test-fast bench lock clean
+
+help:
+	@echo "make demo   - set up everything and explain the demo reviews with the default model"
+	@echo "make test   - set up everything and run all tests"
+	@echo "make bench  - benchmark the engine against the seed-style per-row explainer"
+	@echo "make lock   - re-resolve requirements.in into requirements.lock"
+
+setup:
+	@scripts/setup_venv.sh
+
+java:
+	@scripts/check_java.sh
+
+model: setup
+	@$(BIN)/dlexplain model build-default
+
+demo: model
+	@$(BIN)/dlexplain demo
+
+test: setup java model
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+bench: model
+	$(BIN)/python bench/bench_explain.py $(BENCH_ARGS)
+
+lock:
+	scripts/lock.sh
+
+clean:
+	rm -rf .dlexplain .pytest_cache

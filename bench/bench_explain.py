@@ -1,0 +1,133 @@
+"""Benchmark: the dlexplain engine vs the seed's per-row shap pipeline explainer, side by side.
+
+(a) seed style: ``shap.Explainer(transformers.pipeline(..., top_k=None))`` called once per row
+    through ``DataFrame.apply`` (the book chapter's ``predict``);
+(b) the dlexplain engine (``Explainer.explain``) on the same model, texts and max_evals;
+(c) the forward bound: the classifier alone over exactly the masked texts (b) evaluated.
+
+Prints texts/s, speedup b/a, efficiency c/b, tokens and evaluations per text, the max abs
+difference between (a) and (b) attributions, and peak RSS. Run: ``make bench`` or
+``.venv/bin/python bench/bench_explain.py --texts 16 --chars 500 --max-evals 500``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--texts", type=int, default=16, help="held-out reviews to explain")
+    parser.add_argument("--chars", type=int, default=500, help="cut each review to this length")
+    parser.add_argument("--max-evals", type=int, default=500)
+    parser.add_argument("--batch-size", type=int, default=64, help="engine batch size")
+    parser.add_argument("--skip-seed", action="store_true", help="skip (a), the slowest part")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    return parser.parse_args()
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(fn):
+    started = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - started
+
+
+def seed_style(model_path: Path, texts: list[str], max_evals: int):
+    """The chapter's explainer: a pipeline with every class score, one shap call per row."""
+    import shap
+    import transformers
+
+    pipe = transformers.pipeline("text-classification", model=str(model_path),
+                                 tokenizer=str(model_path), top_k=None, device="cpu")
+    explainer = shap.Explainer(pipe)
+    frame = pd.DataFrame({"text": texts})
+    rows = frame["text"].apply(lambda t: explainer([t], max_evals=max_evals, silent=True))
+    return [row.values[0] for row in rows]
+
+
+def recording_classifier(path: Path):
+    """A TextClassifier that keeps every text it is asked to score (in ``seen``)."""
+    from dlexplain.classifier import TextClassifier
+
+    class Recording(TextClassifier):
+        seen: list[str] = []
+
+        def predict_proba(self, texts):
+            texts = [str(t) for t in texts]
+            self.seen.extend(texts)
+            return super().predict_proba(texts)
+
+    return Recording.from_pretrained(path, device="cpu")
+
+
+def main() -> None:
+    args = parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    import torch
+
+    from dlexplain.classifier import TextClassifier
+    from dlexplain.config import Settings
+    from dlexplain.defaults import build_default_model, load_reviews
+    from dlexplain.engine import Explainer, ExplainerConfig
+
+    settings = Settings.from_env()
+    model = build_default_model(settings.cache_dir)
+    reviews = load_reviews(settings.cache_dir)
+    holdout = reviews[reviews["split"] == "holdout"]["text"]
+    texts = [t[: args.chars] for t in holdout.head(args.texts)]
+    n = len(texts)
+    print(f"model {model.path.name}, {n} texts cut to {args.chars} chars, max_evals "
+          f"{args.max_evals}, torch threads {torch.get_num_threads()}")
+
+    classifier = recording_classifier(model.path)
+    engine = Explainer(classifier, ExplainerConfig(max_evals=args.max_evals,
+                                                   batch_size=args.batch_size))
+    engine.explain(texts[:1])  # warm-up: first-call allocations, not counted
+    classifier.seen.clear()
+    results, t_b = timed(lambda: engine.explain(texts))
+    masked = list(classifier.seen)
+    forward_only = TextClassifier(classifier.model, classifier.tokenizer,
+                                  batch_size=args.batch_size, device="cpu")
+    _, t_c = timed(lambda: forward_only.predict_proba(masked))
+
+    figures = {
+        "texts": n, "chars": args.chars, "max_evals": args.max_evals,
+        "tokens_per_text": float(np.mean([len(r.tokens) for r in results])),
+        "evaluations_per_text": len(masked) / n,
+        "b_engine_texts_per_s": n / t_b,
+        "c_forward_texts_per_s": n / t_c,
+        "efficiency_c_over_b": t_c / t_b,
+        "max_additivity_error": max(r.additivity_error for r in results),
+    }
+    if not args.skip_seed:
+        seed_values, t_a = timed(lambda: seed_style(model.path, texts, args.max_evals))
+        diffs = [np.max(np.abs(np.asarray(a) - r.values)) for a, r in zip(seed_values, results)]
+        figures.update({
+            "a_seed_texts_per_s": n / t_a,
+            "speedup_b_over_a": t_a / t_b,
+            "max_abs_diff_a_vs_b": float(max(diffs)),
+        })
+    figures["peak_rss_mib"] = peak_rss_mib()
+
+    width = max(len(k) for k in figures)
+    for key, value in figures.items():
+        print(f"{key:<{width}}  {value:.6g}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""``dlexplain …`` commands used by make, the DAGs and people."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+from dlexplain.config import Settings
+from dlexplain.errors import DlexplainError
+
+logger = logging.getLogger("dlexplain")
+
+#: The days `make demo` builds and explains (fixed, so demo outputs are reproducible).
+DEMO_END = date(2026, 1, 3)
+DEMO_DAYS = 3
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date YYYY-MM-DD") from err
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} must be >= 1")
+    return number
+
+
+def cmd_model_build_default(args, settings: Settings) -> None:
+    from dlexplain.defaults import build_default_model
+
+    built = build_default_model(settings.cache_dir, force=args.force)
+    state = "built" if built.built_now else "cached"
+    print(f"default model ({state}): {built.path}")
+    print(f"held-out accuracy: {built.accuracy:.4f}")
+
+
+def cmd_model_path(args, settings: Settings) -> None:
+    from dlexplain.defaults import default_model_dir
+
+    print(default_model_dir(settings.cache_dir))
+
+
+def cmd_data_build_default(args, settings: Settings) -> None:
+    from dlexplain.defaults import build_default_data
+
+    end = args.end or date.today()
+    start = args.start or end - timedelta(days=DEMO_DAYS - 1)
+    paths = build_default_data(settings.cache_dir, args.data_dir or settings.data_dir, start, end,
+                               rows_per_day=args.rows_per_day)
+    print(f"wrote {len(paths)} partitions under {paths[0].parent.parent}")
+
+
+def cmd_explain(args, settings: Settings) -> None:
+    from dlexplain.batch import explain_table, read_explanations, summarize
+    from dlexplain.tables import read_table, write_parquet
+
+    frame = read_table(args.input)
+    if args.limit:
+        frame = frame.head(args.limit)
+    explainer = _engine(args, settings)
+    table = explain_table(explainer, frame, args.text_column)
+    write_parquet(table.to_pandas(), args.output)
+    summary = summarize(read_explanations(table))
+    print(json.dumps({"output": str(args.output), **summary}, indent=2))
+
+
+def cmd_demo(args, settings: Settings) -> None:
+    from dlexplain.batch import explain_table, read_explanations, summarize
+    from dlexplain.defaults import build_default_data, build_default_model
+    from dlexplain.tables import read_table, write_parquet
+
+    model = build_default_model(settings.cache_dir)
+    start = DEMO_END - timedelta(days=DEMO_DAYS - 1)
+    inputs = build_default_data(settings.cache_dir, settings.data_dir, start, DEMO_END,
+                                rows_per_day=args.rows_per_day)
+    args.model = model.path
+    explainer = _engine(args, settings)
+    out_dir = settings.home / "demo" / "explanations" / f"ds={DEMO_END.isoformat()}"
+    table = explain_table(explainer, read_table(inputs[-1]), "text")
+    write_parquet(table.to_pandas(), out_dir / "part-0.parquet")
+    results = read_explanations(table)
+    jsonl = out_dir / "explanations.jsonl"
+    jsonl.write_text("".join(r.to_json() + "\n" for r in results))
+    print(json.dumps(summarize(results), indent=2))
+    print(f"default model: {model.path} (held-out accuracy {model.accuracy:.3f})")
+    print(f"input partition: {inputs[-1]}")
+    print(f"explanations:    {out_dir / 'part-0.parquet'}")
+    print(f"                 {jsonl}")
+
+
+def _engine(args, settings: Settings):
+    from dlexplain.classifier import TextClassifier
+    from dlexplain.defaults import default_model_dir
+    from dlexplain.engine import Explainer, ExplainerConfig
+
+    config = ExplainerConfig(max_evals=args.max_evals or settings.max_evals,
+                             batch_size=settings.batch_size, max_tokens=args.max_tokens)
+    path = args.model or default_model_dir(settings.cache_dir)
+    classifier = TextClassifier.from_pretrained(path, device=settings.device)
+    return Explainer(classifier, config)
+
+
+def _add_engine_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-evals", type=_positive, help="default: DLEXPLAIN_MAX_EVALS")
+    parser.add_argument("--max-tokens", type=_positive, help="default: the model's limit")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dlexplain", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    groups = parser.add_subparsers(dest="group", required=True)
+
+    model = groups.add_parser("model", help="the embedded default model").add_subparsers(
+        dest="action", required=True)
+    build = model.add_parser("build-default", help="fine-tune the default model (once per machine)")
+    build.add_argument("--force", action="store_true", help="rebuild even when cached")
+    build.set_defaults(func=cmd_model_build_default)
+    model.add_parser("path", help="print the default model folder").set_defaults(func=cmd_model_path)
+
+    data = groups.add_parser("data", help="the default review partitions").add_subparsers(
+        dest="action", required=True)
+    build = data.add_parser("build-default", help="write daily partitions of held-out reviews")
+    build.add_argument("--start", type=_day, help="first day (default: end - 2 days)")
+    build.add_argument("--end", type=_day, help="last day (default: today)")
+    build.add_argument("--rows-per-day", type=_positive, default=16)
+    build.add_argument("--data-dir", type=Path, help="default: DLEXPLAIN_DATA_DIR")
+    build.set_defaults(func=cmd_data_build_default)
+
+    explain = groups.add_parser("explain", help="explain a table of texts into Parquet")
+    explain.add_argument("input", type=Path, help="Parquet, CSV or JSON-lines file")
+    explain.add_argument("--output", type=Path, required=True, help="Parquet file to write")
+    explain.add_argument("--text-column", default="text")
+    explain.add_argument("--model", type=Path, help="HF model folder (default: the default model)")
+    explain.add_argument("--limit", type=_positive, help="explain only the first N rows")
+    _add_engine_options(explain)
+    explain.set_defaults(func=cmd_explain)
+
+    demo = groups.add_parser("demo", help="build the defaults and explain the demo reviews")
+    demo.add_argument("--rows-per-day", type=_positive, default=8)
+    _add_engine_options(demo)
+    demo.set_defaults(func=cmd_demo, model=None)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        args.func(args, Settings.from_env())
+    except DlexplainError as err:
+        print(f"dlexplain: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

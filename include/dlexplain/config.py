@@ -1,0 +1,86 @@
+"""Settings: one frozen object read from ``DLEXPLAIN_*`` environment variables.
+
+Every variable, its type and default is listed in ``Settings`` (and in the README's configuration
+table). Nothing is read at import time: call :meth:`Settings.from_env`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Callable, Mapping
+
+from dlexplain.errors import ConfigError
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _path(value: str) -> Path:
+    return Path(value).expanduser()
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError("must be >= 1")
+    return number
+
+
+def _device(value: str) -> str:
+    if value not in DEVICES:
+        raise ValueError(f"must be one of {DEVICES}")
+    return value
+
+
+
+
+_PARSERS: dict[str, Callable[[str], object]] = {
+    "cache_dir": _path,
+    "home": _path,
+    "data_dir": _path,
+    "device": _device,
+    "batch_size": _positive_int,
+    "max_evals": _positive_int,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """dlexplain settings; each field maps to ``DLEXPLAIN_<FIELD>`` (upper case)."""
+
+    #: Machine-wide cache: the built default model, the downloaded IMDb wheel.
+    cache_dir: Path
+    #: Project-local state: default data, demo outputs, server state and logs.
+    home: Path
+    #: Where the default daily review partitions live (``<data_dir>/reviews/ds=YYYY-MM-DD``).
+    data_dir: Path
+    #: Torch device for the classifier: auto (CUDA when present), cpu or cuda.
+    device: str = "auto"
+    #: Masked texts per model forward pass.
+    batch_size: int = 64
+    #: Model evaluations per explained text (shap's max_evals).
+    max_evals: int = 500
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``environ`` (default ``os.environ``), each value parsed by type."""
+        env = os.environ if environ is None else environ
+        home = env.get("DLEXPLAIN_HOME", ".dlexplain")
+        defaults = {
+            "cache_dir": os.path.join(env.get("XDG_CACHE_HOME") or "~/.cache", "dlexplain"),
+            "home": home,
+            "data_dir": os.path.join(home, "data"),
+            "device": "auto",
+            "batch_size": "64",
+            "max_evals": "500",
+        }
+        values = {}
+        for field in fields(cls):
+            var = f"DLEXPLAIN_{field.name.upper()}"
+            raw = env.get(var, defaults[field.name])
+            try:
+                values[field.name] = _PARSERS[field.name](raw)
+            except ValueError as err:
+                raise ConfigError(f"{var}={raw!r} is invalid: {err}") from err
+        return cls(**values)

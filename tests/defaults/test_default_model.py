@@ -1,0 +1,73 @@
+"""The embedded default model (built once per machine, then cached): accuracy and sanity."""
+
+from __future__ import annotations
+
+import json
+import re
+import stat
+
+import numpy as np
+import pytest
+
+from dlexplain.classifier import TextClassifier
+from dlexplain.defaults.model import ACCURACY_FILE, DEFAULT_RECIPE
+from dlexplain.engine import Explainer, ExplainerConfig
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def explainer(default_model):
+    classifier = TextClassifier.from_pretrained(default_model.path, device="cpu")
+    return Explainer(classifier, ExplainerConfig(max_evals=300, batch_size=64))
+
+
+def test_recorded_accuracy(default_model):
+    report = json.loads((default_model.path / ACCURACY_FILE).read_text())
+    assert report["n_eval"] == DEFAULT_RECIPE.n_eval
+    assert report["accuracy"] == default_model.accuracy >= 0.85
+
+
+def test_accuracy_recomputed_on_held_out_reviews(default_model, settings):
+    from dlexplain.defaults import load_reviews
+
+    reviews = load_reviews(settings.cache_dir)
+    held_out = reviews[reviews["split"] == "eval"].head(300)
+    classifier = TextClassifier.from_pretrained(default_model.path, device="cpu",
+                                                max_length=DEFAULT_RECIPE.eval_max_length)
+    predicted = np.array(classifier.labels)[classifier.predict_proba(held_out["text"]).argmax(1)]
+    assert (predicted == held_out["label"].to_numpy()).mean() >= 0.85
+
+
+def test_files_are_readable_by_other_users(default_model):
+    for path in [default_model.path, *default_model.path.rglob("*")]:
+        mode = path.stat().st_mode
+        assert mode & stat.S_IROTH, f"{path} is not world-readable"
+
+
+def test_additivity_on_20_held_out_reviews(explainer, holdout_reviews):
+    texts = [t[:400] for t in holdout_reviews["text"].head(20)]
+    results = explainer.explain(texts)
+    assert [r.error for r in results] == [None] * 20
+    worst = max(r.additivity_error for r in results)
+    assert worst < 1e-4, worst
+
+
+def _words(result, class_name, order):
+    column = result.values[:, result.output_names.index(class_name)]
+    ranked = np.argsort(column)[::order]
+    return [re.sub(r"\W+", "", result.tokens[i]).lower() for i in ranked[:3]]
+
+
+def test_sanity_positive_review(explainer):
+    result = explainer.explain(["What a wonderful, moving film. The acting was superb!"])[0]
+    assert result.label == "POSITIVE"
+    top = _words(result, "POSITIVE", order=-1)
+    assert {"wonderful", "superb"} <= set(top), top
+
+
+def test_sanity_negative_review(explainer):
+    result = explainer.explain(["Dull, predictable and a waste of time."])[0]
+    assert result.label == "NEGATIVE"
+    bottom = _words(result, "POSITIVE", order=1)
+    assert {"dull", "waste"} <= set(bottom), bottom

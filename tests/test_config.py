@@ -1,0 +1,33 @@
+"""Settings from DLEXPLAIN_* variables: typed, defaulted, errors name the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dlexplain.config import Settings
+from dlexplain.errors import ConfigError
+
+
+def test_defaults():
+    settings = Settings.from_env({"HOME": "/home/u"})
+    assert settings.home == Path(".dlexplain")
+    assert settings.data_dir == Path(".dlexplain/data")
+    assert settings.device == "auto" and settings.batch_size == 64 and settings.max_evals == 500
+    assert settings.cache_dir.name == "dlexplain"
+
+
+def test_values_are_parsed():
+    settings = Settings.from_env({"DLEXPLAIN_HOME": "/srv/x", "DLEXPLAIN_BATCH_SIZE": "8",
+                                  "DLEXPLAIN_DEVICE": "cpu"})
+    assert settings.home == Path("/srv/x") and settings.data_dir == Path("/srv/x/data")
+    assert settings.batch_size == 8 and settings.device == "cpu"
+
+
+@pytest.mark.parametrize("var,value", [("DLEXPLAIN_BATCH_SIZE", "0"),
+                                       ("DLEXPLAIN_MAX_EVALS", "lots"),
+                                       ("DLEXPLAIN_DEVICE", "tpu")])
+def test_bad_value_names_the_variable(var, value):
+    with pytest.raises(ConfigError, match=f"{var}={value!r}"):
+        Settings.from_env({var: value})

@@ -5,11 +5,12 @@ BIN := $(VENV)/bin
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup java model demo test test-fast bench lock clean
+.PHONY: help setup java model demo stop test test-fast bench lock clean
 
 help:
 	@echo "make demo   - set up everything and explain the demo reviews with the default model"
 	@echo "make test   - set up everything and run all tests"
+	@echo "make stop   - stop the MLflow server that make demo left running"
 	@echo "make bench  - benchmark the engine against the seed-style per-row explainer"
 	@echo "make lock   - re-resolve requirements.in into requirements.lock"
 
@@ -25,6 +26,9 @@ model: setup
 demo: model
 	@$(BIN)/dlexplain demo
 
+stop: setup
+	@$(BIN)/dlexplain mlflow stop
+
 test: setup java model
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -37,5 +41,5 @@ bench: model
 lock:
 	scripts/lock.sh
 
-clean:
+clean: stop
 	rm -rf .dlexplain .pytest_cache

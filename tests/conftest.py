@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import os
 import random
+import tempfile
+import uuid
+from pathlib import Path
 
+import mlflow
 import numpy as np
 import pytest
 
 from dlexplain.config import Settings
+from dlexplain.tracking_server import start_server, stop_server
+from tests.tiny_model import make_tiny_model
 
-WORDS = (
-    "the a an and or but is was it this that film movie story acting plot actor scene "
-    "good great wonderful superb moving brilliant fun love loved best "
-    "bad awful dull boring waste predictable worst hate terrible poor of time to in with"
-).split()
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config):
+    """Airflow reads its configuration once, at import: give the session its own home first."""
+    home = tempfile.mkdtemp(prefix="dlexplain-airflow-")
+    os.environ.setdefault("AIRFLOW_HOME", home)
+    os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))
+    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    os.environ.setdefault("AIRFLOW__CORE__PARALLELISM", "4")
+    os.environ.setdefault("AIRFLOW_CONN_SPARK_DEFAULT", "spark://local%5B2%5D")
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
 
 @pytest.fixture(autouse=True)
@@ -24,28 +39,6 @@ def seed():
     import torch
 
     torch.manual_seed(0)
-
-
-def make_tiny_model(folder=None):
-    """A 2-layer random BERT classifier; ``initializer_range=1.0`` so it does not ignore input."""
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
-
-    vocab = {tok: i for i, tok in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
-                                               ",", ".", "!", *WORDS])}
-    tokenizer = BertTokenizer(vocab=vocab, model_max_length=64)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(vocab), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=32, max_position_embeddings=64, initializer_range=1.0,
-        num_labels=2, id2label={0: "NEGATIVE", 1: "POSITIVE"},
-        label2id={"NEGATIVE": 0, "POSITIVE": 1},
-    )
-    model = BertForSequenceClassification(config).eval()
-    if folder is not None:
-        model.save_pretrained(folder)
-        tokenizer.save_pretrained(folder)
-    return model, tokenizer
 
 
 @pytest.fixture(scope="session")
@@ -84,3 +77,28 @@ def holdout_reviews(settings):
 
     reviews = load_reviews(settings.cache_dir)
     return reviews[reviews["split"] == "holdout"].reset_index(drop=True)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mlflow-server")
+    server = start_server(root)
+    try:
+        yield server
+    finally:
+        stop_server(root)
+
+
+@pytest.fixture()
+def tracking_uri(mlflow_server, monkeypatch):
+    """Point this test (and its subprocesses) at the live server."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
+    mlflow.set_tracking_uri(mlflow_server.url)
+    yield mlflow_server.url
+    mlflow.set_tracking_uri(None)
+
+
+@pytest.fixture()
+def unique():
+    """A fresh suffix so tests never share experiments or registered models."""
+    return uuid.uuid4().hex[:8]

@@ -14,9 +14,7 @@ from dlexplain.errors import DlexplainError
 
 logger = logging.getLogger("dlexplain")
 
-#: The days `make demo` builds and explains (fixed, so demo outputs are reproducible).
-DEMO_END = date(2026, 1, 3)
-DEMO_DAYS = 3
+DEFAULT_DAYS = 3
 
 
 def _day(value: str) -> date:
@@ -52,7 +50,7 @@ def cmd_data_build_default(args, settings: Settings) -> None:
     from dlexplain.defaults import build_default_data
 
     end = args.end or date.today()
-    start = args.start or end - timedelta(days=DEMO_DAYS - 1)
+    start = args.start or end - timedelta(days=DEFAULT_DAYS - 1)
     paths = build_default_data(settings.cache_dir, args.data_dir or settings.data_dir, start, end,
                                rows_per_day=args.rows_per_day)
     print(f"wrote {len(paths)} partitions under {paths[0].parent.parent}")
@@ -60,40 +58,40 @@ def cmd_data_build_default(args, settings: Settings) -> None:
 
 def cmd_explain(args, settings: Settings) -> None:
     from dlexplain.batch import explain_table, read_explanations, summarize
-    from dlexplain.tables import read_table, write_parquet
+    from dlexplain.tables import read_table, write_table
 
     frame = read_table(args.input)
     if args.limit:
         frame = frame.head(args.limit)
     explainer = _engine(args, settings)
     table = explain_table(explainer, frame, args.text_column)
-    write_parquet(table.to_pandas(), args.output)
+    write_table(table, args.output)
     summary = summarize(read_explanations(table))
     print(json.dumps({"output": str(args.output), **summary}, indent=2))
 
 
 def cmd_demo(args, settings: Settings) -> None:
-    from dlexplain.batch import explain_table, read_explanations, summarize
-    from dlexplain.defaults import build_default_data, build_default_model
-    from dlexplain.tables import read_table, write_parquet
+    from dlexplain.demo import run_demo
 
-    model = build_default_model(settings.cache_dir)
-    start = DEMO_END - timedelta(days=DEMO_DAYS - 1)
-    inputs = build_default_data(settings.cache_dir, settings.data_dir, start, DEMO_END,
-                                rows_per_day=args.rows_per_day)
-    args.model = model.path
-    explainer = _engine(args, settings)
-    out_dir = settings.home / "demo" / "explanations" / f"ds={DEMO_END.isoformat()}"
-    table = explain_table(explainer, read_table(inputs[-1]), "text")
-    write_parquet(table.to_pandas(), out_dir / "part-0.parquet")
-    results = read_explanations(table)
-    jsonl = out_dir / "explanations.jsonl"
-    jsonl.write_text("".join(r.to_json() + "\n" for r in results))
-    print(json.dumps(summarize(results), indent=2))
-    print(f"default model: {model.path} (held-out accuracy {model.accuracy:.3f})")
-    print(f"input partition: {inputs[-1]}")
-    print(f"explanations:    {out_dir / 'part-0.parquet'}")
-    print(f"                 {jsonl}")
+    result = run_demo(settings, rows_per_day=args.rows_per_day, max_evals=args.max_evals)
+    print(json.dumps({k: v for k, v in result.summary.items() if k != "top_tokens"}, indent=2))
+    print(f"explanations (Parquet): {result.output}")
+    print(f"MLflow tracking server: {result.tracking_uri}")
+    print(f"explainer run:          {result.explainer_run_url}")
+    print(f"explanation artifacts:  {result.explanation_run_url}")
+
+
+def cmd_mlflow_start(args, settings: Settings) -> None:
+    from dlexplain.tracking_server import start_server
+
+    server = start_server(settings.home / "mlflow", port=args.port)
+    print(f"MLflow UI: {server.url} (pid {server.pid})")
+
+
+def cmd_mlflow_stop(args, settings: Settings) -> None:
+    from dlexplain.tracking_server import stop_server
+
+    print("stopped" if stop_server(settings.home / "mlflow") else "no server was running")
 
 
 def _engine(args, settings: Settings):
@@ -145,8 +143,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = groups.add_parser("demo", help="build the defaults and explain the demo reviews")
     demo.add_argument("--rows-per-day", type=_positive, default=8)
-    _add_engine_options(demo)
-    demo.set_defaults(func=cmd_demo, model=None)
+    demo.add_argument("--max-evals", type=_positive, help="default: DLEXPLAIN_MAX_EVALS")
+    demo.set_defaults(func=cmd_demo)
+
+    server = groups.add_parser("mlflow", help="the local MLflow tracking server").add_subparsers(
+        dest="action", required=True)
+    start = server.add_parser("start", help="start it (state under $DLEXPLAIN_HOME/mlflow)")
+    start.add_argument("--port", type=_positive)
+    start.set_defaults(func=cmd_mlflow_start)
+    server.add_parser("stop", help="stop it").set_defaults(func=cmd_mlflow_stop)
     return parser
 
 

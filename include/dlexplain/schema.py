@@ -30,6 +30,11 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 SCHEMA_VERSION = 1
+_NULLABLE_FLOATS = ("score", "additivity_error")
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None or value != value else float(value)  # NaN != NaN
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,8 +96,8 @@ class TextExplanation:
             probabilities=np.asarray(data.get("probabilities") or [], dtype=float),
             output_names=names,
             label=data.get("label"),
-            score=data.get("score"),
-            additivity_error=data.get("additivity_error"),
+            score=_float_or_none(data.get("score")),
+            additivity_error=_float_or_none(data.get("additivity_error")),
             truncated=bool(data.get("truncated") or False),
             error=data.get("error"),
         )
@@ -143,7 +148,11 @@ def to_pandas(explanations: Iterable[TextExplanation]):
     """A DataFrame with one column per field (lists as Python lists), one row per explanation."""
     import pandas as pd
 
-    return pd.DataFrame([e.to_dict() for e in explanations], columns=field_names())
+    rows = [e.to_dict() for e in explanations]
+    frame = pd.DataFrame(rows, columns=field_names())
+    for name in _NULLABLE_FLOATS:  # keep None as None (not NaN) for JSON clients
+        frame[name] = pd.Series([row[name] for row in rows], dtype=object)
+    return frame
 
 
 def from_arrow(table) -> list[TextExplanation]:

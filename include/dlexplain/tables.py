@@ -29,9 +29,14 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return READERS[suffix](path)
 
 
-def write_parquet(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``frame`` to ``path`` so readers never see a half-written file."""
+def write_table(table, path: str | Path) -> Path:
+    """Write a ``pyarrow.Table`` (or DataFrame) as Parquet; readers never see a partial file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if isinstance(table, pd.DataFrame):
+        table = pa.Table.from_pandas(table, preserve_index=False)
     buffer = io.BytesIO()
-    frame.to_parquet(buffer, index=False)
+    pq.write_table(table, buffer)
     atomic_write_bytes(Path(path), buffer.getvalue())
     return Path(path)

@@ -1,0 +1,87 @@
+"""The explainer pyfunc, logged to the live server and loaded in a fresh Python process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+
+from dlexplain.engine import ExplainerConfig
+from dlexplain.mlflow_explainer import explainer_signature, output_columns, pinned_requirements
+from dlexplain.registry import EXPLAINER_MODEL_NAME, ExplainerSpec, log_explainer
+from dlexplain.schema import TextExplanation
+
+TEXTS = ["What a wonderful, moving film. The acting was superb!", None, "",
+         "Dull, predictable and a waste of time.", "An ordinary story, well told."]
+
+LOAD_AND_PREDICT = textwrap.dedent("""
+    import json, sys
+    import mlflow, pandas as pd
+    frame = pd.DataFrame({"text": json.loads(sys.argv[2]), "id": range(5)})
+    before = frame.copy(deep=True)
+    out = mlflow.pyfunc.load_model(sys.argv[1]).predict(frame)
+    pd.testing.assert_frame_equal(frame, before)  # the caller's frame is not mutated
+    print(json.dumps({"dtypes": {c: str(t) for c, t in out.dtypes.items()},
+                      "rows": out.to_dict(orient="records")}))
+""")
+
+
+@pytest.mark.slow
+def test_default_explainer_loads_in_a_fresh_process(tracking_uri, default_model, unique):
+    spec = ExplainerSpec(ExplainerConfig(max_evals=120))
+    run_id = log_explainer(default_model.path, spec, f"exp-{unique}",
+                           registered_model_name=f"explainer-{unique}")
+    uri = f"runs:/{run_id}/{EXPLAINER_MODEL_NAME}"
+    done = subprocess.run([sys.executable, "-c", LOAD_AND_PREDICT, uri, json.dumps(TEXTS)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads(done.stdout.strip().splitlines()[-1])["rows"]
+    assert len(rows) == 5
+    assert [list(row) for row in rows] == [output_columns()] * 5
+    for i in (0, 3, 4):
+        row = rows[i]
+        assert row["error"] is None
+        assert row["additivity_error"] < 1e-4
+        assert isinstance(row["label"], str) and isinstance(row["score"], float)
+        assert len(row["tokens"]) == len(row["values"]) > 0
+        assert all(len(v) == 2 for v in row["values"])
+        assert row["output_names"] == ["NEGATIVE", "POSITIVE"]
+        assert row["explainer_run_id"] == run_id
+        parsed = TextExplanation.from_json(row["explanation_json"])
+        np.testing.assert_allclose(parsed.values, row["values"])
+    assert rows[0]["label"] == "POSITIVE" and rows[3]["label"] == "NEGATIVE"
+    assert "missing" in rows[1]["error"] and "empty" in rows[2]["error"]
+    assert rows[1]["tokens"] == [] and rows[1]["additivity_error"] is None
+
+
+def test_logged_model_has_signature_requirements_and_no_pickle(tracking_uri, tiny_model_dir,
+                                                              unique, tmp_path):
+    run_id = log_explainer(tiny_model_dir, ExplainerSpec(ExplainerConfig(max_evals=50)),
+                           f"exp-{unique}", registered_model_name=f"explainer-{unique}")
+    uri = f"runs:/{run_id}/{EXPLAINER_MODEL_NAME}"
+    info = mlflow.models.get_model_info(uri)
+    assert info.signature == explainer_signature("text")
+    local = mlflow.artifacts.download_artifacts(uri, dst_path=str(tmp_path))
+    files = [p.name for p in Path(local).rglob("*") if p.is_file()]
+    assert not [f for f in files if f.endswith((".pkl", ".pickle", ".joblib"))], files
+    assert "model.safetensors" in files and "input_example.json" in files
+    requirements = (Path(local) / "requirements.txt").read_text()
+    for pin in pinned_requirements():
+        assert pin in requirements
+
+
+def test_predict_rejects_missing_text_column(tracking_uri, tiny_model_dir, unique):
+    import pandas as pd
+    from mlflow.exceptions import MlflowException
+
+    run_id = log_explainer(tiny_model_dir, ExplainerSpec(ExplainerConfig(max_evals=50)),
+                           f"exp-{unique}", registered_model_name=f"explainer-{unique}")
+    model = mlflow.pyfunc.load_model(f"runs:/{run_id}/{EXPLAINER_MODEL_NAME}")
+    with pytest.raises(MlflowException, match="text"):
+        model.predict(pd.DataFrame({"body": ["the film"]}))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -22,6 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 def pytest_configure(config):
     """Airflow reads its configuration once, at import: give the session its own home first."""
+    venv_bin = str(Path(sys.executable).parent)  # spark-submit, airflow, mlflow of this venv
+    os.environ["PATH"] = f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"
     home = tempfile.mkdtemp(prefix="dlexplain-airflow-")
     os.environ.setdefault("AIRFLOW_HOME", home)
     os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))

@@ -7,7 +7,6 @@ explainer is rebuilt in ``load_context`` from them and the ``model_config``.
 from __future__ import annotations
 
 import logging
-import os
 from importlib import metadata
 
 import mlflow
@@ -73,11 +72,6 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
         from dlexplain.classifier import TextClassifier
         from dlexplain.engine import Explainer, ExplainerConfig
 
-        threads = os.environ.get("DLEXPLAIN_TORCH_THREADS")
-        if threads:  # set by the Spark job: concurrent tasks x threads <= cores
-            import torch
-
-            torch.set_num_threads(int(threads))
         config = context.model_config or {}
         explainer_config = ExplainerConfig(**config.get(CONFIG_EXPLAINER, {}))
         classifier = TextClassifier.from_pretrained(

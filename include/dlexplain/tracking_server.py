@@ -88,7 +88,7 @@ def start_server(root: Path, port: int | None = None, host: str = "127.0.0.1",
     deadline = time.monotonic() + timeout
     while not _healthy(url):
         if proc.poll() is not None or time.monotonic() > deadline:
-            _terminate(proc.pid)
+            terminate_process_group(proc.pid)
             tail = (root / "server.log").read_text(errors="replace")[-2000:]
             raise DlexplainError(f"mlflow server on {url} did not become healthy:\n{tail}")
         time.sleep(0.5)
@@ -103,13 +103,13 @@ def stop_server(root: Path) -> bool:
     if not state.is_file():
         return False
     server = TrackingServer(**json.loads(state.read_text()))
-    _terminate(server.pid)
+    terminate_process_group(server.pid)
     state.unlink()
     logger.info("stopped MLflow tracking server %s (pid %d)", server.url, server.pid)
     return True
 
 
-def _terminate(pid: int, grace: float = 10.0) -> None:
+def terminate_process_group(pid: int, grace: float = 10.0) -> None:
     """SIGTERM the process group of ``pid``, then SIGKILL after ``grace`` seconds."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:

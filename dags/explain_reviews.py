@@ -1,0 +1,131 @@
+"""
+### explain_reviews
+
+Explains one day's partition of reviews with the SHAP explainer of a text classifier, and keeps
+the explanations where people look.
+
+1. **prepare** resolves the day's input and output paths (fails clearly if the input is missing);
+2. **log_explainer** logs the explainer as an MLflow pyfunc model, or reuses the one already logged
+   for the same source model and settings, and pushes its `run_id` to XCom;
+3. **batch_explain** runs `dlexplain/jobs/batch_explain.py` with `spark-submit` on connection
+   `spark_default` (`mlflow.pyfunc.spark_udf` over the partition) and writes Parquet atomically;
+4. **open_explanation_run** finds or creates the one MLflow explanation run of this DAG and logical
+   date; **log_batch_artifacts** (one mapped task per batch) logs each batch's bar plot, Shapley
+   arrays and text plots into it.
+
+Runs nightly, on demand from the trigger form (params below), and as backfills:
+`airflow backfill create --dag-id explain_reviews --from-date 2026-01-01 --to-date 2026-01-03`.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pendulum
+from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+from airflow.sdk import Asset, Param, dag, get_current_context, task
+
+from dlexplain.jobs import application_path
+
+EXPLAINED_REVIEWS = Asset(name="dlexplain_explained_reviews",
+                          uri="file:///dlexplain/explanations/reviews")
+PLAN = "ti.xcom_pull(task_ids='prepare')"
+
+
+@dag(
+    schedule=os.environ.get("DLEXPLAIN_SCHEDULE", "@daily"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=2,
+    tags=["dlexplain", "explainability", "spark", "mlflow"],
+    doc_md=__doc__,
+    default_args={
+        "owner": "dlexplain",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=30),
+    },
+    params={
+        "source_model": Param("default", type="string", minLength=1,
+                              description="HF folder or MLflow URI (models:/name@alias, "
+                                          "models:/name/N, runs:/...); 'default' = embedded model"),
+        "dataset_path_template": Param("{data_dir}/reviews/ds={ds}", type="string", minLength=1,
+                                       description="input partition; placeholders {ds}, "
+                                                   "{data_dir}, {home}"),
+        "output_path_template": Param("{home}/explanations/reviews/ds={ds}", type="string",
+                                      minLength=1, description="output Parquet folder"),
+        "partition_date": Param(None, type=["null", "string"], format="date",
+                                description="explain this day instead of the logical date"),
+        "max_evals": Param(500, type="integer", minimum=2, maximum=20000,
+                           description="model evaluations per text"),
+        "rows_per_batch": Param(16, type="integer", minimum=1, maximum=10000,
+                                description="rows per logged artifact batch"),
+        "class_to_plot": Param("POSITIVE", type="string", minLength=1,
+                               description="class of the bar plot"),
+        "row_limit": Param(None, type=["null", "integer"], minimum=1,
+                           description="explain at most this many rows"),
+        "id_column": Param("id", type="string", description="sort output by it ('' = none)"),
+    },
+)
+def explain_reviews():
+    @task
+    def prepare() -> dict:
+        from dlexplain.pipeline import plan_partition
+
+        context = get_current_context()
+        params = context["params"]
+        day = params["partition_date"] or (context.get("logical_date") or
+                                           context["dag_run"].run_after).date().isoformat()
+        return plan_partition(day, params["dataset_path_template"], params["output_path_template"])
+
+    @task
+    def log_explainer() -> str:
+        from dlexplain.pipeline import ensure_explainer
+
+        params = get_current_context()["params"]
+        return ensure_explainer(params["source_model"], params["max_evals"])
+
+    batch_explain = SparkSubmitOperator(
+        task_id="batch_explain",
+        conn_id="spark_default",
+        application=application_path("batch_explain"),
+        name="dlexplain-batch-explain",
+        application_args=[
+            "--model-uri", "runs:/{{ ti.xcom_pull(task_ids='log_explainer') }}/explainer",
+            "--input", "{{ " + PLAN + "['input'] }}",
+            "--output", "{{ " + PLAN + "['output'] }}",
+            "--id-column", "{{ params.id_column }}",
+            "--max-rows", "{{ params.row_limit or 0 }}",
+        ],
+        env_vars={
+            "MLFLOW_TRACKING_URI": "{{ " + PLAN + "['tracking_uri'] }}",
+            "PYSPARK_PYTHON": "{{ " + PLAN + "['python'] }}",
+        },
+        outlets=[EXPLAINED_REVIEWS],
+    )
+
+    @task
+    def open_explanation_run(plan: dict, explainer_run_id: str) -> list[dict]:
+        from dlexplain.pipeline import open_explanation_run as open_run
+
+        context = get_current_context()
+        return open_run(dag_id=context["dag"].dag_id, logical_date=plan["ds"],
+                        airflow_run_id=context["run_id"], explainer_run_id=explainer_run_id,
+                        plan=plan, rows_per_batch=context["params"]["rows_per_batch"])
+
+    @task
+    def log_batch_artifacts(item: dict) -> dict:
+        from dlexplain.pipeline import log_batch
+
+        return log_batch(item, get_current_context()["params"]["class_to_plot"])
+
+    plan = prepare()
+    explainer_run_id = log_explainer()
+    batches = open_explanation_run(plan, explainer_run_id)
+    [plan, explainer_run_id] >> batch_explain >> batches
+    log_batch_artifacts.expand(item=batches)
+
+
+explain_reviews()

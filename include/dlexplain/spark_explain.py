@@ -1,0 +1,62 @@
+"""The explainer as a Spark iterator pandas UDF, loaded once per Python worker.
+
+Why not ``mlflow.pyfunc.spark_udf``: with a struct ``result_type`` MLflow 3.17 casts nullable
+string fields with ``astype(str)``, so a null ``error`` or ``label`` arrives as the string
+``"None"``. This UDF does the same work (model shipped to executors once, loaded once per Python
+worker, typed struct out) and keeps nulls null.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Iterator
+
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+#: Loaded explainers of this Python worker, by local model path (workers are reused across tasks).
+_LOADED: dict[str, object] = {}
+
+
+def explanation_struct():
+    """Spark type of the explainer's output columns (the explanation schema plus extras)."""
+    import pyarrow as pa
+    from pyspark.sql.pandas.types import from_arrow_type
+
+    from dlexplain.mlflow_explainer import EXTRA_COLUMNS
+    from dlexplain.schema import arrow_type
+
+    fields = list(arrow_type()) + [pa.field(name, pa.string()) for name in EXTRA_COLUMNS]
+    return from_arrow_type(pa.struct(fields))
+
+
+def load_once(path: str, torch_threads: int):
+    """The pyfunc explainer at ``path``, loaded on this worker's first call only."""
+    if path not in _LOADED:
+        import mlflow
+        import torch
+
+        torch.set_num_threads(torch_threads)
+        _LOADED[path] = mlflow.pyfunc.load_model(path)
+        logger.info("loaded explainer %s (torch threads %d)", path, torch_threads)
+    return _LOADED[path]
+
+
+def explain_udf(model_file: str, text_column: str, torch_threads: int):
+    """A pandas UDF: text column → explanation struct, for a model added with ``addFile``."""
+    from pyspark.sql.functions import pandas_udf
+
+    struct = explanation_struct()
+    columns = struct.fieldNames()
+
+    @pandas_udf(struct)
+    def explain(batches: Iterator[pd.Series]) -> Iterator[pd.DataFrame]:
+        from pyspark import SparkFiles
+
+        model = load_once(SparkFiles.get(model_file), torch_threads)
+        for texts in batches:
+            frame = pd.DataFrame({text_column: texts.astype(object).where(texts.notna(), None)})
+            yield model.predict(frame)[columns]
+
+    return explain

@@ -1,0 +1,84 @@
+"""explain_reviews end to end with dag.test(): live MLflow server, Spark local[2], real Parquet."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pendulum
+import pyarrow.parquet as pq
+import pytest
+from mlflow import MlflowClient
+
+from dlexplain.batch import read_explanations
+from dlexplain.defaults.data import partition_path
+from dlexplain.pipeline import EXPLANATIONS_EXPERIMENT
+from dlexplain.registry import experiment_id
+
+pytestmark = pytest.mark.slow
+DAY = date(2026, 1, 5)
+
+
+@pytest.fixture()
+def partition(dlexplain_home, holdout_reviews):
+    """8 held-out reviews (cut short to keep the test quick) plus one bad row."""
+    frame = holdout_reviews.head(8)[["id", "text", "label"]].copy()
+    frame["text"] = frame["text"].str.slice(0, 240)
+    bad = pd.DataFrame({"id": ["bad-0"], "text": ["   "], "label": ["NEGATIVE"]})
+    path = partition_path(dlexplain_home / "data", DAY)
+    path.parent.mkdir(parents=True)
+    pd.concat([frame, bad]).to_parquet(path, index=False)
+    return path
+
+
+def _explanation_runs():
+    client = MlflowClient()
+    return client.search_runs([experiment_id(EXPLANATIONS_EXPERIMENT)],
+                              filter_string="tags.`dlexplain.dag_id` = 'explain_reviews' and "
+                                            f"tags.`dlexplain.logical_date` = '{DAY}'")
+
+
+def test_dag_end_to_end_and_rerun(airflow_db, tracking_uri, dlexplain_home, partition,
+                                  default_model):
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.conftest import REPO
+
+    dag = DagBag(dag_folder=str(REPO / "dags")).dags["explain_reviews"]
+    conf = {"max_evals": 40, "rows_per_batch": 4}
+    run = dag.test(logical_date=pendulum.datetime(2026, 1, 5, tz="UTC"), run_conf=conf)
+    assert run.state == "success"
+
+    explainer_run_id = run.get_task_instance("log_explainer").xcom_pull(task_ids="log_explainer")
+    assert MlflowClient().get_run(explainer_run_id).data.tags["dlexplain.kind"] == "explainer"
+
+    output = dlexplain_home / "explanations" / "reviews" / f"ds={DAY}"
+    table = pq.read_table(output)
+    assert table.num_rows == 9
+    assert table.column_names == ["id", "text", "label", "explanation"]
+    results = dict(zip(table.column("id").to_pylist(), read_explanations(table)))
+    assert "empty" in results["bad-0"].error
+    good = [r for key, r in results.items() if key != "bad-0"]
+    assert all(r.ok and r.additivity_error < 1e-4 for r in good)
+    assert {r for r in table.column("explanation").combine_chunks().field("explainer_run_id")
+            .to_pylist()} == {explainer_run_id}
+
+    runs = _explanation_runs()
+    assert len(runs) == 1
+    tags = runs[0].data.tags
+    assert tags["dlexplain.explainer_run_id"] == explainer_run_id
+    assert tags["dlexplain.rows"] == "9" and tags["dlexplain.rows_failed"] == "1"
+    assert tags["airflow.run_id"] == run.run_id
+    artifacts = MlflowClient().list_artifacts(runs[0].info.run_id, f"explanations/ds={DAY}")
+    batches = sorted(a.path.rsplit("/", 1)[-1] for a in artifacts)
+    assert batches == ["batch-0000", "batch-0001", "batch-0002"]
+    files = {a.path.rsplit("/", 1)[-1] for a in MlflowClient().list_artifacts(
+        runs[0].info.run_id, f"explanations/ds={DAY}/batch-0000")}
+    assert {"bar_POSITIVE.png", "shap_values.npz", "base_values.npy", "summary.json"} <= files
+
+    again = dag.test(logical_date=pendulum.datetime(2026, 1, 5, tz="UTC"), run_conf=conf)
+    assert again.state == "success"
+    assert len(_explanation_runs()) == 1, "the same logical date reuses its explanation run"
+    assert pq.read_table(output).num_rows == 9, "re-running replaces, never duplicates"
+    leftovers = [p.name for p in output.parent.iterdir() if p.name != output.name]
+    assert leftovers == [], leftovers

@@ -1,0 +1,135 @@
+"""A real scheduler: `airflow standalone` on SQLite. Backfill over 3 days; trigger through REST."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+import requests
+from mlflow import MlflowClient
+
+from dlexplain.defaults import build_default_data
+from dlexplain.pipeline import EXPLANATIONS_EXPERIMENT
+from dlexplain.registry import experiment_id
+from dlexplain.tracking_server import free_port
+from tests.conftest import REPO
+from tests.services.processes import background, wait_for
+
+pytestmark = pytest.mark.slow
+DAG_ID = "explain_reviews"
+DAYS = [date(2026, 1, d) for d in (1, 2, 3)]
+CONF = {"max_evals": 30, "rows_per_batch": 4}
+
+
+@pytest.fixture(scope="module")
+def standalone(tmp_path_factory, mlflow_server, settings):
+    root = tmp_path_factory.mktemp("airflow-standalone")
+    home = root / "dlexplain"
+    build_default_data(settings.cache_dir, home / "data", DAYS[0], DAYS[-1], rows_per_day=3)
+    port = free_port()
+    bin_dir = str(Path(sys.executable).parent)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "AIRFLOW_HOME": str(root / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__PARALLELISM": "2",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "AIRFLOW_CONN_SPARK_DEFAULT": "spark://local%5B2%5D",
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "MLFLOW_TRACKING_URI": mlflow_server.url,
+        "DLEXPLAIN_HOME": str(home),
+        "DLEXPLAIN_DATA_DIR": str(home / "data"),
+    }
+    api = f"http://127.0.0.1:{port}"
+    state = {}
+
+    def ready() -> bool:
+        try:
+            passwords = Path(env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
+            if not passwords.is_file():
+                return False
+            password = json.loads(passwords.read_text())["admin"]
+            reply = requests.post(f"{api}/auth/token", json={"username": "admin",
+                                                              "password": password}, timeout=5)
+            if reply.status_code not in (200, 201):
+                return False
+            state["headers"] = {"Authorization": f"Bearer {reply.json()['access_token']}"}
+            dag = requests.get(f"{api}/api/v2/dags/{DAG_ID}", headers=state["headers"], timeout=5)
+            return dag.status_code == 200
+        except requests.RequestException:
+            return False
+
+    with background([sys.executable, "-m", "airflow", "standalone"], root / "standalone.log", env,
+                    ready, timeout=300):
+        yield {"api": api, "env": env, "home": home, "headers": state["headers"]}
+
+
+def _airflow(standalone, *args) -> str:
+    done = subprocess.run([sys.executable, "-m", "airflow", *args], capture_output=True, text=True,
+                          env=standalone["env"], timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def _runs(standalone) -> list[dict]:
+    reply = requests.get(f"{standalone['api']}/api/v2/dags/{DAG_ID}/dagRuns",
+                         headers=standalone["headers"], params={"limit": 100}, timeout=10)
+    reply.raise_for_status()
+    return reply.json()["dag_runs"]
+
+
+def _backfill_runs_done(standalone, expected: int) -> bool:
+    runs = [r for r in _runs(standalone) if r["run_type"] == "backfill"]
+    failed = [r for r in runs if r["state"] == "failed"]
+    assert not failed, failed
+    return len(runs) >= expected and all(r["state"] == "success" for r in runs)
+
+
+def _explanation_runs(standalone) -> list:
+    return MlflowClient(standalone["env"]["MLFLOW_TRACKING_URI"]).search_runs(
+        [experiment_id(EXPLANATIONS_EXPERIMENT)],
+        filter_string=f"tags.`dlexplain.dag_id` = '{DAG_ID}'")
+
+
+def test_backfill_explains_each_day_once(standalone, tracking_uri):
+    backfill = ["backfill", "create", "--dag-id", DAG_ID, "--from-date", str(DAYS[0]),
+                "--to-date", str(DAYS[-1]), "--dag-run-conf", json.dumps(CONF)]
+    _airflow(standalone, *backfill)
+    wait_for(lambda: _backfill_runs_done(standalone, 3), 1200, "3 backfill runs")
+    outputs = sorted((standalone["home"] / "explanations" / "reviews").glob("ds=*"))
+    assert [p.name for p in outputs] == [f"ds={d}" for d in DAYS]
+    assert len(_explanation_runs(standalone)) == 3
+
+    _airflow(standalone, *backfill, "--reprocess-behavior", "completed")
+    wait_for(lambda: _backfill_runs_done(standalone, 6), 1200, "3 more backfill runs")
+    assert len(_explanation_runs(standalone)) == 3, "each logical date keeps its one run"
+    outputs = sorted((standalone["home"] / "explanations" / "reviews").glob("ds=*"))
+    assert [p.name for p in outputs] == [f"ds={d}" for d in DAYS]
+
+
+def test_trigger_from_the_api_with_params(standalone):
+    url = f"{standalone['api']}/api/v2/dags/{DAG_ID}/dagRuns"
+    conf = {"max_evals": 64, "rows_per_batch": 2, "partition_date": "2026-01-02"}
+    reply = requests.post(url, headers=standalone["headers"], timeout=30,
+                          json={"logical_date": None, "conf": conf})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["conf"] == conf
+
+    bad = requests.post(url, headers=standalone["headers"], timeout=30,
+                        json={"logical_date": None, "conf": {"max_evals": -1}})
+    assert bad.status_code == 400, bad.text
+    assert "max_evals" in bad.text and "minimum" in bad.text.lower()
+    assert "Traceback" not in bad.text

@@ -24,8 +24,8 @@ java:
 model: setup
 	@$(BIN)/dlexplain model build-default
 
-demo: model
-	@$(BIN)/dlexplain demo
+demo: setup java
+	@scripts/demo.sh
 
 stop: setup
 	@$(BIN)/dlexplain mlflow stop

@@ -8,3 +8,4 @@ source scripts/find_links.sh
 uv pip compile requirements.in --python-version 3.11 --quiet ${FIND_LINKS_ARGS[@]+"${FIND_LINKS_ARGS[@]}"} \
   --custom-compile-command "make lock" -o requirements.lock
 sed -i -E 's/^(torch==[0-9.]+)\+cpu$/\1/' requirements.lock
+scripts/write_conda_env.sh

@@ -70,22 +70,24 @@ def cmd_explain(args, settings: Settings) -> None:
     print(json.dumps({"output": str(args.output), **summary}, indent=2))
 
 
-def cmd_demo(args, settings: Settings) -> None:
-    from dlexplain.demo import run_demo
+def cmd_report(args, settings: Settings) -> None:
+    import mlflow
 
-    result = run_demo(settings, rows_per_day=args.rows_per_day, max_evals=args.max_evals)
-    print(json.dumps({k: v for k, v in result.summary.items() if k != "top_tokens"}, indent=2))
-    print(f"explanations (Parquet): {result.output}")
-    print(f"MLflow tracking server: {result.tracking_uri}")
-    print(f"explainer run:          {result.explainer_run_url}")
-    print(f"explanation artifacts:  {result.explanation_run_url}")
+    from dlexplain.report import explanation_report
+
+    report = explanation_report(mlflow.get_tracking_uri(), args.dag_id, args.logical_date)
+    print(f"rows explained:        {report.rows} ({report.rows_failed} with errors)")
+    print(f"explanations (Parquet): {report.output}")
+    print(f"MLflow UI:              {report.tracking_uri}")
+    print(f"explainer run:          {report.explainer_run_url}")
+    print(f"explanation artifacts:  {report.explanation_run_url}")
 
 
 def cmd_mlflow_start(args, settings: Settings) -> None:
     from dlexplain.tracking_server import start_server
 
     server = start_server(settings.home / "mlflow", port=args.port)
-    print(f"MLflow UI: {server.url} (pid {server.pid})")
+    print(server.url if args.print_uri else f"MLflow UI: {server.url} (pid {server.pid})")
 
 
 def cmd_mlflow_stop(args, settings: Settings) -> None:
@@ -141,15 +143,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_engine_options(explain)
     explain.set_defaults(func=cmd_explain)
 
-    demo = groups.add_parser("demo", help="build the defaults and explain the demo reviews")
-    demo.add_argument("--rows-per-day", type=_positive, default=8)
-    demo.add_argument("--max-evals", type=_positive, help="default: DLEXPLAIN_MAX_EVALS")
-    demo.set_defaults(func=cmd_demo)
+    report = groups.add_parser("report", help="links to a DAG run's explanations in MLflow")
+    report.add_argument("--dag-id", default="explain_reviews")
+    report.add_argument("--logical-date", required=True, help="YYYY-MM-DD")
+    report.set_defaults(func=cmd_report)
 
     server = groups.add_parser("mlflow", help="the local MLflow tracking server").add_subparsers(
         dest="action", required=True)
     start = server.add_parser("start", help="start it (state under $DLEXPLAIN_HOME/mlflow)")
     start.add_argument("--port", type=_positive)
+    start.add_argument("--print-uri", action="store_true", help="print only the URI")
     start.set_defaults(func=cmd_mlflow_start)
     server.add_parser("stop", help="stop it").set_defaults(func=cmd_mlflow_stop)
     return parser

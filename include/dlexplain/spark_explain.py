@@ -31,20 +31,33 @@ def explanation_struct():
     return from_arrow_type(pa.struct(fields))
 
 
-def load_once(path: str, torch_threads: int):
-    """The pyfunc explainer at ``path``, loaded on this worker's first call only."""
-    if path not in _LOADED:
+def pack_model(model_dir: str) -> str:
+    """Zip a downloaded model folder for ``SparkContext.addFile`` (folders only work locally)."""
+    import shutil
+
+    return shutil.make_archive(model_dir.rstrip("/"), "zip", model_dir)
+
+
+def load_once(archive: str, torch_threads: int):
+    """The pyfunc explainer packed in ``archive``, unpacked and loaded on first call only."""
+    if archive not in _LOADED:
+        import shutil
+        import tempfile
+
         import mlflow
         import torch
 
         torch.set_num_threads(torch_threads)
-        _LOADED[path] = mlflow.pyfunc.load_model(path)
-        logger.info("loaded explainer %s (torch threads %d)", path, torch_threads)
-    return _LOADED[path]
+        folder = tempfile.mkdtemp(prefix="dlexplain-explainer-")
+        shutil.unpack_archive(archive, folder, "zip")
+        _LOADED[archive] = mlflow.pyfunc.load_model(folder)
+        logger.info("loaded explainer %s (torch threads %d)", archive, torch_threads)
+    return _LOADED[archive]
 
 
 def explain_udf(model_file: str, text_column: str, torch_threads: int):
-    """A pandas UDF: text column → explanation struct, for a model added with ``addFile``."""
+    """A pandas UDF: text column → explanation struct, for a ``pack_model`` archive added with
+    ``addFile``."""
     from pyspark.sql.functions import pandas_udf
 
     struct = explanation_struct()

@@ -4,7 +4,7 @@
         --input data/reviews/ds=2026-01-03 --output out/ds=2026-01-03 [--text-column text] \\
         [--id-column id] [--max-rows N]
 
-The driver downloads the explainer once and ships it with ``SparkContext.addFile``; an iterator
+The driver downloads the explainer once and ships it zipped with ``SparkContext.addFile``; an iterator
 pandas UDF (``dlexplain.spark_explain``) loads it once per Python worker and returns a typed struct
 (arrays of tokens and values as Spark columns). It replaces ``mlflow.pyfunc.spark_udf``, whose struct
 conversion turns null strings into ``"None"`` (see that module). Output: the input columns plus one ``explanation`` struct column, as
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> dict:
     from pyspark.sql import SparkSession
     from pyspark.sql import functions as F
 
-    from dlexplain.spark_explain import explain_udf
+    from dlexplain.spark_explain import explain_udf, pack_model
 
     if args.model_uri.startswith(("runs:/", "models:/")) and not os.environ.get("MLFLOW_TRACKING_URI"):
         raise SystemExit("MLFLOW_TRACKING_URI is not set: the job cannot resolve "
@@ -93,10 +93,11 @@ def run(args: argparse.Namespace) -> dict:
 
     step = time.monotonic()
     local_model = mlflow.artifacts.download_artifacts(args.model_uri, dst_path=tempfile.mkdtemp())
-    spark.sparkContext.addFile(local_model, recursive=True)
+    archive = pack_model(local_model)
+    spark.sparkContext.addFile(archive)
     model_text = mlflow.models.get_model_info(local_model).signature.inputs.input_names()[0]
     threads = int(spark.conf.get("spark.task.cpus", "1"))  # tasks x threads <= cores
-    explain = explain_udf(os.path.basename(local_model.rstrip("/")), model_text, threads)
+    explain = explain_udf(os.path.basename(archive), model_text, threads)
     timings["explainer_download_s"] = time.monotonic() - step
 
     explained = frame.withColumn("explanation", explain(F.col(args.text_column).cast("string")))

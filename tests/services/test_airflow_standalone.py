@@ -6,9 +6,10 @@ import json
 import os
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 import requests
 from mlflow import MlflowClient
@@ -31,6 +32,9 @@ def standalone(tmp_path_factory, mlflow_server, settings):
     root = tmp_path_factory.mktemp("airflow-standalone")
     home = root / "dlexplain"
     build_default_data(settings.cache_dir, home / "data", DAYS[0], DAYS[-1], rows_per_day=3)
+    # once unpaused, the scheduler also starts today's run (catchup=False): give it data
+    today = date.today()
+    build_default_data(settings.cache_dir, home / "data", today, today, rows_per_day=1)
     port = free_port()
     bin_dir = str(Path(sys.executable).parent)
     env = {
@@ -41,6 +45,8 @@ def standalone(tmp_path_factory, mlflow_server, settings):
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__PARALLELISM": "2",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "tests.services.sqlite_args.CONNECT_ARGS",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
@@ -91,33 +97,47 @@ def _runs(standalone) -> list[dict]:
     return reply.json()["dag_runs"]
 
 
-def _backfill_runs_done(standalone, expected: int) -> bool:
+def _backfills_done(standalone, backfills: int) -> bool:
+    """``backfills`` backfills exist and are completed, and every backfill run succeeded.
+
+    Reprocessing a completed date re-runs (clears) its existing DAG run: no new run is created.
+    """
+    reply = requests.get(f"{standalone['api']}/api/v2/backfills", params={"dag_id": DAG_ID},
+                         headers=standalone["headers"], timeout=10)
+    reply.raise_for_status()
+    found = reply.json()["backfills"]
+    if len(found) < backfills or not all(b["completed_at"] for b in found):
+        return False
     runs = [r for r in _runs(standalone) if r["run_type"] == "backfill"]
-    failed = [r for r in runs if r["state"] == "failed"]
-    assert not failed, failed
-    return len(runs) >= expected and all(r["state"] == "success" for r in runs)
+    assert [r["state"] for r in runs] == ["success"] * len(DAYS), runs
+    return True
 
 
 def _explanation_runs(standalone) -> list:
-    return MlflowClient(standalone["env"]["MLFLOW_TRACKING_URI"]).search_runs(
+    runs = MlflowClient(standalone["env"]["MLFLOW_TRACKING_URI"]).search_runs(
         [experiment_id(EXPLANATIONS_EXPERIMENT)],
         filter_string=f"tags.`dlexplain.dag_id` = '{DAG_ID}'")
+    days = {str(d) for d in DAYS}
+    return [r for r in runs if r.data.tags["dlexplain.logical_date"] in days]
 
 
 def test_backfill_explains_each_day_once(standalone, tracking_uri):
     backfill = ["backfill", "create", "--dag-id", DAG_ID, "--from-date", str(DAYS[0]),
                 "--to-date", str(DAYS[-1]), "--dag-run-conf", json.dumps(CONF)]
+    _airflow(standalone, "dags", "unpause", DAG_ID)  # backfill runs of a paused DAG stay queued
     _airflow(standalone, *backfill)
-    wait_for(lambda: _backfill_runs_done(standalone, 3), 1200, "3 backfill runs")
-    outputs = sorted((standalone["home"] / "explanations" / "reviews").glob("ds=*"))
+    wait_for(lambda: _backfills_done(standalone, 1), 1200, "the backfill of 3 days")
+    outputs = sorted((standalone["home"] / "explanations" / "reviews").glob("ds=2026-01-0*"))
     assert [p.name for p in outputs] == [f"ds={d}" for d in DAYS]
+    assert [pq.read_table(p).num_rows for p in outputs] == [3, 3, 3]
     assert len(_explanation_runs(standalone)) == 3
 
     _airflow(standalone, *backfill, "--reprocess-behavior", "completed")
-    wait_for(lambda: _backfill_runs_done(standalone, 6), 1200, "3 more backfill runs")
+    wait_for(lambda: _backfills_done(standalone, 2), 1200, "the second backfill")
     assert len(_explanation_runs(standalone)) == 3, "each logical date keeps its one run"
-    outputs = sorted((standalone["home"] / "explanations" / "reviews").glob("ds=*"))
+    outputs = sorted((standalone["home"] / "explanations" / "reviews").glob("ds=2026-01-0*"))
     assert [p.name for p in outputs] == [f"ds={d}" for d in DAYS]
+    assert [pq.read_table(p).num_rows for p in outputs] == [3, 3, 3]
 
 
 def test_trigger_from_the_api_with_params(standalone):

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -83,9 +84,18 @@ def standalone(tmp_path_factory, mlflow_server, settings):
         yield {"api": api, "env": env, "home": home, "headers": state["headers"]}
 
 
-def _airflow(standalone, *args) -> str:
-    done = subprocess.run([sys.executable, "-m", "airflow", *args], capture_output=True, text=True,
-                          env=standalone["env"], timeout=300)
+def _airflow(standalone, *args, attempts: int = 6) -> str:
+    """Run an Airflow CLI command; retry when SQLite refuses a write while the scheduler writes.
+
+    A read transaction that must upgrade to a write gets SQLITE_BUSY at once (no busy wait);
+    the command's transaction is rolled back, so running it again is safe.
+    """
+    for attempt in range(attempts):
+        done = subprocess.run([sys.executable, "-m", "airflow", *args], capture_output=True,
+                              text=True, env=standalone["env"], timeout=300)
+        if done.returncode == 0 or "database is locked" not in done.stderr:
+            break
+        time.sleep(3 * (attempt + 1))
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 

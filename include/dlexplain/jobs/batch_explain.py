@@ -88,6 +88,9 @@ def run(args: argparse.Namespace) -> dict:
         raise SystemExit(f"text column {args.text_column!r} not in input columns {frame.columns}")
     if args.max_rows:
         frame = frame.limit(args.max_rows)
+    parallelism = spark.sparkContext.defaultParallelism
+    if frame.rdd.getNumPartitions() < parallelism:  # a one-file partition would use one core
+        frame = frame.repartition(parallelism)
     frame = frame.cache()
     rows_in = frame.count()
 

@@ -62,7 +62,9 @@ def main() -> None:
         done = time.perf_counter()
         local = {"load_s": loaded - started, "explain_s": done - loaded}
 
-        env = {**os.environ, "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")}
+        bin_dir = str(Path(sys.executable).parent)  # spark-submit finds Spark through this python
+        env = {**os.environ, "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
+               "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PYSPARK_PYTHON": sys.executable}
         cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", args.master,
                application_path(), "--model-uri", uri, "--input", str(work / "input.parquet"),
                "--output", str(work / "output"), "--id-column", "id"]

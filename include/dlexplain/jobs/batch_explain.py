@@ -20,6 +20,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -95,7 +96,8 @@ def run(args: argparse.Namespace) -> dict:
     rows_in = frame.count()
 
     step = time.monotonic()
-    local_model = mlflow.artifacts.download_artifacts(args.model_uri, dst_path=tempfile.mkdtemp())
+    workdir = tempfile.mkdtemp(prefix="dlexplain-job-")  # the model and its zip, removed at the end
+    local_model = mlflow.artifacts.download_artifacts(args.model_uri, dst_path=workdir)
     archive = pack_model(local_model)
     spark.sparkContext.addFile(archive)
     model_text = mlflow.models.get_model_info(local_model).signature.inputs.input_names()[0]
@@ -117,6 +119,7 @@ def run(args: argparse.Namespace) -> dict:
     if rows_out != rows_in:
         raise SystemExit(f"row count changed: {rows_in} in, {rows_out} out; output not published")
     replace_atomically(spark, tmp, args.output)
+    shutil.rmtree(workdir, ignore_errors=True)
     summary = {"input": args.input, "output": args.output, "rows": rows_out, "failed": failed,
                "model_uri": args.model_uri, **{k: round(v, 2) for k, v in timings.items()}}
     spark.stop()

@@ -17,17 +17,13 @@ EXPLANATION_COLUMN = "explanation"
 
 def explain_table(explainer: Explainer, frame: pd.DataFrame, text_column: str = "text"):
     """A ``pyarrow.Table``: ``frame``'s columns plus ``explanation`` (``schema.arrow_type()``)."""
+    import pyarrow as pa
+
     if text_column not in frame.columns:
         raise DataError(f"text column {text_column!r} not in input columns {list(frame.columns)}")
     if EXPLANATION_COLUMN in frame.columns:
         raise DataError(f"input already has a column named {EXPLANATION_COLUMN!r}; rename it")
-    return attach_explanations(frame, explainer.explain(frame[text_column].tolist(), progress=True))
-
-
-def attach_explanations(frame: pd.DataFrame, results: list[TextExplanation]):
-    """``frame``'s columns plus the ``explanation`` struct column, as a ``pyarrow.Table``."""
-    import pyarrow as pa
-
+    results = explainer.explain(frame[text_column].tolist(), progress=True)
     table = pa.Table.from_pandas(frame, preserve_index=False)
     return table.append_column(EXPLANATION_COLUMN, to_arrow(results).to_struct_array())
 

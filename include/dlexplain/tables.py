@@ -30,12 +30,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
 
 def write_table(table, path: str | Path) -> Path:
-    """Write a ``pyarrow.Table`` (or DataFrame) as Parquet; readers never see a partial file."""
-    import pyarrow as pa
+    """Write a ``pyarrow.Table`` as Parquet; readers never see a partial file."""
     import pyarrow.parquet as pq
 
-    if isinstance(table, pd.DataFrame):
-        table = pa.Table.from_pandas(table, preserve_index=False)
     buffer = io.BytesIO()
     pq.write_table(table, buffer)
     atomic_write_bytes(Path(path), buffer.getvalue())

@@ -1,11 +1,14 @@
 """Benchmark: the dlexplain engine vs the seed's per-row shap pipeline explainer, side by side.
 
-(a) seed style: ``shap.Explainer(transformers.pipeline(..., top_k=None))`` called once per row
-    through ``DataFrame.apply`` (the book chapter's ``predict``);
+(a) seed style (``dlexplain.reference``): ``shap.Explainer(transformers.pipeline(..., top_k=None))``
+    called once per row through ``DataFrame.apply`` (the book chapter's ``predict``);
 (b) the dlexplain engine (``Explainer.explain``) on the same model, texts and max_evals;
-(c) the forward bound: the classifier alone over exactly the masked texts (b) evaluated.
+(c) the forward bound: the classifier alone over exactly the masked texts (b) evaluated, sorted by
+    length and batched like the engine batches;
+(d) the engine with the optional ``bf16`` backend (bfloat16 autocast), its fidelity given as the
+    Pearson r of all its attributions vs (b)'s fp32 ones.
 
-Prints texts/s, speedup b/a, efficiency c/b, tokens and evaluations per text, the max abs
+Prints texts/s, speedups b/a and d/a, efficiency c/b, tokens and evaluations per text, the max abs
 difference between (a) and (b) attributions, and peak RSS. Run: ``make bench`` or
 ``.venv/bin/python bench/bench_explain.py --texts 16 --chars 500 --max-evals 500``.
 """
@@ -20,7 +23,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 
 def parse_args() -> argparse.Namespace:
@@ -30,6 +32,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-evals", type=int, default=500)
     parser.add_argument("--batch-size", type=int, default=64, help="engine batch size")
     parser.add_argument("--skip-seed", action="store_true", help="skip (a), the slowest part")
+    parser.add_argument("--skip-bf16", action="store_true", help="skip (d)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     return parser.parse_args()
 
@@ -44,20 +47,7 @@ def timed(fn):
     return result, time.perf_counter() - started
 
 
-def seed_style(model_path: Path, texts: list[str], max_evals: int):
-    """The chapter's explainer: a pipeline with every class score, one shap call per row."""
-    import shap
-    import transformers
-
-    pipe = transformers.pipeline("text-classification", model=str(model_path),
-                                 tokenizer=str(model_path), top_k=None, device="cpu")
-    explainer = shap.Explainer(pipe)
-    frame = pd.DataFrame({"text": texts})
-    rows = frame["text"].apply(lambda t: explainer([t], max_evals=max_evals, silent=True))
-    return [row.values[0] for row in rows]
-
-
-def recording_classifier(path: Path):
+def recording_classifier(path: Path, backend: str = "fp32"):
     """A TextClassifier that keeps every text it is asked to score (in ``seen``)."""
     from dlexplain.classifier import TextClassifier
 
@@ -69,7 +59,21 @@ def recording_classifier(path: Path):
             self.seen.extend(texts)
             return super().predict_proba(texts)
 
-    return Recording.from_pretrained(path, device="cpu")
+    return Recording.from_pretrained(path, device="cpu", backend=backend)
+
+
+def engine_run(path: Path, texts: list[str], max_evals: int, batch_size: int,
+               backend: str = "fp32"):
+    """(results, seconds, masked texts evaluated, classifier) of the engine, after a warm-up."""
+    from dlexplain.engine import Explainer, ExplainerConfig
+
+    classifier = recording_classifier(path, backend)
+    engine = Explainer(classifier, ExplainerConfig(max_evals=max_evals, batch_size=batch_size,
+                                                   backend=backend))
+    engine.explain(texts[:1])  # warm-up: first-call allocations, not counted
+    classifier.seen.clear()
+    results, seconds = timed(lambda: engine.explain(texts))
+    return results, seconds, list(classifier.seen), classifier
 
 
 def main() -> None:
@@ -80,8 +84,7 @@ def main() -> None:
     from dlexplain.classifier import TextClassifier
     from dlexplain.config import Settings
     from dlexplain.defaults import build_default_model, load_reviews
-    from dlexplain.engine import Explainer, ExplainerConfig
-
+    from dlexplain.reference import seed_style_values
     settings = Settings.from_env()
     model = build_default_model(settings.cache_dir)
     reviews = load_reviews(settings.cache_dir)
@@ -91,13 +94,8 @@ def main() -> None:
     print(f"model {model.path.name}, {n} texts cut to {args.chars} chars, max_evals "
           f"{args.max_evals}, torch threads {torch.get_num_threads()}")
 
-    classifier = recording_classifier(model.path)
-    engine = Explainer(classifier, ExplainerConfig(max_evals=args.max_evals,
-                                                   batch_size=args.batch_size))
-    engine.explain(texts[:1])  # warm-up: first-call allocations, not counted
-    classifier.seen.clear()
-    results, t_b = timed(lambda: engine.explain(texts))
-    masked = list(classifier.seen)
+    results, t_b, masked, classifier = engine_run(model.path, texts, args.max_evals,
+                                                  args.batch_size)
     forward_only = TextClassifier(classifier.model, classifier.tokenizer,
                                   batch_size=args.batch_size, device="cpu")
     _, t_c = timed(lambda: forward_only.predict_proba(masked))
@@ -112,13 +110,23 @@ def main() -> None:
         "max_additivity_error": max(r.additivity_error for r in results),
     }
     if not args.skip_seed:
-        seed_values, t_a = timed(lambda: seed_style(model.path, texts, args.max_evals))
+        seed_values, t_a = timed(lambda: seed_style_values(model.path, texts, args.max_evals))
         diffs = [np.max(np.abs(np.asarray(a) - r.values)) for a, r in zip(seed_values, results)]
         figures.update({
             "a_seed_texts_per_s": n / t_a,
             "speedup_b_over_a": t_a / t_b,
             "max_abs_diff_a_vs_b": float(max(diffs)),
         })
+    if not args.skip_bf16:
+        fast, t_d, _, _ = engine_run(model.path, texts, args.max_evals, args.batch_size, "bf16")
+        flat = lambda rs: np.concatenate([r.values.ravel() for r in rs])  # noqa: E731
+        figures.update({
+            "d_bf16_texts_per_s": n / t_d,
+            "pearson_r_d_vs_b": float(np.corrcoef(flat(fast), flat(results))[0, 1]),
+            "max_abs_diff_d_vs_b": float(np.max(np.abs(flat(fast) - flat(results)))),
+        })
+        if "a_seed_texts_per_s" in figures:
+            figures["speedup_d_over_a"] = figures["d_bf16_texts_per_s"] / figures["a_seed_texts_per_s"]
     figures["peak_rss_mib"] = peak_rss_mib()
 
     width = max(len(k) for k in figures)

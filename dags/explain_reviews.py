@@ -8,10 +8,12 @@ the explanations where people look.
 2. **log_explainer** logs the explainer as an MLflow pyfunc model, or reuses the one already logged
    for the same source model and settings, and pushes its `run_id` to XCom;
 3. **batch_explain** runs `dlexplain/jobs/batch_explain.py` with `spark-submit` on connection
-   `spark_default` (`mlflow.pyfunc.spark_udf` over the partition) and writes Parquet atomically;
+   `spark_default` (the explainer as a pandas UDF over the partition; texts already explained by
+   the same explainer come from the explanation cache) and writes Parquet atomically;
 4. **open_explanation_run** finds or creates the one MLflow explanation run of this DAG and logical
    date; **log_batch_artifacts** (one mapped task per batch) logs each batch's bar plot, Shapley
-   arrays and text plots into it.
+   arrays and text plots into it; the run's metrics `model_evaluations` and `cache_hits` say what
+   the Spark job computed and what it reused.
 
 Runs nightly, on demand from the trigger form (params below), and as backfills:
 `airflow backfill create --dag-id explain_reviews --from-date 2026-01-01 --to-date 2026-01-03`.

@@ -32,6 +32,8 @@ def pytest_configure(config):
     os.environ.setdefault("AIRFLOW__CORE__PARALLELISM", "4")
     os.environ.setdefault("AIRFLOW_CONN_SPARK_DEFAULT", "spark://local%5B2%5D")
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # explanations cached by tests stay in the session, never in the machine's cache
+    os.environ.setdefault("DLEXPLAIN_EXPLANATION_CACHE_PATH", os.path.join(home, "explanations.sqlite"))
 
 
 @pytest.fixture(autouse=True)

@@ -53,3 +53,40 @@ def test_device_resolution():
     assert resolve_device("cpu") == "cpu"
     with pytest.raises(ConfigError, match="tpu"):
         resolve_device("tpu")
+
+
+def test_cls_only_last_layer_gives_the_full_forward_pass_probabilities(tiny_classifier):
+    texts = ["the film", "a much longer review of a film that was not good at all", "ok", "!"]
+    assert tiny_classifier.cls_forward, "the tiny BERT takes the [CLS]-only path"
+    fast = tiny_classifier.predict_proba(texts)
+    tiny_classifier.cls_forward = False
+    full = tiny_classifier.predict_proba(texts)
+    np.testing.assert_allclose(fast, full, atol=1e-6)
+
+
+def test_bf16_backend_is_close_and_unknown_backends_are_refused(tiny_classifier):
+    texts = ["the film was great", "a dull movie"]
+    fast = TextClassifier(tiny_classifier.model, tiny_classifier.tokenizer, device="cpu",
+                          backend="bf16")
+    np.testing.assert_allclose(fast.predict_proba(texts), tiny_classifier.predict_proba(texts),
+                               atol=0.05)
+    with pytest.raises(ConfigError, match="int4"):
+        TextClassifier(tiny_classifier.model, tiny_classifier.tokenizer, backend="int4")
+
+
+def test_out_of_memory_halves_the_batch_and_loses_no_row(tiny_classifier, monkeypatch):
+    """No GPU here: a forward pass that fails above 3 rows stands in for a CUDA OOM."""
+    import torch
+
+    expected = tiny_classifier.predict_proba(TEXTS)
+    forward = tiny_classifier._forward
+
+    def small_batches_only(encoded, columns, lengths, idx, pad_id):
+        if len(idx) > 3:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return forward(encoded, columns, lengths, idx, pad_id)
+
+    monkeypatch.setattr(tiny_classifier, "_forward", small_batches_only)
+    tiny_classifier.batch_size = 16
+    np.testing.assert_allclose(tiny_classifier.predict_proba(TEXTS), expected, atol=1e-6)
+    assert tiny_classifier.batch_size == 2

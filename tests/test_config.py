@@ -16,6 +16,14 @@ def test_defaults():
     assert settings.data_dir == Path(".dlexplain/data")
     assert settings.device == "auto" and settings.batch_size == 64 and settings.max_evals == 500
     assert settings.cache_dir.name == "dlexplain"
+    assert settings.backend == "fp32" and settings.explanation_cache is True
+    assert settings.explanation_cache_path == settings.cache_dir / "explanations.sqlite"
+
+
+def test_cache_can_be_turned_off():
+    settings = Settings.from_env({"DLEXPLAIN_EXPLANATION_CACHE": "OFF",
+                                  "DLEXPLAIN_EXPLANATION_CACHE_MB": "5"})
+    assert settings.explanation_cache is False and settings.explanation_cache_mb == 5
 
 
 def test_values_are_parsed():
@@ -27,7 +35,9 @@ def test_values_are_parsed():
 
 @pytest.mark.parametrize("var,value", [("DLEXPLAIN_BATCH_SIZE", "0"),
                                        ("DLEXPLAIN_MAX_EVALS", "lots"),
-                                       ("DLEXPLAIN_DEVICE", "tpu")])
+                                       ("DLEXPLAIN_DEVICE", "tpu"),
+                                       ("DLEXPLAIN_BACKEND", "fp16"),
+                                       ("DLEXPLAIN_EXPLANATION_CACHE", "maybe")])
 def test_bad_value_names_the_variable(var, value):
     with pytest.raises(ConfigError, match=f"{var}={value!r}"):
         Settings.from_env({var: value})

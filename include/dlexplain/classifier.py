@@ -8,6 +8,8 @@ from typing import Sequence
 
 import numpy as np
 
+from dlexplain.cls_forward import cls_logits, supports_cls_forward
+from dlexplain.config import BACKENDS
 from dlexplain.errors import ConfigError, ModelError
 
 logger = logging.getLogger(__name__)
@@ -29,23 +31,29 @@ def resolve_device(device: str = "auto") -> str:
 class TextClassifier:
     """Callable ``texts -> probabilities`` of shape (n, classes), batched with dynamic padding.
 
-    Texts are sorted by length before batching so that each batch pads to similar lengths, and
-    truncated to the model's maximum length. ``evaluations`` counts texts passed to the model.
+    Texts are tokenized once, sorted by token length and batched (length buckets), and truncated
+    to the model's maximum length. ``backend="bf16"`` runs the forward pass under bfloat16
+    autocast (AMX/AVX-512-BF16 CPUs, CUDA): about 3x faster on such CPUs, not bit-equal to fp32. ``evaluations`` counts texts passed to the model.
     """
 
     def __init__(self, model, tokenizer, *, batch_size: int = 64, device: str = "auto",
-                 max_length: int | None = None) -> None:
+                 max_length: int | None = None, backend: str = "fp32") -> None:
         if batch_size < 1:
             raise ConfigError(f"batch_size={batch_size!r} must be >= 1")
         self.device = resolve_device(device)
+        if backend not in BACKENDS:
+            raise ConfigError(f"backend {backend!r} is not one of {BACKENDS}")
+        self.backend = backend
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
         config = model.config
         self.labels: tuple[str, ...] = tuple(config.id2label[i] for i in range(config.num_labels))
         limit = getattr(config, "max_position_embeddings", None) or tokenizer.model_max_length
         self.max_length = int(min(max_length or limit, limit, tokenizer.model_max_length))
-        self.batch_size = batch_size
+        self.use_batch_size(batch_size)
         self.evaluations = 0
+        #: BERT classifiers run the last layer for [CLS] only (``dlexplain.cls_forward``)
+        self.cls_forward = supports_cls_forward(self.model)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, **kwargs) -> TextClassifier:
@@ -60,29 +68,69 @@ class TextClassifier:
         logger.info("loaded classifier %s with labels %s", folder, model.config.id2label)
         return cls(model, tokenizer, **kwargs)
 
+    def use_batch_size(self, batch_size: int) -> None:
+        """Texts per forward pass: ``batch_size`` on the CPU, 4x on CUDA (halved on each
+        out-of-memory error)."""
+        self.batch_size = batch_size * (4 if self.device == "cuda" else 1)
+
     @property
     def num_special_tokens(self) -> int:
         """Tokens the tokenizer adds around one text (e.g. [CLS] and [SEP])."""
         return self.tokenizer.num_special_tokens_to_add(pair=False)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Class probabilities (float64) for each text, in input order."""
+        """Class probabilities (float64) for each text, in input order.
+
+        All texts are tokenized in one call, then batched by token length (length buckets), so a
+        batch pads only to the longest of near-equal lengths.
+        """
         import torch
 
-        texts = [str(t) for t in texts]
         out = np.empty((len(texts), len(self.labels)), dtype=np.float64)
-        order = np.argsort([len(t) for t in texts], kind="stable")
-        with torch.inference_mode():
-            for start in range(0, len(texts), self.batch_size):
+        if not len(texts):
+            return out
+        encoded = self.tokenizer([str(t) for t in texts], truncation=True,
+                                 max_length=self.max_length)
+        columns = [k for k in ("input_ids", "token_type_ids") if k in encoded]
+        lengths = np.array([len(ids) for ids in encoded["input_ids"]])
+        order = np.argsort(lengths, kind="stable")
+        pad_id = self.tokenizer.pad_token_id or 0
+        autocast = torch.autocast(self.device, dtype=torch.bfloat16,
+                                  enabled=self.backend == "bf16")
+        start = 0
+        with torch.inference_mode(), autocast:
+            while start < len(texts):
                 idx = order[start : start + self.batch_size]
-                encoded = self.tokenizer(
-                    [texts[i] for i in idx], padding=True, truncation=True,
-                    max_length=self.max_length, return_tensors="pt",
-                ).to(self.device)
-                logits = self.model(**encoded).logits.float()
-                out[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
+                try:
+                    out[idx] = self._forward(encoded, columns, lengths, idx, pad_id)
+                except torch.OutOfMemoryError:
+                    if self.batch_size == 1:
+                        raise
+                    self.batch_size = max(1, self.batch_size // 2)
+                    if self.device == "cuda":
+                        torch.cuda.empty_cache()
+                    logger.warning("out of memory: batch size lowered to %d", self.batch_size)
+                    continue
+                start += len(idx)
         self.evaluations += len(texts)
         return out
+
+    def _forward(self, encoded, columns, lengths, idx, pad_id) -> np.ndarray:
+        """Probabilities of the rows ``idx`` of ``encoded``, padded to their longest."""
+        import torch
+
+        width = int(lengths[idx].max())
+        batch = {k: np.full((len(idx), width), pad_id if k == "input_ids" else 0, dtype=np.int64)
+                 for k in columns}
+        batch["attention_mask"] = np.zeros((len(idx), width), dtype=np.int64)
+        for row, i in enumerate(idx):
+            for k in columns:
+                batch[k][row, : lengths[i]] = encoded[k][i]
+            batch["attention_mask"][row, : lengths[i]] = 1
+        tensors = {k: torch.from_numpy(v).to(self.device) for k, v in batch.items()}
+        logits = (cls_logits(self.model, **tensors) if self.cls_forward
+                  else self.model(**tensors).logits).float()
+        return torch.softmax(logits, dim=-1).cpu().numpy()
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         """shap's model interface: masked texts in, probabilities out."""

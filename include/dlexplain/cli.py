@@ -102,9 +102,11 @@ def _engine(args, settings: Settings):
     from dlexplain.engine import Explainer, ExplainerConfig
 
     config = ExplainerConfig(max_evals=args.max_evals or settings.max_evals,
-                             batch_size=settings.batch_size, max_tokens=args.max_tokens)
+                             batch_size=settings.batch_size, max_tokens=args.max_tokens,
+                             backend=settings.backend)
     path = args.model or default_model_dir(settings.cache_dir)
-    classifier = TextClassifier.from_pretrained(path, device=settings.device)
+    classifier = TextClassifier.from_pretrained(path, device=settings.device,
+                                                backend=settings.backend)
     return Explainer(classifier, config)
 
 

@@ -14,6 +14,9 @@ from typing import Callable, Mapping
 from dlexplain.errors import ConfigError
 
 DEVICES = ("auto", "cpu", "cuda")
+#: Model numerics: fp32 (default, equal to shap on the pipeline) or bf16 (bfloat16 autocast:
+#: faster where the CPU has AMX/AVX-512-BF16 or on CUDA; fidelity in ``bench/bench_explain.py``).
+BACKENDS = ("fp32", "bf16")
 
 
 def _path(value: str) -> Path:
@@ -25,6 +28,18 @@ def _positive_int(value: str) -> int:
     if number < 1:
         raise ValueError("must be >= 1")
     return number
+
+
+def _switch(value: str) -> bool:
+    if value.lower() not in ("on", "off"):
+        raise ValueError("must be 'on' or 'off'")
+    return value.lower() == "on"
+
+
+def _backend(value: str) -> str:
+    if value not in BACKENDS:
+        raise ValueError(f"must be one of {BACKENDS}")
+    return value
 
 
 def _device(value: str) -> str:
@@ -42,6 +57,10 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "device": _device,
     "batch_size": _positive_int,
     "max_evals": _positive_int,
+    "backend": _backend,
+    "explanation_cache": _switch,
+    "explanation_cache_mb": _positive_int,
+    "explanation_cache_path": _path,
 }
 
 
@@ -61,19 +80,33 @@ class Settings:
     batch_size: int = 64
     #: Model evaluations per explained text (shap's max_evals).
     max_evals: int = 500
+    #: Model numerics of new explainers: fp32 or bf16 (see ``BACKENDS``).
+    backend: str = "fp32"
+    #: on/off: reuse explanations of texts already explained by the same explainer.
+    explanation_cache: bool = True
+    #: Bound of the explanation cache in MiB; least recently used entries are evicted.
+    explanation_cache_mb: int = 1024
+    #: SQLite file of the explanation cache (default ``<cache_dir>/explanations.sqlite``).
+    explanation_cache_path: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build settings from ``environ`` (default ``os.environ``), each value parsed by type."""
         env = os.environ if environ is None else environ
         home = env.get("DLEXPLAIN_HOME", ".dlexplain")
+        cache_dir = env.get("DLEXPLAIN_CACHE_DIR") or os.path.join(
+            env.get("XDG_CACHE_HOME") or "~/.cache", "dlexplain")
         defaults = {
-            "cache_dir": os.path.join(env.get("XDG_CACHE_HOME") or "~/.cache", "dlexplain"),
+            "cache_dir": cache_dir,
             "home": home,
             "data_dir": os.path.join(home, "data"),
             "device": "auto",
             "batch_size": "64",
             "max_evals": "500",
+            "backend": "fp32",
+            "explanation_cache": "on",
+            "explanation_cache_mb": "1024",
+            "explanation_cache_path": os.path.join(cache_dir, "explanations.sqlite"),
         }
         values = {}
         for field in fields(cls):

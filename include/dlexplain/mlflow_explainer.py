@@ -6,8 +6,10 @@ explainer is rebuilt in ``load_context`` from them and the ``model_config``.
 
 from __future__ import annotations
 
+import json
 import logging
 from importlib import metadata
+from pathlib import Path
 
 import mlflow
 import pandas as pd
@@ -66,31 +68,76 @@ def pinned_requirements() -> list[str]:
 
 
 class ExplainerModel(mlflow.pyfunc.PythonModel):
-    """pyfunc wrapper: ``predict`` adapts a DataFrame to the engine and back."""
+    """pyfunc wrapper: ``predict`` adapts a DataFrame to the engine and back.
+
+    Texts this explainer already explained come from the explanation cache (``Settings``); the
+    classifier is loaded on the first text that is not there, so an all-cached request never
+    loads the model.
+    """
 
     def load_context(self, context) -> None:
-        from dlexplain.classifier import TextClassifier
-        from dlexplain.engine import Explainer, ExplainerConfig
+        import hashlib
+
+        from dlexplain.cache import ExplanationCache
+        from dlexplain.config import Settings
+        from dlexplain.engine import ExplainerConfig
+        from dlexplain.sources import folder_digest
 
         config = context.model_config or {}
-        explainer_config = ExplainerConfig(**config.get(CONFIG_EXPLAINER, {}))
-        classifier = TextClassifier.from_pretrained(
-            context.artifacts[ARTIFACT_CLASSIFIER], device=config.get(CONFIG_DEVICE, "auto"),
-            batch_size=explainer_config.batch_size,
-        )
-        self._explainer = Explainer(classifier, explainer_config)
+        self._config = ExplainerConfig(**config.get(CONFIG_EXPLAINER, {}))
+        self._classifier_dir = context.artifacts[ARTIFACT_CLASSIFIER]
+        self._device = config.get(CONFIG_DEVICE, "auto")
         self._text_column = config.get(CONFIG_TEXT_COLUMN, "text")
         self._run_id = config.get(CONFIG_RUN_ID)
+        self._explainer = None
+        labels = json.loads((Path(self._classifier_dir) / "config.json").read_text())["id2label"]
+        self._output_names = tuple(labels[k] for k in sorted(labels, key=int))
+        seed = f"{folder_digest(Path(self._classifier_dir))}:{self._config.fingerprint()}"
+        #: what makes two explainers give the same values: classifier content and settings
+        self.identity = hashlib.sha256(seed.encode()).hexdigest()
+        settings = Settings.from_env()
+        self._cache = (ExplanationCache(settings.explanation_cache_path,
+                                        settings.explanation_cache_mb << 20)
+                       if settings.explanation_cache else None)
+        #: explanations served from the cache, over this model's life
+        self.cache_hits = 0
+
+    @property
+    def evaluations(self) -> int:
+        """Model evaluations (masked texts forwarded) over this model's life."""
+        return self._explainer.classifier.evaluations if self._explainer is not None else 0
+
+    def _explain(self, texts: list) -> list:
+        from dlexplain.engine import clean_text
+        from dlexplain.schema import TextExplanation
+
+        checked = [clean_text(t) for t in texts]
+        if self._explainer is None and all(text is None for text, _ in checked):
+            return [TextExplanation.failed(error, self._output_names) for _, error in checked]
+        if self._explainer is None:
+            from dlexplain.classifier import TextClassifier
+            from dlexplain.engine import Explainer
+
+            classifier = TextClassifier.from_pretrained(
+                self._classifier_dir, device=self._device, batch_size=self._config.batch_size,
+                backend=self._config.backend,
+            )
+            self._explainer = Explainer(classifier, self._config)
+        return self._explainer.explain(texts)
 
     def predict(self, context, model_input, params=None) -> pd.DataFrame:
         """One row of typed explanation columns per input row, in input order."""
+        from dlexplain.cache import explain_cached
+
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         if self._text_column not in frame.columns:
             raise MlflowException(
                 f"input has no text column {self._text_column!r}; columns: {list(frame.columns)}",
                 error_code=INVALID_PARAMETER_VALUE,
             )
-        results = self._explainer.explain(frame[self._text_column].tolist())
+        results, hits = explain_cached(frame[self._text_column].tolist(), self._explain,
+                                       self._cache, self.identity)
+        self.cache_hits += hits
         out = to_pandas(results)
         out["explanation_json"] = [r.to_json() for r in results]
         out["explainer_run_id"] = self._run_id

@@ -65,7 +65,8 @@ def ensure_explainer(source: str, max_evals: int, settings: Settings | None = No
     from dlexplain.registry import ExplainerSpec, log_explainer
 
     settings = settings or Settings.from_env()
-    config = ExplainerConfig(max_evals=max_evals, batch_size=settings.batch_size)
+    config = ExplainerConfig(max_evals=max_evals, batch_size=settings.batch_size,
+                             backend=settings.backend)
     return log_explainer(resolve_source_model(source, settings), ExplainerSpec(config))
 
 
@@ -74,6 +75,20 @@ def read_output(output: str):
     import pyarrow.parquet as pq
 
     return pq.read_table(output)
+
+
+def read_job_summary(output: str) -> dict:
+    """The Spark job's summary file inside its output (rows, model evaluations, cache hits)."""
+    import json
+    import os
+
+    from pyarrow import fs
+
+    from dlexplain.jobs.batch_explain import SUMMARY_FILE
+
+    filesystem, path = fs.FileSystem.from_uri(output if "://" in output else os.path.abspath(output))
+    with filesystem.open_input_stream(f"{path.rstrip('/')}/{SUMMARY_FILE}") as stream:
+        return json.loads(stream.read())
 
 
 def open_explanation_run(*, dag_id: str, logical_date: str, airflow_run_id: str,
@@ -103,6 +118,11 @@ def open_explanation_run(*, dag_id: str, logical_date: str, airflow_run_id: str,
         client.set_tag(run_id, key, value)
     client.log_metric(run_id, "rows_total", rows)
     client.log_metric(run_id, "rows_failed_total", failed)
+    job = read_job_summary(plan["output"])
+    for key in ("model_evaluations", "cache_hits", "explain_and_write_s"):
+        client.log_metric(run_id, key, job[key])  # one point per DAG run: history of re-runs
+    logger.info("Spark job: %d model evaluations, %d cache hits, explain+write %.1f s",
+                job["model_evaluations"], job["cache_hits"], job["explain_and_write_s"])
     batches = max(1, -(-rows // rows_per_batch))
     logger.info("explanation run %s: %d rows in %d batches", run_id, rows, batches)
     return [{"run_id": run_id, "output": plan["output"], "partition": plan["partition"],

@@ -55,9 +55,9 @@ def load_once(archive: str, torch_threads: int):
     return _LOADED[archive]
 
 
-def explain_udf(model_file: str, text_column: str, torch_threads: int):
+def explain_udf(model_file: str, text_column: str, torch_threads: int, counters=None):
     """A pandas UDF: text column → explanation struct, for a ``pack_model`` archive added with
-    ``addFile``."""
+    ``addFile``. ``counters``: optional Spark accumulators (model evaluations, cache hits)."""
     from pyspark.sql.functions import pandas_udf
 
     struct = explanation_struct()
@@ -68,8 +68,14 @@ def explain_udf(model_file: str, text_column: str, torch_threads: int):
         from pyspark import SparkFiles
 
         model = load_once(SparkFiles.get(model_file), torch_threads)
+        python_model = model.unwrap_python_model()
         for texts in batches:
+            before = (python_model.evaluations, python_model.cache_hits)
             frame = pd.DataFrame({text_column: texts.astype(object).where(texts.notna(), None)})
-            yield model.predict(frame)[columns]
+            out = model.predict(frame)[columns]
+            if counters is not None:
+                counters[0].add(python_model.evaluations - before[0])
+                counters[1].add(python_model.cache_hits - before[1])
+            yield out
 
     return explain

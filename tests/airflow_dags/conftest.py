@@ -19,7 +19,8 @@ def airflow_db():
 
 @pytest.fixture()
 def dlexplain_home(tmp_path, monkeypatch):
-    """Project state of one test (data, outputs) under tmp_path."""
+    """Project state of one test (data, outputs, explanation cache) under tmp_path."""
     monkeypatch.setenv("DLEXPLAIN_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("DLEXPLAIN_DATA_DIR", str(tmp_path / "home" / "data"))
+    monkeypatch.setenv("DLEXPLAIN_EXPLANATION_CACHE_PATH", str(tmp_path / "explanations.sqlite"))
     return tmp_path / "home"

@@ -38,6 +38,11 @@ def _explanation_runs():
                                             f"tags.`dlexplain.logical_date` = '{DAY}'")
 
 
+def _metric_history(run_id: str, key: str) -> list[float]:
+    history = MlflowClient().get_metric_history(run_id, key)
+    return [m.value for m in sorted(history, key=lambda m: m.timestamp)]
+
+
 def test_dag_end_to_end_and_rerun(airflow_db, tracking_uri, dlexplain_home, partition,
                                   default_model):
     from airflow.dag_processing.dagbag import DagBag
@@ -76,9 +81,20 @@ def test_dag_end_to_end_and_rerun(airflow_db, tracking_uri, dlexplain_home, part
         runs[0].info.run_id, f"explanations/ds={DAY}/batch-0000")}
     assert {"bar_POSITIVE.png", "shap_values.npz", "base_values.npy", "summary.json"} <= files
 
+    assert _metric_history(runs[0].info.run_id, "cache_hits") == [0]
+    assert _metric_history(runs[0].info.run_id, "model_evaluations")[0] > 8 * 30
+
     again = dag.test(logical_date=pendulum.datetime(2026, 1, 5, tz="UTC"), run_conf=conf)
     assert again.state == "success"
     assert len(_explanation_runs()) == 1, "the same logical date reuses its explanation run"
-    assert pq.read_table(output).num_rows == 9, "re-running replaces, never duplicates"
+    rerun = pq.read_table(output)
+    assert rerun.num_rows == 9, "re-running replaces, never duplicates"
+    assert _metric_history(runs[0].info.run_id, "model_evaluations")[1] == 0, \
+        "texts the explainer already explained cost no model evaluation"
+    assert _metric_history(runs[0].info.run_id, "cache_hits")[1] == 8
+    before = {k: r.to_json() for k, r in results.items()}
+    after = dict(zip(rerun.column("id").to_pylist(),
+                     (r.to_json() for r in read_explanations(rerun))))
+    assert after == before, "cached explanations are identical to computed ones"
     leftovers = [p.name for p in output.parent.iterdir() if p.name != output.name]
     assert leftovers == [], leftovers

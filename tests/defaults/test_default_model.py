@@ -71,3 +71,18 @@ def test_sanity_negative_review(explainer):
     assert result.label == "NEGATIVE"
     bottom = _words(result, "POSITIVE", order=1)
     assert {"dull", "waste"} <= set(bottom), bottom
+
+
+def test_engine_equals_the_seed_style_explainer(explainer, default_model, holdout_reviews):
+    """Same masks, same tie-breaks: lock-step batching changes speed, not values (fp32)."""
+    from dlexplain.reference import seed_style_values
+
+    texts = [t[:300] for t in holdout_reviews["text"].head(4)]
+    reference = seed_style_values(default_model.path, texts, max_evals=300)
+    results = explainer.explain(texts)
+    for expected, result in zip(reference, results):
+        assert result.values.shape == expected.shape
+        assert np.max(np.abs(result.values - expected)) <= 1e-3
+    alone = [explainer.explain([t])[0] for t in texts[:2]]
+    for a, b in zip(alone, results):
+        assert np.max(np.abs(a.values - b.values)) <= 1e-3, "a text's values do not depend on its group"

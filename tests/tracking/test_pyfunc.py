@@ -85,3 +85,30 @@ def test_predict_rejects_missing_text_column(tracking_uri, tiny_model_dir, uniqu
     model = mlflow.pyfunc.load_model(f"runs:/{run_id}/{EXPLAINER_MODEL_NAME}")
     with pytest.raises(MlflowException, match="text"):
         model.predict(pd.DataFrame({"body": ["the film"]}))
+
+
+def test_a_fresh_load_serves_explained_texts_from_the_cache_without_loading_the_model(
+        tracking_uri, tiny_model_dir, unique, tmp_path, monkeypatch):
+    import pandas as pd
+
+    monkeypatch.setenv("DLEXPLAIN_EXPLANATION_CACHE_PATH", str(tmp_path / "cache.sqlite"))
+    run_id = log_explainer(tiny_model_dir, ExplainerSpec(ExplainerConfig(max_evals=50)),
+                           f"exp-{unique}", registered_model_name=f"explainer-{unique}")
+    uri = f"runs:/{run_id}/{EXPLAINER_MODEL_NAME}"
+    frame = pd.DataFrame({"text": ["the film was great", None, "a dull movie"]})
+    first = mlflow.pyfunc.load_model(uri)
+    computed = first.predict(frame)
+    assert first.unwrap_python_model().evaluations > 0
+    assert first.unwrap_python_model().cache_hits == 0
+
+    again = mlflow.pyfunc.load_model(uri)  # a new process would see the same: state is on disk
+    served = again.predict(frame)
+    model = again.unwrap_python_model()
+    assert model.cache_hits == 2 and model.evaluations == 0
+    assert model._explainer is None, "all texts found: the classifier was never loaded"
+    pd.testing.assert_frame_equal(served, computed)
+
+    monkeypatch.setenv("DLEXPLAIN_EXPLANATION_CACHE", "off")
+    uncached = mlflow.pyfunc.load_model(uri)
+    uncached.predict(frame)
+    assert uncached.unwrap_python_model().evaluations > 0

@@ -8,7 +8,9 @@ The driver downloads the explainer once and ships it zipped with ``SparkContext.
 pandas UDF (``dlexplain.spark_explain``) loads it once per Python worker and returns a typed struct
 (arrays of tokens and values as Spark columns). It replaces ``mlflow.pyfunc.spark_udf``, whose struct
 conversion turns null strings into ``"None"`` (see that module). Output: the input columns plus one ``explanation`` struct column, as
-Parquet; every input row comes out, bad ones with ``explanation.error`` set. The write goes to a
+Parquet; every input row comes out, bad ones with ``explanation.error`` set. Texts the explainer
+already explained come from the explanation cache (``dlexplain.cache``); model evaluations and
+cache hits are counted with accumulators and written to ``_dlexplain_summary.json`` in the output. The write goes to a
 temporary folder that replaces the output in one rename, so a re-run replaces a partition and
 readers never see half-written files. Torch threads per Python worker = ``spark.task.cpus``, so
 concurrent tasks × threads never exceed the cores Spark was given.
@@ -27,6 +29,10 @@ import time
 import uuid
 
 logger = logging.getLogger("dlexplain.jobs.batch_explain")
+
+#: The job's summary (rows, model evaluations, cache hits, timings), written inside the output
+#: folder; the leading underscore keeps Spark and Arrow readers from taking it for data.
+SUMMARY_FILE = "_dlexplain_summary.json"
 
 READ_FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "json", ".json": "json"}
 
@@ -49,6 +55,17 @@ def read_input(spark, path: str, fmt: str | None):
     fmt = fmt or READ_FORMATS.get(suffix, "parquet")
     reader = spark.read.option("header", "true") if fmt == "csv" else spark.read
     return reader.format(fmt).load(path)
+
+
+def write_text(spark, path: str, text: str) -> None:
+    """Write a small UTF-8 file through Hadoop's FileSystem (any Hadoop URI)."""
+    jvm = spark.sparkContext._jvm
+    target = jvm.org.apache.hadoop.fs.Path(path)
+    stream = target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).create(target, True)
+    try:
+        stream.write(bytearray(text.encode()))
+    finally:
+        stream.close()
 
 
 def replace_atomically(spark, tmp: str, output: str) -> None:
@@ -102,12 +119,15 @@ def run(args: argparse.Namespace) -> dict:
     spark.sparkContext.addFile(archive)
     model_text = mlflow.models.get_model_info(local_model).signature.inputs.input_names()[0]
     threads = int(spark.conf.get("spark.task.cpus", "1"))  # tasks x threads <= cores
-    explain = explain_udf(os.path.basename(archive), model_text, threads)
+    counters = (spark.sparkContext.accumulator(0), spark.sparkContext.accumulator(0))
+    explain = explain_udf(os.path.basename(archive), model_text, threads, counters)
     timings["explainer_download_s"] = time.monotonic() - step
 
     explained = frame.withColumn("explanation", explain(F.col(args.text_column).cast("string")))
     if args.id_column:
-        explained = explained.orderBy(args.id_column)
+        # orderBy samples its input in a job of its own: without persist() the UDF would explain
+        # every row twice (once for the sample, once for the write)
+        explained = explained.persist().orderBy(args.id_column)
     tmp = f"{args.output.rstrip('/')}.tmp-{uuid.uuid4().hex[:8]}"
     step = time.monotonic()
     explained.write.mode("overwrite").parquet(tmp)
@@ -118,10 +138,13 @@ def run(args: argparse.Namespace) -> dict:
     failed = written.filter(F.col("explanation.error").isNotNull()).count()
     if rows_out != rows_in:
         raise SystemExit(f"row count changed: {rows_in} in, {rows_out} out; output not published")
+    summary = {"input": args.input, "output": args.output, "rows": rows_out, "failed": failed,
+               "model_uri": args.model_uri, "model_evaluations": counters[0].value,
+               "cache_hits": counters[1].value,
+               **{k: round(v, 2) for k, v in timings.items()}}
+    write_text(spark, f"{tmp}/{SUMMARY_FILE}", json.dumps(summary))
     replace_atomically(spark, tmp, args.output)
     shutil.rmtree(workdir, ignore_errors=True)
-    summary = {"input": args.input, "output": args.output, "rows": rows_out, "failed": failed,
-               "model_uri": args.model_uri, **{k: round(v, 2) for k, v in timings.items()}}
     spark.stop()
     return summary
 

@@ -115,9 +115,6 @@ class ExplanationCache:
             raise
         self._db.execute("COMMIT")
 
-    def close(self) -> None:
-        self._db.close()
-
 
 def explain_cached(texts: Sequence[object], explain: Callable[[list], list[TextExplanation]],
                    cache: ExplanationCache | None, identity: str) -> tuple[list[TextExplanation], int]:

@@ -28,12 +28,18 @@ def resolve_device(device: str = "auto") -> str:
     return device
 
 
+def class_labels(config) -> tuple[str, ...]:
+    """Class names of a Hugging Face model config, in output order."""
+    return tuple(config.id2label[i] for i in range(config.num_labels))
+
+
 class TextClassifier:
     """Callable ``texts -> probabilities`` of shape (n, classes), batched with dynamic padding.
 
     Texts are tokenized once, sorted by token length and batched (length buckets), and truncated
     to the model's maximum length. ``backend="bf16"`` runs the forward pass under bfloat16
-    autocast (AMX/AVX-512-BF16 CPUs, CUDA): about 3x faster on such CPUs, not bit-equal to fp32. ``evaluations`` counts texts passed to the model.
+    autocast (AMX/AVX-512-BF16 CPUs, CUDA): about 3x faster on such CPUs, not bit-equal to fp32.
+    ``evaluations`` counts texts passed to the model.
     """
 
     def __init__(self, model, tokenizer, *, batch_size: int = 64, device: str = "auto",
@@ -47,7 +53,7 @@ class TextClassifier:
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
         config = model.config
-        self.labels: tuple[str, ...] = tuple(config.id2label[i] for i in range(config.num_labels))
+        self.labels = class_labels(config)
         limit = getattr(config, "max_position_embeddings", None) or tokenizer.model_max_length
         self.max_length = int(min(max_length or limit, limit, tokenizer.model_max_length))
         self.use_batch_size(batch_size)

@@ -6,7 +6,6 @@ explainer is rebuilt in ``load_context`` from them and the ``model_config``.
 
 from __future__ import annotations
 
-import json
 import logging
 from importlib import metadata
 from pathlib import Path
@@ -78,7 +77,10 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
         import hashlib
 
+        from transformers import AutoConfig
+
         from dlexplain.cache import ExplanationCache
+        from dlexplain.classifier import class_labels
         from dlexplain.config import Settings
         from dlexplain.engine import ExplainerConfig
         from dlexplain.sources import folder_digest
@@ -90,8 +92,7 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
         self._text_column = config.get(CONFIG_TEXT_COLUMN, "text")
         self._run_id = config.get(CONFIG_RUN_ID)
         self._explainer = None
-        labels = json.loads((Path(self._classifier_dir) / "config.json").read_text())["id2label"]
-        self._output_names = tuple(labels[k] for k in sorted(labels, key=int))
+        self._output_names = class_labels(AutoConfig.from_pretrained(self._classifier_dir))
         seed = f"{folder_digest(Path(self._classifier_dir))}:{self._config.fingerprint()}"
         #: what makes two explainers give the same values: classifier content and settings
         self.identity = hashlib.sha256(seed.encode()).hexdigest()
@@ -111,10 +112,10 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
         from dlexplain.engine import clean_text
         from dlexplain.schema import TextExplanation
 
-        checked = [clean_text(t) for t in texts]
-        if self._explainer is None and all(text is None for text, _ in checked):
-            return [TextExplanation.failed(error, self._output_names) for _, error in checked]
         if self._explainer is None:
+            checked = [clean_text(t) for t in texts]
+            if all(text is None for text, _ in checked):  # nothing to explain: no model needed
+                return [TextExplanation.failed(error, self._output_names) for _, error in checked]
             from dlexplain.classifier import TextClassifier
             from dlexplain.engine import Explainer
 

@@ -10,7 +10,8 @@ pandas UDF (``dlexplain.spark_explain``) loads it once per Python worker and ret
 conversion turns null strings into ``"None"`` (see that module). Output: the input columns plus one ``explanation`` struct column, as
 Parquet; every input row comes out, bad ones with ``explanation.error`` set. Texts the explainer
 already explained come from the explanation cache (``dlexplain.cache``); model evaluations and
-cache hits are counted with accumulators and written to ``_dlexplain_summary.json`` in the output. The write goes to a
+cache hits are counted with accumulators and written to ``_dlexplain_summary.json`` in the
+output. The write goes to a
 temporary folder that replaces the output in one rename, so a re-run replaces a partition and
 readers never see half-written files. Torch threads per Python worker = ``spark.task.cpus``, so
 concurrent tasks × threads never exceed the cores Spark was given.

@@ -38,6 +38,7 @@ def main() -> None:
     os.environ.update({
         "AIRFLOW_HOME": str(work / "airflow"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
         "AIRFLOW_CONN_SPARK_DEFAULT": "spark://local%5B2%5D",
         "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",

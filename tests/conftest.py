@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import uuid
@@ -28,6 +29,7 @@ def pytest_configure(config):
     home = tempfile.mkdtemp(prefix="dlexplain-airflow-")
     os.environ.setdefault("AIRFLOW_HOME", home)
     os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))
+    os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(REPO / "plugins"))
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     os.environ.setdefault("AIRFLOW__CORE__PARALLELISM", "4")
     os.environ.setdefault("AIRFLOW_CONN_SPARK_DEFAULT", "spark://local%5B2%5D")
@@ -107,3 +109,20 @@ def tracking_uri(mlflow_server, monkeypatch):
 def unique():
     """A fresh suffix so tests never share experiments or registered models."""
     return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    done = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True,
+                          text=True, timeout=600, env=os.environ.copy())
+    assert done.returncode == 0, done.stderr[-3000:]
+    return os.environ["AIRFLOW_HOME"]
+
+
+@pytest.fixture()
+def dlexplain_home(tmp_path, monkeypatch):
+    """Project state of one test (data, outputs, explanation cache) under tmp_path."""
+    monkeypatch.setenv("DLEXPLAIN_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DLEXPLAIN_DATA_DIR", str(tmp_path / "home" / "data"))
+    monkeypatch.setenv("DLEXPLAIN_EXPLANATION_CACHE_PATH", str(tmp_path / "explanations.sqlite"))
+    return tmp_path / "home"

@@ -17,6 +17,8 @@ DEVICES = ("auto", "cpu", "cuda")
 #: Model numerics: fp32 (default, equal to shap on the pipeline) or bf16 (bfloat16 autocast:
 #: faster where the CPU has AMX/AVX-512-BF16 or on CUDA; fidelity in ``bench/bench_explain.py``).
 BACKENDS = ("fp32", "bf16")
+#: Where the explanation service (EaaS) runs: local scoring-server processes or Docker containers.
+EAAS_BACKENDS = ("process", "docker")
 
 
 def _path(value: str) -> Path:
@@ -36,31 +38,33 @@ def _switch(value: str) -> bool:
     return value.lower() == "on"
 
 
-def _backend(value: str) -> str:
-    if value not in BACKENDS:
-        raise ValueError(f"must be one of {BACKENDS}")
-    return value
-
-
-def _device(value: str) -> str:
-    if value not in DEVICES:
-        raise ValueError(f"must be one of {DEVICES}")
-    return value
-
-
+def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value not in choices:
+            raise ValueError(f"must be one of {choices}")
+        return value
+    return parse
 
 
 _PARSERS: dict[str, Callable[[str], object]] = {
     "cache_dir": _path,
     "home": _path,
     "data_dir": _path,
-    "device": _device,
+    "device": _choice(DEVICES),
     "batch_size": _positive_int,
     "max_evals": _positive_int,
-    "backend": _backend,
+    "backend": _choice(BACKENDS),
     "explanation_cache": _switch,
     "explanation_cache_mb": _positive_int,
     "explanation_cache_path": _path,
+    "serve_max_texts": _positive_int,
+    "serve_max_chars": _positive_int,
+    "eaas_backend": _choice(EAAS_BACKENDS),
+    "eaas_host": str,
+    "eaas_image": str,
+    "eaas_docker_network": str,
+    "eaas_health_timeout": _positive_int,
+    "eaas_state_path": _path,
 }
 
 
@@ -88,6 +92,22 @@ class Settings:
     explanation_cache_mb: int = 1024
     #: SQLite file of the explanation cache (default ``<cache_dir>/explanations.sqlite``).
     explanation_cache_path: Path | None = None
+    #: Served explainer: most texts in one request (more answer 400).
+    serve_max_texts: int = 64
+    #: Served explainer: most characters in one text (longer answer 400).
+    serve_max_chars: int = 20000
+    #: Where ``eaas_redeploy`` runs the served explainer: ``process`` or ``docker``.
+    eaas_backend: str = "process"
+    #: Interface the served explainer listens on (``0.0.0.0`` to serve other machines).
+    eaas_host: str = "127.0.0.1"
+    #: Docker backend: image with this package and ``mlflow`` (the project image).
+    eaas_image: str = "dlexplain:latest"
+    #: Docker backend: network mode; ``bridge`` maps a port, ``host`` shares the host's network.
+    eaas_docker_network: str = "bridge"
+    #: Seconds a new explainer has to become healthy and explain one text before rollback.
+    eaas_health_timeout: int = 300
+    #: JSON record of what is deployed (default ``<home>/eaas/deployment.json``).
+    eaas_state_path: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -107,6 +127,14 @@ class Settings:
             "explanation_cache": "on",
             "explanation_cache_mb": "1024",
             "explanation_cache_path": os.path.join(cache_dir, "explanations.sqlite"),
+            "serve_max_texts": "64",
+            "serve_max_chars": "20000",
+            "eaas_backend": "process",
+            "eaas_host": "127.0.0.1",
+            "eaas_image": "dlexplain:latest",
+            "eaas_docker_network": "bridge",
+            "eaas_health_timeout": "300",
+            "eaas_state_path": os.path.join(home, "eaas", "deployment.json"),
         }
         values = {}
         for field in fields(cls):

@@ -14,10 +14,11 @@ import mlflow
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
-from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE
 from mlflow.types.schema import Array, ColSpec, Schema
 
 from dlexplain.schema import field_names, to_pandas
+from dlexplain.serving.limits import in_scoring_server
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
         from dlexplain.classifier import class_labels
         from dlexplain.config import Settings
         from dlexplain.engine import ExplainerConfig
+        from dlexplain.serving.limits import RequestLimits
         from dlexplain.sources import folder_digest
 
         config = context.model_config or {}
@@ -102,6 +104,7 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
                        if settings.explanation_cache else None)
         #: explanations served from the cache, over this model's life
         self.cache_hits = 0
+        self._limits = RequestLimits(settings.serve_max_texts, settings.serve_max_chars)
 
     @property
     def evaluations(self) -> int:
@@ -127,17 +130,34 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
         return self._explainer.explain(texts)
 
     def predict(self, context, model_input, params=None) -> pd.DataFrame:
-        """One row of typed explanation columns per input row, in input order."""
-        from dlexplain.cache import explain_cached
+        """One row of typed explanation columns per input row, in input order.
 
+        Inside MLflow's scoring server, requests over the limits (``Settings.serve_max_*``) are
+        refused with 400 and a failure answers 500 with a message only, never a traceback.
+        """
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         if self._text_column not in frame.columns:
             raise MlflowException(
                 f"input has no text column {self._text_column!r}; columns: {list(frame.columns)}",
                 error_code=INVALID_PARAMETER_VALUE,
             )
-        results, hits = explain_cached(frame[self._text_column].tolist(), self._explain,
-                                       self._cache, self.identity)
+        texts = frame[self._text_column].tolist()
+        if not in_scoring_server():
+            return self._predict(texts)
+        problem = self._limits.problem(texts)
+        if problem:
+            raise MlflowException(problem, error_code=INVALID_PARAMETER_VALUE)
+        try:
+            return self._predict(texts)
+        except Exception as err:
+            logger.exception("explaining %d texts failed", len(texts))
+            raise MlflowException(f"explaining failed: {type(err).__name__}: {err}",
+                                  error_code=INTERNAL_ERROR) from None
+
+    def _predict(self, texts: list) -> pd.DataFrame:
+        from dlexplain.cache import explain_cached
+
+        results, hits = explain_cached(texts, self._explain, self._cache, self.identity)
         self.cache_hits += hits
         out = to_pandas(results)
         out["explanation_json"] = [r.to_json() for r in results]

@@ -171,3 +171,24 @@ def register_classifier(folder: Path, name: str = DEFAULT_REGISTERED_CLASSIFIER,
     client.set_registered_model_alias(name, alias, version)
     logger.info("classifier %s registered as %s version %s (alias %s)", folder, name, version, alias)
     return f"models:/{name}@{alias}"
+
+
+def newest_explainer(registered_model: str = DEFAULT_REGISTERED_EXPLAINER):
+    """The newest registered version of ``registered_model`` as a deploy ``Target`` (or None)."""
+    from dlexplain.serving.deployment import Target
+
+    client = MlflowClient()
+    versions = client.search_model_versions(f"name = '{registered_model}'")
+    if not versions:
+        return None
+    newest = max(versions, key=lambda v: int(v.version))
+    params = client.get_run(newest.run_id).data.params
+    return Target(run_id=newest.run_id, model_uri=f"models:/{registered_model}/{newest.version}",
+                  version=str(newest.version), text_column=params.get("text_column", "text"))
+
+
+def set_alias(registered_model: str, alias: str, version: str) -> str:
+    """Point ``alias`` of ``registered_model`` at ``version``; the ``models:/name@alias`` URI."""
+    MlflowClient().set_registered_model_alias(registered_model, alias, version)
+    logger.info("alias %s of %s now points at version %s", alias, registered_model, version)
+    return f"models:/{registered_model}@{alias}"

@@ -45,7 +45,8 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """True while a process ``pid`` exists (zombies included)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -61,7 +62,7 @@ def running_server(root: Path) -> TrackingServer | None:
     if not state.is_file():
         return None
     server = TrackingServer(**json.loads(state.read_text()))
-    return server if _alive(server.pid) and _healthy(server.url) else None
+    return server if process_alive(server.pid) and _healthy(server.url) else None
 
 
 def start_server(root: Path, port: int | None = None, host: str = "127.0.0.1",
@@ -122,6 +123,6 @@ def terminate_process_group(pid: int, grace: float = 10.0) -> None:
                 if os.waitpid(pid, os.WNOHANG)[0] == pid:
                     return
             except ChildProcessError:
-                if not _alive(pid):
+                if not process_alive(pid):
                     return
             time.sleep(0.2)

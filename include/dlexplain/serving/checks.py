@@ -1,0 +1,64 @@
+"""Is a scoring server fit to take traffic: healthy, and one real explanation from the right run."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import requests
+
+from dlexplain.errors import DlexplainError
+
+PROBE_TEXT = "A moving story, beautifully acted."
+#: The probe's explanation must add up to the model's output within this.
+ADDITIVITY_TOLERANCE = 1e-3
+
+
+class ServingError(DlexplainError):
+    """A scoring server did not start, answer or explain as expected."""
+
+
+def invocations_payload(texts: list, text_column: str = "text") -> dict:
+    """The ``dataframe_split`` request body for ``texts``."""
+    return {"dataframe_split": {"columns": [text_column], "data": [[text] for text in texts]}}
+
+
+def explain(url: str, texts: list, text_column: str = "text", timeout: float = 120.0) -> list[dict]:
+    """POST ``texts`` to ``url``/invocations; the typed explanation rows (ServingError on 4xx/5xx)."""
+    response = requests.post(f"{url}/invocations", json=invocations_payload(texts, text_column),
+                             timeout=timeout)
+    if response.status_code != 200:
+        raise ServingError(f"{url}/invocations answered {response.status_code}: "
+                           f"{response.text[:500]}")
+    return response.json()["predictions"]
+
+
+def wait_until_healthy(url: str, timeout: float, problem: Callable[[], str | None]) -> None:
+    """Poll ``url``/ping until it answers 200; ``problem()`` says why waiting is pointless."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if requests.get(f"{url}/ping", timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        reason = problem()
+        if reason:
+            raise ServingError(f"scoring server {url} failed: {reason}")
+        if time.monotonic() > deadline:
+            raise ServingError(f"scoring server {url} not healthy after {timeout:.0f}s")
+        time.sleep(1)
+
+
+def probe(url: str, run_id: str, text_column: str = "text") -> dict:
+    """Explain one sentence; the row, if it came from ``run_id`` and adds up (else ServingError)."""
+    row = explain(url, [PROBE_TEXT], text_column)[0]
+    if row.get("error"):
+        raise ServingError(f"{url} could not explain the probe text: {row['error']}")
+    if row.get("explainer_run_id") != run_id:
+        raise ServingError(f"{url} answered for explainer {row.get('explainer_run_id')}, "
+                           f"expected {run_id}")
+    if not row.get("additivity_error", 1.0) < ADDITIVITY_TOLERANCE:
+        raise ServingError(f"{url}: probe explanation does not add up "
+                           f"(error {row.get('additivity_error')})")
+    return row

@@ -1,0 +1,60 @@
+"""The ``process`` backend: ``mlflow models serve`` as a local process, tracked by PID."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from dlexplain.serving.backends import DeployBackend
+from dlexplain.serving.deployment import Deployment, Target
+from dlexplain.tracking_server import process_alive, free_port, terminate_process_group
+
+
+class ProcessBackend(DeployBackend):
+    """Scoring servers as process groups of this machine; logs beside the state file."""
+
+    name = "process"
+
+    def __init__(self, state_path: Path, **kwargs):
+        super().__init__(state_path, **kwargs)
+        self.log_dir = Path(state_path).parent / "logs"
+        self._children: dict[int, subprocess.Popen] = {}
+
+    def _log(self, deployment: Deployment) -> Path:
+        return self.log_dir / f"{deployment.run_id}-{deployment.handle}.log"
+
+    def start(self, target: Target) -> Deployment:
+        port = free_port(self.url_host)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **self.server_env,
+               # mlflow models serve runs `uvicorn` from PATH: this environment's
+               "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+        log = self.log_dir / f"{target.run_id}-{port}.start.log"
+        with open(log, "ab") as handle:
+            proc = subprocess.Popen([sys.executable, "-m", "mlflow",
+                                     *self.serve_command(target, self.host, port)],
+                                    stdout=handle, stderr=subprocess.STDOUT, env=env,
+                                    start_new_session=True)
+        self._children[proc.pid] = proc
+        deployment = Deployment(run_id=target.run_id, model_uri=target.model_uri,
+                                version=target.version, url=f"http://{self.url_host}:{port}",
+                                backend=self.name, handle=str(proc.pid),
+                                text_column=target.text_column)
+        log.rename(self._log(deployment))
+        return deployment
+
+    def problem(self, deployment: Deployment) -> str | None:
+        pid = int(deployment.handle)
+        child = self._children.get(pid)
+        running = child.poll() is None if child is not None else process_alive(pid)
+        if running:
+            return None
+        log = self._log(deployment)
+        tail = log.read_text(errors="replace")[-3000:] if log.is_file() else "(no log)"
+        return f"process {pid} exited; last log lines:\n{tail}"
+
+    def stop(self, deployment: Deployment) -> None:
+        terminate_process_group(int(deployment.handle))
+        self._children.pop(int(deployment.handle), None)

@@ -1,0 +1,64 @@
+"""EaaS fixtures: explainers of the default model registered under a name of the test's own."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import mlflow
+import pendulum
+import pytest
+import requests
+from mlflow import MlflowClient
+
+from dlexplain.engine import ExplainerConfig
+from dlexplain.registry import ExplainerSpec, log_explainer
+
+
+@pytest.fixture()
+def registered(unique) -> str:
+    return f"eaas-explainer-{unique}"
+
+
+@pytest.fixture()
+def log_version(registered, default_model, tracking_uri, unique):
+    """Log an explainer of the default model with ``max_evals`` as a new registered version."""
+
+    def log(max_evals: int) -> str:
+        spec = ExplainerSpec(ExplainerConfig(max_evals=max_evals))
+        return log_explainer(default_model.path, spec, f"eaas-{unique}",
+                             registered_model_name=registered)
+
+    return log
+
+
+def version_of(registered: str, run_id: str) -> str:
+    """The registered version logged by explainer run ``run_id``."""
+    (found,) = MlflowClient().search_model_versions(
+        f"name = '{registered}' and run_id = '{run_id}'")
+    return str(found.version)
+
+
+def delete_model_artifacts(server_root: str, registered: str, run_id: str) -> Path:
+    """Break a logged explainer: delete its model files from the tracking server's store."""
+    source = MlflowClient().get_model_version(registered, version_of(registered, run_id)).source
+    location = mlflow.get_logged_model(source.split("/")[-1]).artifact_location
+    folder = Path(server_root) / "artifacts" / location.removeprefix("mlflow-artifacts:/")
+    shutil.rmtree(folder)
+    return folder
+
+
+def post_texts(url: str, texts: list) -> requests.Response:
+    return requests.post(f"{url}/invocations", timeout=120, json={
+        "dataframe_split": {"columns": ["text"], "data": [[t] for t in texts]}})
+
+
+def run_eaas_dag(registered: str, day: int):
+    """``eaas_redeploy`` with ``dag.test()``; the DAG run."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.conftest import REPO
+
+    dag = DagBag(dag_folder=str(REPO / "dags")).dags["eaas_redeploy"]
+    return dag.test(logical_date=pendulum.datetime(2026, 2, day, tz="UTC"),
+                    run_conf={"registered_model": registered})

@@ -1,0 +1,112 @@
+"""EaaS with the process backend: deploy, redeploy by the DAG, rollback, and bad requests."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+from mlflow import MlflowClient
+
+from dlexplain.config import Settings
+from dlexplain.serving.backends import backend_from_settings
+from dlexplain.tracking_server import process_alive
+from tests.serving.conftest import (delete_model_artifacts, post_texts, run_eaas_dag,
+                                    version_of)
+
+pytestmark = pytest.mark.slow
+TEXTS = ["A wonderful, moving film.", "Dull and far too long.", "The cast is fine."]
+
+
+def _check_explanations(rows: list[dict], texts: list[str], run_id: str) -> None:
+    assert len(rows) == len(texts)
+    for row in rows:
+        assert row["error"] is None and row["explainer_run_id"] == run_id
+        assert row["label"] in row["output_names"] and 0.5 <= row["score"] <= 1.0
+        assert len(row["tokens"]) == len(row["values"]) > 2
+        assert all(len(v) == len(row["output_names"]) for v in row["values"])
+        assert row["additivity_error"] < 1e-4
+        assert json.loads(row["explanation_json"])["tokens"] == row["tokens"]
+
+
+def _task_state(run, task_id: str) -> str:
+    return run.get_task_instance(task_id).state
+
+
+def test_deploy_redeploy_rollback_and_bad_requests(airflow_db, tracking_uri, dlexplain_home,
+                                                   mlflow_server, registered, log_version):
+    settings = Settings.from_env()
+    backend = backend_from_settings(tracking_uri, settings)
+    try:
+        # explainer A: the DAG deploys it (nothing was deployed) and moves the alias
+        run_a = log_version(max_evals=60)
+        assert run_eaas_dag(registered, 1).state == "success"
+        served_a = backend.state.active()
+        assert served_a.run_id == run_a and served_a.backend == "process"
+        response = post_texts(served_a.url, TEXTS)
+        assert response.status_code == 200
+        _check_explanations(response.json()["predictions"], TEXTS, run_a)
+
+        # explainer B (another config): the sensor fires, B serves, A is gone
+        run_b = log_version(max_evals=80)
+        assert run_b != run_a
+        dag_run = run_eaas_dag(registered, 2)
+        assert dag_run.state == "success"
+        served_b = backend.state.active()
+        assert served_b.run_id == run_b and served_b.version == version_of(registered, run_b)
+        _check_explanations(post_texts(served_b.url, TEXTS).json()["predictions"], TEXTS, run_b)
+        model = MlflowClient().get_registered_model(registered)
+        assert model.aliases["production"] == served_b.version
+        assert not process_alive(int(served_a.handle))
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{served_a.url}/ping", timeout=5)
+        assert [e["event"] for e in backend.state.history()] == ["deploy", "deploy"]
+
+        # broken explainer C: redeploy fails clearly, B keeps serving, the alias stays on B
+        run_c = log_version(max_evals=100)
+        delete_model_artifacts(mlflow_server.root, registered, run_c)
+        failed = run_eaas_dag(registered, 3)
+        assert failed.state == "failed" and _task_state(failed, "redeploy") == "failed"
+        assert _task_state(failed, "promote") == "upstream_failed"
+        rollback = backend.state.history()[-1]
+        assert rollback["event"] == "rollback" and rollback["failed_run_id"] == run_c
+        assert f"redeploy of explainer run {run_c} rolled back" in rollback["reason"]
+        assert f"explainer run {run_b}) keeps serving" in rollback["reason"]
+        assert backend.state.active() == served_b
+        _check_explanations(post_texts(served_b.url, TEXTS).json()["predictions"], TEXTS, run_b)
+        assert MlflowClient().get_registered_model(registered).aliases["production"] == \
+            served_b.version
+
+        _check_bad_requests(served_b.url, run_b)
+    finally:
+        backend.undeploy()
+
+
+BAD_REQUESTS = {
+    "malformed JSON": ("{\"dataframe_split\": [", "valid JSON"),
+    "missing text column": (json.dumps({"dataframe_split": {"columns": ["review"],
+                                                            "data": [["fine"]]}}),
+                            "missing inputs ['text']"),
+    "non-string values": (json.dumps({"dataframe_split": {"columns": ["text"],
+                                                          "data": [["fine"], [42]]}}),
+                          "row 1: the text is a int, not a string"),
+    "10,000 texts": (json.dumps({"dataframe_split": {"columns": ["text"],
+                                                     "data": [["fine"]] * 10_000}}),
+                     "holds 10000 texts; at most 64"),
+    "1 MB text": (json.dumps({"dataframe_split": {"columns": ["text"],
+                                                  "data": [["x" * 1_000_000]]}}),
+                  "has 1000000 characters; at most 20000"),
+}
+
+
+def _check_bad_requests(url: str, run_id: str) -> None:
+    """Each bad request answers 4xx with a message and no traceback; the server keeps serving."""
+    for name, (body, message) in BAD_REQUESTS.items():
+        response = requests.post(f"{url}/invocations", data=body, timeout=120,
+                                 headers={"Content-Type": "application/json"})
+        assert 400 <= response.status_code < 500, (name, response.status_code)
+        answer = response.json()
+        assert message in answer["message"], (name, answer["message"][:300])
+        assert "stack_trace" not in answer and "Traceback" not in response.text, name
+    ok = post_texts(url, ["Still here?"])
+    assert ok.status_code == 200 and ok.json()["predictions"][0]["explainer_run_id"] == run_id

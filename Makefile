@@ -6,13 +6,14 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYTHONUNBUFFERED := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup java model demo stop test test-fast bench lock clean
+.PHONY: help setup java model docker-engine demo stop test test-fast bench bench-eaas lock clean
 
 help:
 	@echo "make demo   - set up everything and explain the demo reviews with the default model"
 	@echo "make test   - set up everything and run all tests"
 	@echo "make stop   - stop the MLflow server that make demo left running"
 	@echo "make bench  - benchmark the engine against the seed-style per-row explainer"
+	@echo "make bench-eaas - latency and throughput of the served explainer"
 	@echo "make lock   - re-resolve requirements.in into requirements.lock"
 
 setup:
@@ -24,13 +25,16 @@ java:
 model: setup
 	@$(BIN)/dlexplain model build-default
 
+docker-engine:
+	@scripts/docker_engine.sh
+
 demo: setup java
 	@scripts/demo.sh
 
 stop: setup
 	@$(BIN)/dlexplain mlflow stop
 
-test: setup java model
+test: setup java model docker-engine
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: setup
@@ -38,6 +42,9 @@ test-fast: setup
 
 bench: model
 	$(BIN)/python bench/bench_explain.py $(BENCH_ARGS)
+
+bench-eaas: model
+	$(BIN)/python bench/bench_eaas.py $(BENCH_ARGS)
 
 lock:
 	scripts/lock.sh

@@ -96,6 +96,42 @@ def cmd_mlflow_stop(args, settings: Settings) -> None:
     print("stopped" if stop_server(settings.home / "mlflow") else "no server was running")
 
 
+def cmd_eaas_deploy(args, settings: Settings) -> None:
+    import mlflow
+
+    from dlexplain.registry import DEFAULT_REGISTERED_EXPLAINER, newest_explainer
+    from dlexplain.serving.backends import backend_from_settings, redeploy
+
+    name = args.registered_model or DEFAULT_REGISTERED_EXPLAINER
+    target = newest_explainer(name)
+    if target is None:
+        raise DlexplainError(f"no version of {name!r} is registered")
+    backend = backend_from_settings(mlflow.get_tracking_uri(), settings)
+    deployment = redeploy(backend, target, settings.eaas_health_timeout)
+    print(f"explainer run {deployment.run_id} (version {deployment.version}) serves at "
+          f"{deployment.url}/invocations")
+
+
+def cmd_eaas_status(args, settings: Settings) -> None:
+    from dataclasses import asdict
+
+    from dlexplain.serving.deployment import DeploymentState
+
+    state = DeploymentState(settings.eaas_state_path)
+    active = state.active()
+    print(json.dumps({"active": asdict(active) if active else None,
+                      "history": state.history()[-5:]}, indent=2))
+
+
+def cmd_eaas_stop(args, settings: Settings) -> None:
+    import mlflow
+
+    from dlexplain.serving.backends import backend_from_settings
+
+    stopped = backend_from_settings(mlflow.get_tracking_uri(), settings).undeploy()
+    print(f"stopped explainer run {stopped.run_id}" if stopped else "nothing was deployed")
+
+
 def _engine(args, settings: Settings):
     from dlexplain.classifier import TextClassifier
     from dlexplain.defaults import default_model_dir
@@ -157,6 +193,15 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--print-uri", action="store_true", help="print only the URI")
     start.set_defaults(func=cmd_mlflow_start)
     server.add_parser("stop", help="stop it").set_defaults(func=cmd_mlflow_stop)
+
+    eaas = groups.add_parser("eaas", help="the served explainer (DLEXPLAIN_EAAS_*)").add_subparsers(
+        dest="action", required=True)
+    deploy = eaas.add_parser("deploy", help="serve the newest registered explainer (blue/green)")
+    deploy.add_argument("--registered-model", help="default: sentiment-explainer")
+    deploy.set_defaults(func=cmd_eaas_deploy)
+    eaas.add_parser("status", help="what is deployed, and the last deploys and rollbacks"
+                    ).set_defaults(func=cmd_eaas_status)
+    eaas.add_parser("stop", help="stop the served explainer").set_defaults(func=cmd_eaas_stop)
     return parser
 
 

@@ -1,0 +1,72 @@
+"""EaaS parts that need no server: request limits, the state file, settings, the CLI status."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dlexplain.cli import main
+from dlexplain.config import Settings
+from dlexplain.errors import ConfigError
+from dlexplain.serving.deployment import Deployment, DeploymentState, HISTORY_LENGTH
+from dlexplain.serving.limits import RequestLimits
+
+
+@pytest.mark.parametrize("texts, problem", [
+    ([], "holds no texts"),
+    (["ok"] * 4, "holds 4 texts; at most 3"),
+    (["ok", 7], "row 1: the text is a int"),
+    (["ok", b"raw"], "row 1: the text is a bytes"),
+    (["ok", "x" * 11], "row 1: the text has 11 characters; at most 10"),
+])
+def test_requests_over_the_limits_say_why(texts, problem):
+    assert problem in RequestLimits(max_texts=3, max_chars=10).problem(texts)
+
+
+def test_requests_within_the_limits_pass():
+    assert RequestLimits(max_texts=3, max_chars=10).problem(["ok", None, "x" * 10]) is None
+
+
+def _deployment(run_id: str) -> Deployment:
+    return Deployment(run_id=run_id, model_uri=f"models:/m/{run_id}", version=run_id,
+                      url="http://127.0.0.1:1", backend="process", handle="1")
+
+
+def test_state_file_records_switches_and_keeps_a_bounded_history(tmp_path):
+    state = DeploymentState(tmp_path / "eaas" / "deployment.json")
+    assert state.active() is None and state.history() == []
+    deployed = _deployment("a")
+    state.record(deployed, "deploy")
+    state.record(deployed, "rollback", failed_run_id="b", reason="broken")
+    assert state.active() == deployed
+    assert state.history()[-1] == {**state.history()[-1], "event": "rollback", "run_id": "a",
+                                   "failed_run_id": "b"}
+    for n in range(HISTORY_LENGTH + 5):
+        state.record(_deployment(str(n)), "deploy")
+    assert len(state.history()) == HISTORY_LENGTH
+    assert DeploymentState(state.path).active().run_id == str(HISTORY_LENGTH + 4)
+    assert [p.name for p in state.path.parent.iterdir()] == ["deployment.json"]  # no temp files
+    state.record(None, "undeploy")
+    assert state.active() is None
+
+
+def test_eaas_settings():
+    settings = Settings.from_env({"DLEXPLAIN_HOME": "/srv/x", "DLEXPLAIN_EAAS_BACKEND": "docker",
+                                  "DLEXPLAIN_SERVE_MAX_TEXTS": "8"})
+    assert settings.eaas_backend == "docker" and settings.serve_max_texts == 8
+    assert str(settings.eaas_state_path) == "/srv/x/eaas/deployment.json"
+    assert settings.serve_max_chars == 20000 and settings.eaas_health_timeout == 300
+    with pytest.raises(ConfigError, match="DLEXPLAIN_EAAS_BACKEND='k8s' is invalid"):
+        Settings.from_env({"DLEXPLAIN_EAAS_BACKEND": "k8s"})
+
+
+def test_cli_status_prints_the_state(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "deployment.json"
+    monkeypatch.setenv("DLEXPLAIN_EAAS_STATE_PATH", str(path))
+    assert main(["eaas", "status"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"active": None, "history": []}
+    DeploymentState(path).record(_deployment("a"), "deploy")
+    assert main(["eaas", "status"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["active"]["run_id"] == "a" and printed["history"][0]["event"] == "deploy"

@@ -76,3 +76,35 @@ def test_a_model_error_reaches_every_waiting_job():
 def test_any_number_of_jobs(count):
     outcomes = run_lockstep([job([i]) for i in range(count)], squares)
     assert [o.result[0] for o in outcomes] == [[float(i) ** 2] for i in range(count)]
+
+
+def test_concurrent_runs_take_turns_and_draw_what_they_would_draw_alone():
+    """Two callers at once (the scoring server's threads): neither draws from the other's stream."""
+    import threading
+
+    def solo_draws(model):
+        return [float(np.random.randn()) for _ in range(3)]
+
+    (alone,) = run_lockstep([solo_draws], lambda rows: np.zeros((len(rows), 1)), seed=7)
+    started, release = threading.Event(), threading.Event()
+
+    def slow_draws(model):
+        first = float(np.random.randn())
+        started.set()
+        release.wait(timeout=10)  # the other run would swap the global state in here
+        return [first, *(float(np.random.randn()) for _ in range(2))]
+
+    results = {}
+    first = threading.Thread(target=lambda: results.update(a=run_lockstep([slow_draws], None,
+                                                                          seed=7)))
+    second = threading.Thread(target=lambda: results.update(b=run_lockstep([solo_draws], None,
+                                                                           seed=7)))
+    first.start()
+    assert started.wait(timeout=10)
+    second.start()
+    second.join(timeout=0.5)
+    assert second.is_alive(), "the second run must wait for the first"
+    release.set()
+    first.join()
+    second.join()
+    assert results["a"][0].result == alone.result == results["b"][0].result

@@ -9,7 +9,9 @@ compute alone; only the batching of the forward passes changes.
 
 shap breaks priority ties with ``np.random.randn()``: each job gets its own copy of numpy's global
 random state (seeded with ``seed``), swapped in while it runs, so a job's draws do not depend on
-the other jobs, and the caller's global random state is restored at the end.
+the other jobs, and the caller's global random state is restored at the end. That state is process-wide, so runs in one process take
+turns (``_RANDOM_STATE``): concurrent callers, such as the scoring server's request threads,
+wait for each other instead of drawing from each other's streams.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
+
+#: Held for a whole run: numpy's global random state is swapped per job, and is one per process.
+_RANDOM_STATE = threading.Lock()
 
 #: A job: gets a ``model(inputs) -> rows`` callable, returns its result.
 Job = Callable[[Callable[[Sequence[Any]], np.ndarray]], Any]
@@ -81,8 +86,13 @@ def run_lockstep(jobs: Sequence[Job], model: Callable[[list[Any]], np.ndarray], 
     """Run ``jobs`` with their model calls merged into one ``model`` call per round.
 
     ``model`` gets the round's distinct inputs (in first-seen order) and returns one row per input.
-    Returns one :class:`Outcome` per job, in order.
+    Returns one :class:`Outcome` per job, in order. Concurrent runs in one process take turns.
     """
+    with _RANDOM_STATE:
+        return _run(jobs, model, seed)
+
+
+def _run(jobs: Sequence[Job], model: Callable[[list[Any]], np.ndarray], seed: int) -> list[Outcome]:
     saved = np.random.get_state()
     initial = np.random.RandomState(seed).get_state()
     workers = [_Worker(job, initial) for job in jobs]

@@ -112,3 +112,4 @@ def test_a_fresh_load_serves_explained_texts_from_the_cache_without_loading_the_
     uncached = mlflow.pyfunc.load_model(uri)
     uncached.predict(frame)
     assert uncached.unwrap_python_model().evaluations > 0
+

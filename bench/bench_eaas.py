@@ -3,7 +3,8 @@
 One-sentence requests: p50/p95 latency of sequential requests against the scoring server and of
 ``predict`` on the loaded pyfunc, side by side; then 4 concurrent clients for --seconds (bounded
 in time) give the throughput and the latency under load. Every request is a different held-out
-sentence and the explanation cache is off, so every request explains. Run:
+sentence (the same sentences on both sides) and the explanation cache is off, so every request
+explains. Run:
 ``.venv/bin/python bench/bench_eaas.py --requests 40 --seconds 30``.
 """
 
@@ -100,7 +101,7 @@ def main() -> None:
     model = build_default_model(settings.cache_dir)
     reviews = load_reviews(settings.cache_dir)
     holdout = reviews[reviews["split"] == "holdout"]["text"]
-    texts = sentences(holdout, 2 * args.requests + 200)
+    texts = sentences(holdout, args.requests + 200)
     work = Path(tempfile.mkdtemp(prefix="dlexplain-bench-eaas-"))
     server = start_server(work / "mlflow")
     os.environ["MLFLOW_TRACKING_URI"] = server.url
@@ -129,8 +130,8 @@ def main() -> None:
             served(text)
             in_process(text)
         seq_served = percentiles(timed(served, texts[: args.requests]))
-        seq_local = percentiles(timed(in_process, texts[args.requests: 2 * args.requests]))
-        load = concurrent(served, texts[2 * args.requests:], args.clients, args.seconds)
+        seq_local = percentiles(timed(in_process, texts[: args.requests]))
+        load = concurrent(served, texts[args.requests: -3], args.clients, args.seconds)
         result = {
             "max_evals": args.max_evals, "deploy_s": round(deploy_s, 1),
             "served_sequential": seq_served, "in_process_sequential": seq_local,

@@ -1,4 +1,8 @@
-"""EaaS fixtures: explainers of the default model registered under a name of the test's own."""
+"""EaaS fixtures: explainers of the tiny test model registered under a name of the test's own.
+
+The tiny random BERT keeps scoring-server start and model download short; what is tested is
+serving, deploying and rolling back, not the default model (tested elsewhere).
+"""
 
 from __future__ import annotations
 
@@ -21,12 +25,12 @@ def registered(unique) -> str:
 
 
 @pytest.fixture()
-def log_version(registered, default_model, tracking_uri, unique):
-    """Log an explainer of the default model with ``max_evals`` as a new registered version."""
+def log_version(registered, tiny_model_dir, tracking_uri, unique):
+    """Log an explainer of the tiny model with ``max_evals`` as a new registered version."""
 
     def log(max_evals: int) -> str:
         spec = ExplainerSpec(ExplainerConfig(max_evals=max_evals))
-        return log_explainer(default_model.path, spec, f"eaas-{unique}",
+        return log_explainer(tiny_model_dir, spec, f"eaas-{unique}",
                              registered_model_name=registered)
 
     return log

@@ -6,7 +6,7 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYTHONUNBUFFERED := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup java model docker-engine demo stop test test-fast bench bench-eaas lock clean
+.PHONY: help setup java system model docker-engine demo stop test test-fast bench bench-eaas lock clean
 
 help:
 	@echo "make demo   - set up everything and explain the demo reviews with the default model"
@@ -25,7 +25,10 @@ java:
 model: setup
 	@$(BIN)/dlexplain model build-default
 
-docker-engine:
+system:
+	@scripts/system_packages.sh
+
+docker-engine: system
 	@scripts/docker_engine.sh
 
 demo: setup java
@@ -37,7 +40,7 @@ stop: setup
 test: setup java model docker-engine
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: setup
+test-fast: setup system
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 bench: model

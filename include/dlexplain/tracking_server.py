@@ -66,8 +66,15 @@ def running_server(root: Path) -> TrackingServer | None:
 
 
 def start_server(root: Path, port: int | None = None, host: str = "127.0.0.1",
-                 timeout: float = 120.0) -> TrackingServer:
-    """Start ``mlflow server`` with state under ``root`` (reused when already running)."""
+                 timeout: float = 120.0, *, backend_store_uri: str | None = None,
+                 artifacts_destination: str | None = None,
+                 env: dict[str, str] | None = None) -> TrackingServer:
+    """Start ``mlflow server`` with state under ``root`` (reused when already running).
+
+    By default the backend store is SQLite and artifacts are files under ``root``; pass a database
+    URI (``postgresql+psycopg2://…``) or an object store (``s3://bucket/prefix``, with its
+    credentials and endpoint in ``env``) to use those. Artifacts are always proxied by the server.
+    """
     root = root.resolve()
     existing = running_server(root)
     if existing:
@@ -77,11 +84,11 @@ def start_server(root: Path, port: int | None = None, host: str = "127.0.0.1",
     url = f"http://{host}:{port}"
     cmd = [
         sys.executable, "-m", "mlflow", "server",
-        "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-        "--artifacts-destination", str(root / "artifacts"),
+        "--backend-store-uri", backend_store_uri or f"sqlite:///{root / 'mlflow.db'}",
+        "--artifacts-destination", artifacts_destination or str(root / "artifacts"),
         "--host", host, "--port", str(port), "--workers", "1",
     ]
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})}
     with open(root / "server.log", "ab") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
                                 start_new_session=True, cwd=root)

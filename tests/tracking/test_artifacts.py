@@ -1,8 +1,14 @@
-"""log_explanations into a run on the live server; artifacts round-trip without pickle."""
+"""log_explanations into a run on the live server; artifacts round-trip without pickle.
+
+Twice: with the server's artifacts in files, and proxied to an S3 API (moto's standalone
+server), the way the production stack proxies them to MinIO: the client holds no S3 credentials.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 
 import matplotlib.image
@@ -14,9 +20,56 @@ from mlflow import MlflowClient
 from dlexplain.artifacts import log_explanations
 from dlexplain.engine import Explainer, ExplainerConfig
 from dlexplain.errors import DataError
+from dlexplain.tracking_server import free_port, start_server, stop_server
+from tests.services.processes import background
 
 TEXTS = ["the film was great", None, "a dull and boring movie", "love this story , best acting !"]
 PREFIX = "explanations/ds=2026-01-03/batch-0000"
+BUCKET = "dlexplain-artifacts"
+#: moto accepts any credentials; they are given to the MLflow server only
+S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "moto", "AWS_SECRET_ACCESS_KEY": "moto",
+                  "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.fixture()
+def s3_tracking_uri(tmp_path, monkeypatch):
+    """An MLflow server whose artifacts go to a bucket of a local S3 API; yields (uri, keys)."""
+    import boto3
+    import requests
+
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        try:
+            return requests.get(endpoint, timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    moto = str(Path(sys.executable).parent / "moto_server")
+    with background([moto, "-H", "127.0.0.1", "-p", str(port)], tmp_path / "moto.log",
+                    dict(os.environ), ready, timeout=60):
+        s3 = boto3.client("s3", endpoint_url=endpoint, **{
+            "aws_access_key_id": S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            "region_name": S3_CREDENTIALS["AWS_DEFAULT_REGION"]})
+        s3.create_bucket(Bucket=BUCKET)
+        server = start_server(tmp_path / "mlflow", artifacts_destination=f"s3://{BUCKET}/mlflow",
+                              env={"MLFLOW_S3_ENDPOINT_URL": endpoint, **S3_CREDENTIALS})
+        try:
+            for name in (*S3_CREDENTIALS, "MLFLOW_S3_ENDPOINT_URL"):
+                monkeypatch.delenv(name, raising=False)
+            monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
+            mlflow.set_tracking_uri(server.url)
+
+            def keys() -> list[str]:
+                listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="mlflow/")
+                return [item["Key"] for item in listed.get("Contents", [])]
+
+            yield server.url, keys
+        finally:
+            mlflow.set_tracking_uri(None)
+            stop_server(tmp_path / "mlflow")
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +83,12 @@ def results():
     return explainer.explain(TEXTS)
 
 
-def test_artifacts_round_trip(tracking_uri, results, unique, tmp_path):
+@pytest.mark.parametrize("store", ["files", "s3"])
+def test_artifacts_round_trip(store, request, results, unique, tmp_path):
+    if store == "s3":
+        _, s3_keys = request.getfixturevalue("s3_tracking_uri")
+    else:
+        request.getfixturevalue("tracking_uri")
     mlflow.set_experiment(f"exp-{unique}")
     with mlflow.start_run() as run:
         summary = log_explanations(results, PREFIX, class_name="POSITIVE", step=0)
@@ -66,6 +124,11 @@ def test_artifacts_round_trip(tracking_uri, results, unique, tmp_path):
     metrics = MlflowClient().get_run(run.info.run_id).data.metrics
     assert metrics["rows_explained"] == 3 and metrics["rows_failed"] == 1
     assert metrics["max_additivity_error"] < 1e-4
+
+    if store == "s3":  # the bytes are in the bucket, under the run
+        stored = [k for k in s3_keys() if f"/{run.info.run_id}/artifacts/{PREFIX}/" in k]
+        assert {k.rsplit("/", 1)[-1] for k in stored} >= {
+            "bar_POSITIVE.png", "shap_values.npz", "base_values.npy", "summary.json"}
 
 
 def test_unknown_class_is_rejected(tracking_uri, results, unique):

@@ -75,8 +75,12 @@ def standalone(tmp_path_factory, mlflow_server, settings):
             if reply.status_code not in (200, 201):
                 return False
             state["headers"] = {"Authorization": f"Bearer {reply.json()['access_token']}"}
-            dag = requests.get(f"{api}/api/v2/dags/{DAG_ID}", headers=state["headers"], timeout=5)
-            return dag.status_code == 200
+            # every DAG file parsed once: a backfill created while the dag-processor still
+            # writes serialized DAGs has crashed the scheduler on SQLite (FOREIGN KEY failure
+            # while creating task instances; seen once, Airflow 3.3.2)
+            dags = requests.get(f"{api}/api/v2/dags", headers=state["headers"], timeout=5)
+            found = {d["dag_id"] for d in dags.json()["dags"]} if dags.status_code == 200 else set()
+            return found >= {DAG_ID, "eaas_redeploy"}
         except requests.RequestException:
             return False
 

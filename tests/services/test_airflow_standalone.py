@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -113,9 +113,12 @@ def _runs(standalone) -> list[dict]:
 
 
 def _backfills_done(standalone, backfills: int) -> bool:
-    """``backfills`` backfills exist and are completed, and every backfill run succeeded.
+    """``backfills`` backfills exist and are completed, and every backfill run succeeded after
+    the newest one was created.
 
     Reprocessing a completed date re-runs (clears) its existing DAG run: no new run is created.
+    Airflow may mark the reprocessing backfill completed before it has cleared those runs, so a
+    run counts only once it has ended after that backfill's creation.
     """
     reply = requests.get(f"{standalone['api']}/api/v2/backfills", params={"dag_id": DAG_ID},
                          headers=standalone["headers"], timeout=10)
@@ -123,9 +126,11 @@ def _backfills_done(standalone, backfills: int) -> bool:
     found = reply.json()["backfills"]
     if len(found) < backfills or not all(b["completed_at"] for b in found):
         return False
+    newest = max(datetime.fromisoformat(b["created_at"]) for b in found)
     runs = [r for r in _runs(standalone) if r["run_type"] == "backfill"]
-    assert [r["state"] for r in runs] == ["success"] * len(DAYS), runs
-    return True
+    assert len(runs) == len(DAYS) and "failed" not in [r["state"] for r in runs], runs
+    return all(r["state"] == "success" and r["end_date"]
+               and datetime.fromisoformat(r["end_date"]) > newest for r in runs)
 
 
 def _explanation_runs(standalone) -> list:

@@ -97,19 +97,18 @@ def cmd_mlflow_stop(args, settings: Settings) -> None:
 
 
 def cmd_eaas_deploy(args, settings: Settings) -> None:
-    import mlflow
+    from dataclasses import asdict
 
     from dlexplain.registry import DEFAULT_REGISTERED_EXPLAINER, newest_explainer
-    from dlexplain.serving.backends import backend_from_settings, redeploy
+    from dlexplain.serving.backends import redeploy_target
 
     name = args.registered_model or DEFAULT_REGISTERED_EXPLAINER
     target = newest_explainer(name)
     if target is None:
         raise DlexplainError(f"no version of {name!r} is registered")
-    backend = backend_from_settings(mlflow.get_tracking_uri(), settings)
-    deployment = redeploy(backend, target, settings.eaas_health_timeout)
-    print(f"explainer run {deployment.run_id} (version {deployment.version}) serves at "
-          f"{deployment.url}/invocations")
+    deployment = redeploy_target(asdict(target), settings)
+    print(f"explainer run {deployment['run_id']} (version {deployment['version']}) serves at "
+          f"{deployment['url']}/invocations")
 
 
 def cmd_eaas_status(args, settings: Settings) -> None:

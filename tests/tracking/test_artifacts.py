@@ -49,10 +49,10 @@ def s3_tracking_uri(tmp_path, monkeypatch):
     moto = str(Path(sys.executable).parent / "moto_server")
     with background([moto, "-H", "127.0.0.1", "-p", str(port)], tmp_path / "moto.log",
                     dict(os.environ), ready, timeout=60):
-        s3 = boto3.client("s3", endpoint_url=endpoint, **{
-            "aws_access_key_id": S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            "aws_secret_access_key": S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            "region_name": S3_CREDENTIALS["AWS_DEFAULT_REGION"]})
+        s3 = boto3.client("s3", endpoint_url=endpoint,
+                          aws_access_key_id=S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                          aws_secret_access_key=S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                          region_name=S3_CREDENTIALS["AWS_DEFAULT_REGION"])
         s3.create_bucket(Bucket=BUCKET)
         server = start_server(tmp_path / "mlflow", artifacts_destination=f"s3://{BUCKET}/mlflow",
                               env={"MLFLOW_S3_ENDPOINT_URL": endpoint, **S3_CREDENTIALS})

@@ -6,12 +6,13 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYTHONUNBUFFERED := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup java system model docker-engine demo stop test test-fast bench bench-eaas lock clean
+.PHONY: help setup java system model docker-engine demo stop test test-fast lint bench bench-eaas lock clean
 
 help:
 	@echo "make demo   - set up everything and explain the demo reviews with the default model"
 	@echo "make test   - set up everything and run all tests"
 	@echo "make stop   - stop the MLflow server that make demo left running"
+	@echo "make lint   - check the package's layer contracts (lint-imports, pyproject.toml)"
 	@echo "make bench  - benchmark the engine against the seed-style per-row explainer"
 	@echo "make bench-eaas - latency and throughput of the served explainer"
 	@echo "make lock   - re-resolve requirements.in into requirements.lock"
@@ -37,11 +38,14 @@ demo: setup java
 stop: setup
 	@$(BIN)/dlexplain mlflow stop
 
-test: setup java model docker-engine
+test: setup java model docker-engine lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: setup system
+test-fast: setup system lint
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/lint-imports
 
 bench: model
 	$(BIN)/python bench/bench_explain.py $(BENCH_ARGS)

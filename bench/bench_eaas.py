@@ -90,12 +90,12 @@ def main() -> None:
 
     from dlexplain.config import Settings
     from dlexplain.defaults import build_default_model, load_reviews
-    from dlexplain.engine import ExplainerConfig
-    from dlexplain.registry import ExplainerSpec, log_explainer, newest_explainer
-    from dlexplain.serving.backends import redeploy
+    from dlexplain.explain.config import ExplainerConfig
+    from dlexplain.tracking.registry import ExplainerSpec, log_explainer, newest_explainer
+    from dlexplain.serving.redeploy import redeploy
     from dlexplain.serving.checks import explain
     from dlexplain.serving.process import ProcessBackend
-    from dlexplain.tracking_server import start_server, stop_server
+    from dlexplain.tracking.server import start_server, stop_server
 
     settings = Settings.from_env()
     model = build_default_model(settings.cache_dir)
@@ -106,8 +106,7 @@ def main() -> None:
     server = start_server(work / "mlflow")
     os.environ["MLFLOW_TRACKING_URI"] = server.url
     mlflow.set_tracking_uri(server.url)
-    backend = ProcessBackend(work / "eaas" / "deployment.json", tracking_uri=server.url,
-                             settings=settings)
+    backend = ProcessBackend(work / "eaas" / "deployment.json", tracking_uri=server.url)
     try:
         log_explainer(model.path, ExplainerSpec(ExplainerConfig(max_evals=args.max_evals)),
                       "bench", registered_model_name="bench-explainer")

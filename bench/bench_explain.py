@@ -1,6 +1,6 @@
 """Benchmark: the dlexplain engine vs the seed's per-row shap pipeline explainer, side by side.
 
-(a) seed style (``dlexplain.reference``): ``shap.Explainer(transformers.pipeline(..., top_k=None))``
+(a) seed style (``bench/seed_style.py``): ``shap.Explainer(transformers.pipeline(..., top_k=None))``
     called once per row through ``DataFrame.apply`` (the book chapter's ``predict``);
 (b) the dlexplain engine (``Explainer.explain``) on the same model, texts and max_evals;
 (c) the forward bound: the classifier alone over exactly the masked texts (b) evaluated, sorted by
@@ -49,7 +49,7 @@ def timed(fn):
 
 def recording_classifier(path: Path, backend: str = "fp32"):
     """A TextClassifier that keeps every text it is asked to score (in ``seen``)."""
-    from dlexplain.classifier import TextClassifier
+    from dlexplain.explain.classifier import TextClassifier
 
     class Recording(TextClassifier):
         seen: list[str] = []
@@ -65,7 +65,8 @@ def recording_classifier(path: Path, backend: str = "fp32"):
 def engine_run(path: Path, texts: list[str], max_evals: int, batch_size: int,
                backend: str = "fp32"):
     """(results, seconds, masked texts evaluated, classifier) of the engine, after a warm-up."""
-    from dlexplain.engine import Explainer, ExplainerConfig
+    from dlexplain.explain.config import ExplainerConfig
+from dlexplain.explain.engine import Explainer
 
     classifier = recording_classifier(path, backend)
     engine = Explainer(classifier, ExplainerConfig(max_evals=max_evals, batch_size=batch_size,
@@ -81,10 +82,10 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     import torch
 
-    from dlexplain.classifier import TextClassifier
+    from dlexplain.explain.classifier import TextClassifier
     from dlexplain.config import Settings
     from dlexplain.defaults import build_default_model, load_reviews
-    from dlexplain.reference import seed_style_values
+    from seed_style import seed_style_values
     settings = Settings.from_env()
     model = build_default_model(settings.cache_dir)
     reviews = load_reviews(settings.cache_dir)

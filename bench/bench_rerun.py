@@ -54,8 +54,9 @@ def main() -> None:
     from dlexplain.config import Settings
     from dlexplain.defaults import build_default_model, load_reviews
     from dlexplain.defaults.data import partition_path
-    from dlexplain.pipeline import plan_partition, read_job_summary
-    from dlexplain.tracking_server import start_server, stop_server
+    from dlexplain.spark.summary import JobSummary
+    from dlexplain.steps import DATASET_TEMPLATE, OUTPUT_TEMPLATE, plan_partition
+    from dlexplain.tracking.server import start_server, stop_server
 
     settings = Settings.from_env()
     build_default_model(settings.cache_dir)
@@ -70,7 +71,7 @@ def main() -> None:
     os.environ["MLFLOW_TRACKING_URI"] = server.url
     try:
         dag = DagBag(dag_folder=str(REPO / "dags")).dags["explain_reviews"]
-        output = plan_partition(DAY)["output"]
+        output = plan_partition(DAY, DATASET_TEMPLATE, OUTPUT_TEMPLATE, settings).output
         figures = {"texts": args.texts, "chars": args.chars, "max_evals": args.max_evals}
         for name in ("first", "rerun"):
             started = time.perf_counter()
@@ -78,11 +79,11 @@ def main() -> None:
             wall = time.perf_counter() - started
             if run.state != "success":
                 raise SystemExit(f"{name} run ended {run.state}")
-            job = read_job_summary(output)
-            figures.update({f"{name}_wall_s": wall, f"{name}_jvm_start_s": job["spark_start_s"],
-                            f"{name}_explain_and_write_s": job["explain_and_write_s"],
-                            f"{name}_model_evaluations": job["model_evaluations"],
-                            f"{name}_cache_hits": job["cache_hits"]})
+            job = JobSummary.read(output)
+            figures.update({f"{name}_wall_s": wall, f"{name}_jvm_start_s": job.spark_start_s,
+                            f"{name}_explain_and_write_s": job.explain_and_write_s,
+                            f"{name}_model_evaluations": job.model_evaluations,
+                            f"{name}_cache_hits": job.cache_hits})
         figures["rerun_over_first_jvm_excluded"] = (
             (figures["rerun_wall_s"] - figures["rerun_jvm_start_s"])
             / (figures["first_wall_s"] - figures["first_jvm_start_s"]))

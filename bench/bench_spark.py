@@ -37,10 +37,10 @@ def main() -> None:
 
     from dlexplain.config import Settings
     from dlexplain.defaults import build_default_model, load_reviews
-    from dlexplain.engine import ExplainerConfig
-    from dlexplain.jobs import application_path
-    from dlexplain.registry import EXPLAINER_MODEL_NAME, ExplainerSpec, log_explainer
-    from dlexplain.tracking_server import start_server, stop_server
+    from dlexplain.explain.config import ExplainerConfig
+    from dlexplain.spark import application_path
+    from dlexplain.tracking.registry import ExplainerSpec, log_explainer
+    from dlexplain.tracking.server import start_server, stop_server
 
     settings = Settings.from_env()
     model = build_default_model(settings.cache_dir)
@@ -51,9 +51,8 @@ def main() -> None:
     try:
         os.environ["MLFLOW_TRACKING_URI"] = server.url
         mlflow.set_tracking_uri(server.url)
-        run_id = log_explainer(model.path, ExplainerSpec(ExplainerConfig(max_evals=args.max_evals)),
-                               "bench")
-        uri = f"runs:/{run_id}/{EXPLAINER_MODEL_NAME}"
+        uri = log_explainer(model.path, ExplainerSpec(ExplainerConfig(max_evals=args.max_evals)),
+                            "bench").model_uri
         frame = pd.DataFrame({"id": range(len(texts)), "text": texts})
         frame.to_parquet(work / "input.parquet", index=False)
 

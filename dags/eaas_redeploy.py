@@ -19,19 +19,19 @@ What is deployed, and every deploy and rollback, is in `DLEXPLAIN_EAAS_STATE_PAT
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 from eaas_sensors import NewExplainerSensor
 
-POKE_INTERVAL = int(os.environ.get("DLEXPLAIN_EAAS_POKE_INTERVAL", "60"))
-SENSOR_TIMEOUT = int(os.environ.get("DLEXPLAIN_EAAS_SENSOR_TIMEOUT", "540"))
+from dlexplain.config import Settings
+
+SETTINGS = Settings.from_env()
 
 
 @dag(
-    schedule=os.environ.get("DLEXPLAIN_EAAS_SCHEDULE", "*/10 * * * *"),
+    schedule=SETTINGS.eaas_schedule,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -55,23 +55,27 @@ def eaas_redeploy():
     wait = NewExplainerSensor(
         task_id="wait_for_new_explainer",
         registered_model="{{ params.registered_model }}",
-        poke_interval=POKE_INTERVAL,
-        timeout=SENSOR_TIMEOUT,
+        state_path=str(SETTINGS.eaas_state_path),
+        poke_interval=SETTINGS.eaas_poke_interval,
+        timeout=SETTINGS.eaas_sensor_timeout,
         soft_fail=True,
     )
 
     @task(retries=0)
     def redeploy(target: dict) -> dict:
-        from dlexplain.serving.backends import redeploy_target
+        from dlexplain.serving.redeploy import redeploy_target
+        from dlexplain.tracking.registry import ExplainerRef
 
-        return redeploy_target(target)
+        return redeploy_target(ExplainerRef.from_json_dict(target), SETTINGS).to_json_dict()
 
     @task
     def promote(deployment: dict) -> str:
-        from dlexplain.registry import set_alias
+        from dlexplain.serving.deployment import Deployment
+        from dlexplain.tracking.registry import set_alias
 
         params = get_current_context()["params"]
-        return set_alias(params["registered_model"], params["alias"], deployment["version"])
+        version = Deployment.from_json_dict(deployment).version
+        return set_alias(params["registered_model"], params["alias"], version)
 
     promote(redeploy(wait.output))
 

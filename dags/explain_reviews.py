@@ -7,7 +7,7 @@ the explanations where people look.
 1. **prepare** resolves the day's input and output paths (fails clearly if the input is missing);
 2. **log_explainer** logs the explainer as an MLflow pyfunc model, or reuses the one already logged
    for the same source model and settings, and pushes its `run_id` to XCom;
-3. **batch_explain** runs `dlexplain/jobs/batch_explain.py` with `spark-submit` on connection
+3. **batch_explain** runs `dlexplain/spark/job.py` with `spark-submit` on connection
    `spark_default` (the explainer as a pandas UDF over the partition; texts already explained by
    the same explainer come from the explanation cache) and writes Parquet atomically;
 4. **open_explanation_run** finds or creates the one MLflow explanation run of this DAG and logical
@@ -21,22 +21,24 @@ Runs nightly, on demand from the trigger form (params below), and as backfills:
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import pendulum
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import Asset, Param, dag, get_current_context, task
 
-from dlexplain.jobs import application_path
+from dlexplain.config import Settings
+from dlexplain.explain.config import MIN_MAX_EVALS
+from dlexplain.spark import application_path
+from dlexplain.steps import DATASET_TEMPLATE, DEFAULT_SOURCE, OUTPUT_TEMPLATE
 
+SETTINGS = Settings.from_env()
 EXPLAINED_REVIEWS = Asset(name="dlexplain_explained_reviews",
                           uri="file:///dlexplain/explanations/reviews")
-PLAN = "ti.xcom_pull(task_ids='prepare')"
 
 
 @dag(
-    schedule=os.environ.get("DLEXPLAIN_SCHEDULE", "@daily"),
+    schedule=SETTINGS.schedule,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=2,
@@ -50,18 +52,19 @@ PLAN = "ti.xcom_pull(task_ids='prepare')"
         "max_retry_delay": timedelta(minutes=30),
     },
     params={
-        "source_model": Param("default", type="string", minLength=1,
+        "source_model": Param(DEFAULT_SOURCE, type="string", minLength=1,
                               description="HF folder or MLflow URI (models:/name@alias, "
                                           "models:/name/N, runs:/...); 'default' = embedded model"),
-        "dataset_path_template": Param("{data_dir}/reviews/ds={ds}", type="string", minLength=1,
+        "dataset_path_template": Param(DATASET_TEMPLATE, type="string", minLength=1,
                                        description="input partition; placeholders {ds}, "
                                                    "{data_dir}, {home}"),
-        "output_path_template": Param("{home}/explanations/reviews/ds={ds}", type="string",
+        "output_path_template": Param(OUTPUT_TEMPLATE, type="string",
                                       minLength=1, description="output Parquet folder"),
         "partition_date": Param(None, type=["null", "string"], format="date",
                                 description="explain this day instead of the logical date"),
-        "max_evals": Param(500, type="integer", minimum=2, maximum=20000,
-                           description="model evaluations per text"),
+        "max_evals": Param(None, type=["null", "integer"], minimum=MIN_MAX_EVALS,
+                           description="model evaluations per text (empty: the setting "
+                                       "DLEXPLAIN_MAX_EVALS)"),
         "rows_per_batch": Param(16, type="integer", minimum=1, maximum=10000,
                                 description="rows per logged artifact batch"),
         "class_to_plot": Param("POSITIVE", type="string", minLength=1,
@@ -72,61 +75,62 @@ PLAN = "ti.xcom_pull(task_ids='prepare')"
     },
 )
 def explain_reviews():
-    @task
+    @task(multiple_outputs=True)
     def prepare() -> dict:
-        from dlexplain.pipeline import plan_partition
+        from dlexplain.steps import plan_partition
 
         context = get_current_context()
         params = context["params"]
         day = params["partition_date"] or (context.get("logical_date") or
                                            context["dag_run"].run_after).date().isoformat()
-        return plan_partition(day, params["dataset_path_template"], params["output_path_template"])
+        return plan_partition(day, params["dataset_path_template"], params["output_path_template"],
+                              SETTINGS).to_json_dict()
 
-    @task
-    def log_explainer() -> str:
-        from dlexplain.pipeline import ensure_explainer
+    @task(multiple_outputs=True)
+    def log_explainer() -> dict:
+        from dlexplain.steps import ensure_explainer
 
         params = get_current_context()["params"]
-        return ensure_explainer(params["source_model"], params["max_evals"])
+        return ensure_explainer(params["source_model"], params["max_evals"], SETTINGS).to_json_dict()
 
+    plan, explainer = prepare(), log_explainer()
     batch_explain = SparkSubmitOperator(
         task_id="batch_explain",
         conn_id="spark_default",
-        application=application_path("batch_explain"),
+        application=application_path(),
         name="dlexplain-batch-explain",
         application_args=[
-            "--model-uri", "runs:/{{ ti.xcom_pull(task_ids='log_explainer') }}/explainer",
-            "--input", "{{ " + PLAN + "['input'] }}",
-            "--output", "{{ " + PLAN + "['output'] }}",
+            "--model-uri", explainer["model_uri"],
+            "--input", plan["input"],
+            "--output", plan["output"],
             "--id-column", "{{ params.id_column }}",
             "--max-rows", "{{ params.row_limit or 0 }}",
         ],
-        env_vars={
-            "MLFLOW_TRACKING_URI": "{{ " + PLAN + "['tracking_uri'] }}",
-            "PYSPARK_PYTHON": "{{ " + PLAN + "['python'] }}",
-        },
+        env_vars={"MLFLOW_TRACKING_URI": plan["tracking_uri"], "PYSPARK_PYTHON": plan["python"]},
         outlets=[EXPLAINED_REVIEWS],
     )
 
     @task
-    def open_explanation_run(plan: dict, explainer_run_id: str) -> list[dict]:
-        from dlexplain.pipeline import open_explanation_run as open_run
+    def open_explanation_run(plan: dict, explainer: dict) -> list[dict]:
+        from dlexplain.steps import PartitionPlan, open_explanation_run as open_run
+        from dlexplain.tracking.registry import ExplainerRef
 
         context = get_current_context()
-        return open_run(dag_id=context["dag"].dag_id, logical_date=plan["ds"],
-                        airflow_run_id=context["run_id"], explainer_run_id=explainer_run_id,
-                        plan=plan, rows_per_batch=context["params"]["rows_per_batch"])
+        items = open_run(dag_id=context["dag"].dag_id, airflow_run_id=context["run_id"],
+                         explainer=ExplainerRef.from_json_dict(explainer),
+                         plan=PartitionPlan.from_json_dict(plan),
+                         rows_per_batch=context["params"]["rows_per_batch"])
+        return [item.to_json_dict() for item in items]
 
     @task
     def log_batch_artifacts(item: dict) -> dict:
-        from dlexplain.pipeline import log_batch
+        from dlexplain.steps import BatchItem, log_batch
 
-        return log_batch(item, get_current_context()["params"]["class_to_plot"])
+        class_name = get_current_context()["params"]["class_to_plot"]
+        return log_batch(BatchItem.from_json_dict(item), class_name).to_json_dict()
 
-    plan = prepare()
-    explainer_run_id = log_explainer()
-    batches = open_explanation_run(plan, explainer_run_id)
-    [plan, explainer_run_id] >> batch_explain >> batches
+    batches = open_explanation_run(plan, explainer)
+    batch_explain >> batches
     log_batch_artifacts.expand(item=batches)
 
 

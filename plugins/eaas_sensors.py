@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
@@ -11,26 +10,24 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 class NewExplainerSensor(BaseSensorOperator):
     """Waits until the newest version of ``registered_model`` is not the deployed explainer.
 
-    Compares MLflow's model registry with the EaaS state file (``DLEXPLAIN_EAAS_STATE_PATH``).
-    Runs in ``reschedule`` mode by default, so it holds no worker slot between pokes; its XCom
-    value is the deploy target (run id, registered version, model URI, text column).
+    Compares MLflow's model registry with the EaaS state file ``state_path`` (the DAG passes
+    ``DLEXPLAIN_EAAS_STATE_PATH``). Runs in ``reschedule`` mode by default, so it holds no worker
+    slot between pokes; its XCom value is the deploy target, an ``ExplainerRef`` as JSON.
     """
 
     template_fields = ("registered_model",)
 
-    def __init__(self, *, registered_model: str, state_path: str | Path | None = None,
-                 **kwargs):
+    def __init__(self, *, registered_model: str, state_path: str | Path, **kwargs):
         kwargs.setdefault("mode", "reschedule")
         super().__init__(**kwargs)
         self.registered_model = registered_model
         self.state_path = state_path
 
     def poke(self, context) -> PokeReturnValue | bool:
-        from dlexplain.config import Settings
-        from dlexplain.serving.backends import pending_explainer
         from dlexplain.serving.deployment import DeploymentState
+        from dlexplain.serving.redeploy import pending_explainer
 
-        state = DeploymentState(self.state_path or Settings.from_env().eaas_state_path)
+        state = DeploymentState(self.state_path)
         target = pending_explainer(self.registered_model, state)
         active = state.active()
         deployed = f"run {active.run_id} (version {active.version})" if active else "nothing"
@@ -39,4 +36,4 @@ class NewExplainerSensor(BaseSensorOperator):
             return False
         self.log.info("new explainer %s version %s (run %s); deployed: %s",
                       self.registered_model, target.version, target.run_id, deployed)
-        return PokeReturnValue(is_done=True, xcom_value=asdict(target))
+        return PokeReturnValue(is_done=True, xcom_value=target.to_json_dict())

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from dlexplain.config import Settings
-from dlexplain.tracking_server import start_server, stop_server
+from dlexplain.tracking.server import start_server, stop_server
 from tests.tiny_model import make_tiny_model
 
 
@@ -58,7 +58,7 @@ def tiny_model_dir(tmp_path_factory):
 
 @pytest.fixture()
 def tiny_classifier():
-    from dlexplain.classifier import TextClassifier
+    from dlexplain.explain.classifier import TextClassifier
 
     model, tokenizer = make_tiny_model()
     return TextClassifier(model, tokenizer, batch_size=8, device="cpu")

@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 import pyarrow.parquet as pq
 
-from dlexplain.batch import read_explanations
+from dlexplain.explain.table import read_explanations
 
 
 def run_cli(*args, env=None):

@@ -14,9 +14,9 @@ def test_defaults():
     settings = Settings.from_env({"HOME": "/home/u"})
     assert settings.home == Path(".dlexplain")
     assert settings.data_dir == Path(".dlexplain/data")
-    assert settings.device == "auto" and settings.batch_size == 64 and settings.max_evals == 500
+    assert settings.device == "auto" and settings.explainer.batch_size == 64 and settings.explainer.max_evals == 500
     assert settings.cache_dir.name == "dlexplain"
-    assert settings.backend == "fp32" and settings.explanation_cache is True
+    assert settings.explainer.backend == "fp32" and settings.explanation_cache is True
     assert settings.explanation_cache_path == settings.cache_dir / "explanations.sqlite"
 
 
@@ -30,7 +30,7 @@ def test_values_are_parsed():
     settings = Settings.from_env({"DLEXPLAIN_HOME": "/srv/x", "DLEXPLAIN_BATCH_SIZE": "8",
                                   "DLEXPLAIN_DEVICE": "cpu"})
     assert settings.home == Path("/srv/x") and settings.data_dir == Path("/srv/x/data")
-    assert settings.batch_size == 8 and settings.device == "cpu"
+    assert settings.explainer.batch_size == 8 and settings.device == "cpu"
 
 
 @pytest.mark.parametrize("var,value", [("DLEXPLAIN_BATCH_SIZE", "0"),

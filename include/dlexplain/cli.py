@@ -25,7 +25,10 @@ def _day(value: str) -> date:
 
 
 def _positive(value: str) -> int:
-    number = int(value)
+    try:
+        number = int(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from err
     if number < 1:
         raise argparse.ArgumentTypeError(f"{value!r} must be >= 1")
     return number
@@ -57,8 +60,8 @@ def cmd_data_build_default(args, settings: Settings) -> None:
 
 
 def cmd_explain(args, settings: Settings) -> None:
-    from dlexplain.batch import explain_table, read_explanations, summarize
-    from dlexplain.tables import read_table, write_table
+    from dlexplain.base.tables import read_table, write_table
+    from dlexplain.explain.table import explain_table, read_explanations, summarize
 
     frame = read_table(args.input)
     if args.limit:
@@ -73,7 +76,7 @@ def cmd_explain(args, settings: Settings) -> None:
 def cmd_report(args, settings: Settings) -> None:
     import mlflow
 
-    from dlexplain.report import explanation_report
+    from dlexplain.tracking.report import explanation_report
 
     report = explanation_report(mlflow.get_tracking_uri(), args.dag_id, args.logical_date)
     print(f"rows explained:        {report.rows} ({report.rows_failed} with errors)")
@@ -84,64 +87,61 @@ def cmd_report(args, settings: Settings) -> None:
 
 
 def cmd_mlflow_start(args, settings: Settings) -> None:
-    from dlexplain.tracking_server import start_server
+    from dlexplain.tracking.server import start_server
 
     server = start_server(settings.home / "mlflow", port=args.port)
     print(server.url if args.print_uri else f"MLflow UI: {server.url} (pid {server.pid})")
 
 
 def cmd_mlflow_stop(args, settings: Settings) -> None:
-    from dlexplain.tracking_server import stop_server
+    from dlexplain.tracking.server import stop_server
 
     print("stopped" if stop_server(settings.home / "mlflow") else "no server was running")
 
 
 def cmd_eaas_deploy(args, settings: Settings) -> None:
-    from dataclasses import asdict
-
-    from dlexplain.registry import DEFAULT_REGISTERED_EXPLAINER, newest_explainer
-    from dlexplain.serving.backends import redeploy_target
+    from dlexplain.serving.redeploy import redeploy_target
+    from dlexplain.tracking.registry import DEFAULT_REGISTERED_EXPLAINER, newest_explainer
 
     name = args.registered_model or DEFAULT_REGISTERED_EXPLAINER
     target = newest_explainer(name)
     if target is None:
         raise DlexplainError(f"no version of {name!r} is registered")
-    deployment = redeploy_target(asdict(target), settings)
-    print(f"explainer run {deployment['run_id']} (version {deployment['version']}) serves at "
-          f"{deployment['url']}/invocations")
+    deployment = redeploy_target(target, settings)
+    print(f"explainer run {deployment.run_id} (version {deployment.version}) serves at "
+          f"{deployment.url}/invocations")
 
 
 def cmd_eaas_status(args, settings: Settings) -> None:
-    from dataclasses import asdict
-
     from dlexplain.serving.deployment import DeploymentState
 
     state = DeploymentState(settings.eaas_state_path)
     active = state.active()
-    print(json.dumps({"active": asdict(active) if active else None,
+    print(json.dumps({"active": active.to_json_dict() if active else None,
                       "history": state.history()[-5:]}, indent=2))
 
 
 def cmd_eaas_stop(args, settings: Settings) -> None:
     import mlflow
 
-    from dlexplain.serving.backends import backend_from_settings
+    from dlexplain.serving.redeploy import backend_from_settings
 
     stopped = backend_from_settings(mlflow.get_tracking_uri(), settings).undeploy()
     print(f"stopped explainer run {stopped.run_id}" if stopped else "nothing was deployed")
 
 
 def _engine(args, settings: Settings):
-    from dlexplain.classifier import TextClassifier
-    from dlexplain.defaults import default_model_dir
-    from dlexplain.engine import Explainer, ExplainerConfig
+    from dataclasses import replace
 
-    config = ExplainerConfig(max_evals=args.max_evals or settings.max_evals,
-                             batch_size=settings.batch_size, max_tokens=args.max_tokens,
-                             backend=settings.backend)
+    from dlexplain.defaults import default_model_dir
+    from dlexplain.explain.classifier import TextClassifier
+    from dlexplain.explain.engine import Explainer
+
+    given = {"max_evals": args.max_evals, "max_tokens": args.max_tokens}
+    config = replace(settings.explainer, **{k: v for k, v in given.items() if v is not None})
     path = args.model or default_model_dir(settings.cache_dir)
     classifier = TextClassifier.from_pretrained(path, device=settings.device,
-                                                backend=settings.backend)
+                                                backend=config.backend)
     return Explainer(classifier, config)
 
 

@@ -1,7 +1,12 @@
 """Settings: one frozen object read from ``DLEXPLAIN_*`` environment variables.
 
-Every variable, its type and default is listed in ``Settings`` (and in the README's configuration
-table). Nothing is read at import time: call :meth:`Settings.from_env`.
+This is the only module that reads the environment. Every variable, its type and default is
+listed in ``Settings`` (and in the README's configuration table). Nothing is read at import time:
+each process's entry point (the CLI, a DAG file, the Spark job, the pyfunc's ``load_context``)
+calls :meth:`Settings.from_env` once and passes the object down.
+
+The explainer's own settings (``DLEXPLAIN_MAX_EVALS``, ``_BATCH_SIZE``, ``_BACKEND``) become an
+:class:`~dlexplain.explain.config.ExplainerConfig`, which alone decides what values are valid.
 """
 
 from __future__ import annotations
@@ -12,11 +17,8 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from dlexplain.errors import ConfigError
+from dlexplain.explain.config import ExplainerConfig, check_device
 
-DEVICES = ("auto", "cpu", "cuda")
-#: Model numerics: fp32 (default, equal to shap on the pipeline) or bf16 (bfloat16 autocast:
-#: faster where the CPU has AMX/AVX-512-BF16 or on CUDA; fidelity in ``bench/bench_explain.py``).
-BACKENDS = ("fp32", "bf16")
 #: Where the explanation service (EaaS) runs: local scoring-server processes or Docker containers.
 EAAS_BACKENDS = ("process", "docker")
 
@@ -46,17 +48,27 @@ def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
     return parse
 
 
+def _device(value: str) -> str:
+    try:
+        return check_device(value)
+    except ConfigError as err:
+        raise ValueError(str(err)) from err
+
+
+#: ExplainerConfig fields set by ``DLEXPLAIN_<FIELD>``; parsed here, validated by ExplainerConfig.
+_EXPLAINER_FIELDS: dict[str, Callable[[str], object]] = {
+    "max_evals": int, "batch_size": int, "backend": str,
+}
+
 _PARSERS: dict[str, Callable[[str], object]] = {
     "cache_dir": _path,
     "home": _path,
     "data_dir": _path,
-    "device": _choice(DEVICES),
-    "batch_size": _positive_int,
-    "max_evals": _positive_int,
-    "backend": _choice(BACKENDS),
+    "device": _device,
     "explanation_cache": _switch,
     "explanation_cache_mb": _positive_int,
     "explanation_cache_path": _path,
+    "schedule": str,
     "serve_max_texts": _positive_int,
     "serve_max_chars": _positive_int,
     "eaas_backend": _choice(EAAS_BACKENDS),
@@ -65,6 +77,9 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "eaas_docker_network": str,
     "eaas_health_timeout": _positive_int,
     "eaas_state_path": _path,
+    "eaas_schedule": str,
+    "eaas_poke_interval": _positive_int,
+    "eaas_sensor_timeout": _positive_int,
 }
 
 
@@ -78,20 +93,18 @@ class Settings:
     home: Path
     #: Where the default daily review partitions live (``<data_dir>/reviews/ds=YYYY-MM-DD``).
     data_dir: Path
+    #: New explainers' settings (``DLEXPLAIN_MAX_EVALS``, ``_BATCH_SIZE``, ``_BACKEND``).
+    explainer: ExplainerConfig = ExplainerConfig()
     #: Torch device for the classifier: auto (CUDA when present), cpu or cuda.
     device: str = "auto"
-    #: Masked texts per model forward pass.
-    batch_size: int = 64
-    #: Model evaluations per explained text (shap's max_evals).
-    max_evals: int = 500
-    #: Model numerics of new explainers: fp32 or bf16 (see ``BACKENDS``).
-    backend: str = "fp32"
     #: on/off: reuse explanations of texts already explained by the same explainer.
     explanation_cache: bool = True
     #: Bound of the explanation cache in MiB; least recently used entries are evicted.
     explanation_cache_mb: int = 1024
     #: SQLite file of the explanation cache (default ``<cache_dir>/explanations.sqlite``).
     explanation_cache_path: Path | None = None
+    #: Schedule of the ``explain_reviews`` DAG.
+    schedule: str = "@daily"
     #: Served explainer: most texts in one request (more answer 400).
     serve_max_texts: int = 64
     #: Served explainer: most characters in one text (longer answer 400).
@@ -108,6 +121,12 @@ class Settings:
     eaas_health_timeout: int = 300
     #: JSON record of what is deployed (default ``<home>/eaas/deployment.json``).
     eaas_state_path: Path | None = None
+    #: Schedule of the ``eaas_redeploy`` DAG.
+    eaas_schedule: str = "*/10 * * * *"
+    #: Seconds between the ``wait_for_new_explainer`` sensor's pokes.
+    eaas_poke_interval: int = 60
+    #: Seconds the sensor waits for a new explainer before its run is skipped.
+    eaas_sensor_timeout: int = 540
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -116,32 +135,41 @@ class Settings:
         home = env.get("DLEXPLAIN_HOME", ".dlexplain")
         cache_dir = env.get("DLEXPLAIN_CACHE_DIR") or os.path.join(
             env.get("XDG_CACHE_HOME") or "~/.cache", "dlexplain")
-        defaults = {
+        computed = {
             "cache_dir": cache_dir,
             "home": home,
             "data_dir": os.path.join(home, "data"),
-            "device": "auto",
-            "batch_size": "64",
-            "max_evals": "500",
-            "backend": "fp32",
-            "explanation_cache": "on",
-            "explanation_cache_mb": "1024",
             "explanation_cache_path": os.path.join(cache_dir, "explanations.sqlite"),
-            "serve_max_texts": "64",
-            "serve_max_chars": "20000",
-            "eaas_backend": "process",
-            "eaas_host": "127.0.0.1",
-            "eaas_image": "dlexplain:latest",
-            "eaas_docker_network": "bridge",
-            "eaas_health_timeout": "300",
             "eaas_state_path": os.path.join(home, "eaas", "deployment.json"),
         }
+        defaults = {f.name: f.default for f in fields(cls)}
         values = {}
-        for field in fields(cls):
-            var = f"DLEXPLAIN_{field.name.upper()}"
-            raw = env.get(var, defaults[field.name])
-            try:
-                values[field.name] = _PARSERS[field.name](raw)
-            except ValueError as err:
-                raise ConfigError(f"{var}={raw!r} is invalid: {err}") from err
-        return cls(**values)
+        for name, parse in _PARSERS.items():
+            var = f"DLEXPLAIN_{name.upper()}"
+            raw = env.get(var, computed.get(name))
+            if raw is None:
+                values[name] = defaults[name]
+                continue
+            values[name] = _parsed(var, raw, parse)
+        return cls(explainer=_explainer_config(env), **values)
+
+
+def _parsed(var: str, raw: str, parse: Callable[[str], object]) -> object:
+    try:
+        return parse(raw)
+    except ValueError as err:
+        raise ConfigError(f"{var}={raw!r} is invalid: {err}") from err
+
+
+def _explainer_config(env: Mapping[str, str]) -> ExplainerConfig:
+    """ExplainerConfig from ``DLEXPLAIN_MAX_EVALS`` etc.; a bad value names its variable."""
+    values = {}
+    for name, parse in _EXPLAINER_FIELDS.items():
+        var = f"DLEXPLAIN_{name.upper()}"
+        if var not in env:
+            continue
+        values[name] = _parsed(var, env[var], parse)
+        problem = ExplainerConfig.problem(name, values[name])
+        if problem:
+            raise ConfigError(f"{var}={env[var]!r} is invalid: {problem}")
+    return ExplainerConfig(**values)

@@ -38,12 +38,25 @@ def test_explain_reviews_wiring(dagbag):
     assert dag.catchup is False and dag.max_active_runs == 2
     batch = dag.get_task("batch_explain")
     assert batch.task_type == "SparkSubmitOperator" and batch._conn_id == "spark_default"
-    assert batch.application.endswith("dlexplain/jobs/batch_explain.py")
+    assert batch.application.endswith("dlexplain/spark/job.py")
     assert {t.task_id for t in batch.upstream_list} == {"prepare", "log_explainer"}
     assert [a.name for a in batch.outlets] == ["dlexplain_explained_reviews"]
     assert dag.get_task("log_batch_artifacts").upstream_task_ids == {"open_explanation_run"}
     assert set(dag.params) >= {"source_model", "dataset_path_template", "max_evals",
                                "rows_per_batch", "class_to_plot", "row_limit"}
+    # values cross task seams as XComArgs of the steps' records, not Jinja fragments
+    from airflow.sdk.definitions.xcom_arg import XComArg
+
+    from dlexplain.steps import PartitionPlan
+    from dlexplain.tracking.registry import ExplainerRef
+
+    pulled = [a for a in batch.application_args if isinstance(a, XComArg)]
+    assert [(a.operator.task_id, a.key) for a in pulled] == [
+        ("log_explainer", "model_uri"), ("prepare", "input"), ("prepare", "output")]
+    assert {a.key for a in pulled} <= set(PartitionPlan.__dataclass_fields__) | set(
+        ExplainerRef.__dataclass_fields__)
+    assert not any(isinstance(a, str) and "xcom_pull" in a for a in batch.application_args)
+    assert dag.params["max_evals"] is None, "empty: the DLEXPLAIN_MAX_EVALS setting applies"
 
 
 def test_eaas_redeploy_wiring(dagbag):
@@ -57,6 +70,6 @@ def test_eaas_redeploy_wiring(dagbag):
     assert dag.get_task("redeploy").retries == 0
     assert dag.get_task("promote").upstream_task_ids == {"redeploy"}
     assert set(dag.params) == {"registered_model", "alias"}
-    from dlexplain.registry import DEFAULT_REGISTERED_EXPLAINER
+    from dlexplain.tracking.registry import DEFAULT_REGISTERED_EXPLAINER
 
     assert dag.params["registered_model"] == DEFAULT_REGISTERED_EXPLAINER

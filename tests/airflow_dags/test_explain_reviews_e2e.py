@@ -10,10 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 from mlflow import MlflowClient
 
-from dlexplain.batch import read_explanations
+from dlexplain.explain.table import read_explanations
 from dlexplain.defaults.data import partition_path
-from dlexplain.pipeline import EXPLANATIONS_EXPERIMENT
-from dlexplain.registry import experiment_id
+from dlexplain.tracking.runs import EXPLANATIONS_EXPERIMENT, experiment_id
 
 pytestmark = pytest.mark.slow
 DAY = date(2026, 1, 5)
@@ -54,7 +53,8 @@ def test_dag_end_to_end_and_rerun(airflow_db, tracking_uri, dlexplain_home, part
     run = dag.test(logical_date=pendulum.datetime(2026, 1, 5, tz="UTC"), run_conf=conf)
     assert run.state == "success"
 
-    explainer_run_id = run.get_task_instance("log_explainer").xcom_pull(task_ids="log_explainer")
+    explainer_run_id = run.get_task_instance("log_explainer").xcom_pull(task_ids="log_explainer",
+                                                                       key="run_id")
     assert MlflowClient().get_run(explainer_run_id).data.tags["dlexplain.kind"] == "explainer"
 
     output = dlexplain_home / "explanations" / "reviews" / f"ds={DAY}"

@@ -9,9 +9,10 @@ import stat
 import numpy as np
 import pytest
 
-from dlexplain.classifier import TextClassifier
+from dlexplain.explain.classifier import TextClassifier
 from dlexplain.defaults.model import ACCURACY_FILE, DEFAULT_RECIPE
-from dlexplain.engine import Explainer, ExplainerConfig
+from dlexplain.explain.config import ExplainerConfig
+from dlexplain.explain.engine import Explainer
 
 pytestmark = pytest.mark.slow
 
@@ -75,7 +76,7 @@ def test_sanity_negative_review(explainer):
 
 def test_engine_equals_the_seed_style_explainer(explainer, default_model, holdout_reviews):
     """Same masks, same tie-breaks: lock-step batching changes speed, not values (fp32)."""
-    from dlexplain.reference import seed_style_values
+    from bench.seed_style import seed_style_values
 
     texts = [t[:300] for t in holdout_reviews["text"].head(4)]
     reference = seed_style_values(default_model.path, texts, max_evals=300)

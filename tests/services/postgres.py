@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from dlexplain.tracking_server import free_port
+from dlexplain.base.processes import free_port
 
 
 @dataclass(frozen=True)

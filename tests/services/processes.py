@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-from dlexplain.tracking_server import terminate_process_group
+from dlexplain.base.processes import terminate_process_group
 
 
 @contextmanager

@@ -16,9 +16,8 @@ import requests
 from mlflow import MlflowClient
 
 from dlexplain.defaults import build_default_data
-from dlexplain.pipeline import EXPLANATIONS_EXPERIMENT
-from dlexplain.registry import experiment_id
-from dlexplain.tracking_server import free_port
+from dlexplain.tracking.runs import EXPLANATIONS_EXPERIMENT, experiment_id
+from dlexplain.base.processes import free_port
 from tests.conftest import REPO
 from tests.services.processes import background, wait_for
 

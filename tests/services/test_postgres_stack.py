@@ -18,9 +18,8 @@ import pytest
 from mlflow import MlflowClient
 
 from dlexplain.defaults import build_default_data
-from dlexplain.pipeline import EXPLANATIONS_EXPERIMENT
-from dlexplain.registry import experiment_id
-from dlexplain.tracking_server import start_server, stop_server
+from dlexplain.tracking.runs import EXPLANATIONS_EXPERIMENT, experiment_id
+from dlexplain.tracking.server import start_server, stop_server
 from tests.conftest import REPO
 from tests.services.postgres import postgres_cluster
 

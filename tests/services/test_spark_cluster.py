@@ -11,11 +11,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from dlexplain.batch import read_explanations
-from dlexplain.engine import ExplainerConfig
-from dlexplain.jobs import application_path
-from dlexplain.registry import EXPLAINER_MODEL_NAME, ExplainerSpec, log_explainer
-from dlexplain.tracking_server import free_port
+from dlexplain.explain.table import read_explanations
+from dlexplain.explain.config import ExplainerConfig
+from dlexplain.spark import application_path
+from dlexplain.tracking.registry import ExplainerSpec, log_explainer
+from dlexplain.base.processes import free_port
 from tests.services.processes import background
 
 pytestmark = pytest.mark.slow
@@ -48,8 +48,8 @@ def test_batch_explain_on_a_standalone_cluster(spark_cluster, tracking_uri, tiny
                                                unique, tmp_path, monkeypatch):
     from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
-    run_id = log_explainer(tiny_model_dir, ExplainerSpec(ExplainerConfig(max_evals=40)),
-                           f"exp-{unique}", registered_model_name=f"expl-{unique}")
+    explainer = log_explainer(tiny_model_dir, ExplainerSpec(ExplainerConfig(max_evals=40)),
+                              f"exp-{unique}", registered_model_name=f"expl-{unique}")
     source = tmp_path / "in" / "part-0.parquet"
     source.parent.mkdir()
     pd.DataFrame({"id": range(6), "text": ["the film was great", "a dull movie", None,
@@ -60,7 +60,7 @@ def test_batch_explain_on_a_standalone_cluster(spark_cluster, tracking_uri, tiny
                        f"spark://127.0.0.1:{spark_cluster['master_port']}")
     operator = SparkSubmitOperator(
         task_id="batch_explain", conn_id="spark_cluster", application=application_path(),
-        application_args=["--model-uri", f"runs:/{run_id}/{EXPLAINER_MODEL_NAME}",
+        application_args=["--model-uri", explainer.model_uri,
                           "--input", str(source.parent), "--output", str(output),
                           "--id-column", "id"],
         env_vars={"MLFLOW_TRACKING_URI": tracking_uri},

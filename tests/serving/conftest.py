@@ -15,8 +15,9 @@ import pytest
 import requests
 from mlflow import MlflowClient
 
-from dlexplain.engine import ExplainerConfig
-from dlexplain.registry import ExplainerSpec, log_explainer
+from dlexplain.explain.config import ExplainerConfig
+from dlexplain.tracking.filters import where
+from dlexplain.tracking.registry import ExplainerSpec, log_explainer
 
 
 @pytest.fixture()
@@ -31,7 +32,7 @@ def log_version(registered, tiny_model_dir, tracking_uri, unique):
     def log(max_evals: int) -> str:
         spec = ExplainerSpec(ExplainerConfig(max_evals=max_evals))
         return log_explainer(tiny_model_dir, spec, f"eaas-{unique}",
-                             registered_model_name=registered)
+                             registered_model_name=registered).run_id
 
     return log
 
@@ -39,7 +40,7 @@ def log_version(registered, tiny_model_dir, tracking_uri, unique):
 def version_of(registered: str, run_id: str) -> str:
     """The registered version logged by explainer run ``run_id``."""
     (found,) = MlflowClient().search_model_versions(
-        f"name = '{registered}' and run_id = '{run_id}'")
+        where({"name": registered, "run_id": run_id}))
     return str(found.version)
 
 

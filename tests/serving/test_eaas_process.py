@@ -9,8 +9,8 @@ import requests
 from mlflow import MlflowClient
 
 from dlexplain.config import Settings
-from dlexplain.serving.backends import backend_from_settings
-from dlexplain.tracking_server import process_alive
+from dlexplain.serving.redeploy import backend_from_settings
+from dlexplain.base.processes import process_alive
 from tests.serving.conftest import (delete_model_artifacts, post_texts, run_eaas_dag,
                                     version_of)
 

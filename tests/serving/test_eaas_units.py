@@ -10,7 +10,7 @@ from dlexplain.cli import main
 from dlexplain.config import Settings
 from dlexplain.errors import ConfigError
 from dlexplain.serving.deployment import Deployment, DeploymentState, HISTORY_LENGTH
-from dlexplain.serving.limits import RequestLimits
+from dlexplain.tracking.request_limits import RequestLimits
 
 
 @pytest.mark.parametrize("texts, problem", [

@@ -17,10 +17,12 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
-from dlexplain.artifacts import log_explanations
-from dlexplain.engine import Explainer, ExplainerConfig
+from dlexplain.tracking.artifacts import log_explanations
+from dlexplain.explain.config import ExplainerConfig
+from dlexplain.explain.engine import Explainer
 from dlexplain.errors import DataError
-from dlexplain.tracking_server import free_port, start_server, stop_server
+from dlexplain.base.processes import free_port
+from dlexplain.tracking.server import start_server, stop_server
 from tests.services.processes import background
 
 TEXTS = ["the film was great", None, "a dull and boring movie", "love this story , best acting !"]
@@ -75,7 +77,7 @@ def s3_tracking_uri(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def results():
     from tests.tiny_model import make_tiny_model
-    from dlexplain.classifier import TextClassifier
+    from dlexplain.explain.classifier import TextClassifier
 
     model, tokenizer = make_tiny_model()
     explainer = Explainer(TextClassifier(model, tokenizer, device="cpu"),

@@ -12,10 +12,10 @@ import mlflow
 import numpy as np
 import pytest
 
-from dlexplain.engine import ExplainerConfig
-from dlexplain.mlflow_explainer import explainer_signature, output_columns, pinned_requirements
-from dlexplain.registry import EXPLAINER_MODEL_NAME, ExplainerSpec, log_explainer
-from dlexplain.schema import TextExplanation
+from dlexplain.explain.config import ExplainerConfig
+from dlexplain.tracking.pyfunc import explainer_signature, output_columns, pinned_requirements
+from dlexplain.tracking.registry import ExplainerSpec, log_explainer
+from dlexplain.explain.row import TextExplanation
 
 TEXTS = ["What a wonderful, moving film. The acting was superb!", None, "",
          "Dull, predictable and a waste of time.", "An ordinary story, well told."]
@@ -35,9 +35,9 @@ LOAD_AND_PREDICT = textwrap.dedent("""
 @pytest.mark.slow
 def test_default_explainer_loads_in_a_fresh_process(tracking_uri, default_model, unique):
     spec = ExplainerSpec(ExplainerConfig(max_evals=120))
-    run_id = log_explainer(default_model.path, spec, f"exp-{unique}",
-                           registered_model_name=f"explainer-{unique}")
-    uri = f"runs:/{run_id}/{EXPLAINER_MODEL_NAME}"
+    explainer = log_explainer(default_model.path, spec, f"exp-{unique}",
+                              registered_model_name=f"explainer-{unique}")
+    run_id, uri = explainer.run_id, explainer.model_uri
     done = subprocess.run([sys.executable, "-c", LOAD_AND_PREDICT, uri, json.dumps(TEXTS)],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -62,9 +62,8 @@ def test_default_explainer_loads_in_a_fresh_process(tracking_uri, default_model,
 
 def test_logged_model_has_signature_requirements_and_no_pickle(tracking_uri, tiny_model_dir,
                                                               unique, tmp_path):
-    run_id = log_explainer(tiny_model_dir, ExplainerSpec(ExplainerConfig(max_evals=50)),
-                           f"exp-{unique}", registered_model_name=f"explainer-{unique}")
-    uri = f"runs:/{run_id}/{EXPLAINER_MODEL_NAME}"
+    uri = log_explainer(tiny_model_dir, ExplainerSpec(ExplainerConfig(max_evals=50)),
+                        f"exp-{unique}", registered_model_name=f"explainer-{unique}").model_uri
     info = mlflow.models.get_model_info(uri)
     assert info.signature == explainer_signature("text")
     local = mlflow.artifacts.download_artifacts(uri, dst_path=str(tmp_path))
@@ -80,9 +79,9 @@ def test_predict_rejects_missing_text_column(tracking_uri, tiny_model_dir, uniqu
     import pandas as pd
     from mlflow.exceptions import MlflowException
 
-    run_id = log_explainer(tiny_model_dir, ExplainerSpec(ExplainerConfig(max_evals=50)),
-                           f"exp-{unique}", registered_model_name=f"explainer-{unique}")
-    model = mlflow.pyfunc.load_model(f"runs:/{run_id}/{EXPLAINER_MODEL_NAME}")
+    uri = log_explainer(tiny_model_dir, ExplainerSpec(ExplainerConfig(max_evals=50)),
+                        f"exp-{unique}", registered_model_name=f"explainer-{unique}").model_uri
+    model = mlflow.pyfunc.load_model(uri)
     with pytest.raises(MlflowException, match="text"):
         model.predict(pd.DataFrame({"body": ["the film"]}))
 
@@ -92,9 +91,8 @@ def test_a_fresh_load_serves_explained_texts_from_the_cache_without_loading_the_
     import pandas as pd
 
     monkeypatch.setenv("DLEXPLAIN_EXPLANATION_CACHE_PATH", str(tmp_path / "cache.sqlite"))
-    run_id = log_explainer(tiny_model_dir, ExplainerSpec(ExplainerConfig(max_evals=50)),
-                           f"exp-{unique}", registered_model_name=f"explainer-{unique}")
-    uri = f"runs:/{run_id}/{EXPLAINER_MODEL_NAME}"
+    uri = log_explainer(tiny_model_dir, ExplainerSpec(ExplainerConfig(max_evals=50)),
+                        f"exp-{unique}", registered_model_name=f"explainer-{unique}").model_uri
     frame = pd.DataFrame({"text": ["the film was great", None, "a dull movie"]})
     first = mlflow.pyfunc.load_model(uri)
     computed = first.predict(frame)

@@ -1,26 +1,37 @@
-"""log_explainer against a live server: idempotent per (source model, config), registered."""
+"""log_explainer against a live server: idempotent per explainer identity, registered, and a
+re-run downloads no weights; search filters quote what they search for."""
 
 from __future__ import annotations
 
+import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from dlexplain.engine import ExplainerConfig
-from dlexplain.errors import ModelError
-from dlexplain.registry import (TAG_CONFIG_HASH, TAG_SOURCE_IDENTITY, ExplainerSpec,
-                                experiment_id, log_explainer, register_classifier)
+from dlexplain.errors import ConfigError, ModelError
+from dlexplain.explain.config import ExplainerConfig
+from dlexplain.tracking import pyfunc
+from dlexplain.tracking.filters import quote, where
+from dlexplain.tracking.registry import (TAG_IDENTITY, TAG_SOURCE_KEY, ExplainerSpec,
+                                         log_explainer, newest_explainer, register_classifier)
+from dlexplain.tracking.runs import experiment_id
 
 
 def _counts(experiment: str, registered: str) -> tuple[int, int]:
     client = MlflowClient()
     runs = client.search_runs([experiment_id(experiment)])
-    return len(runs), len(client.search_model_versions(f"name = '{registered}'"))
+    return len(runs), len(client.search_model_versions(where({"name": registered})))
+
+
+def _model_config(run_id: str) -> dict:
+    info = mlflow.models.get_model_info(f"runs:/{run_id}/explainer")
+    return info.flavors["python_function"]["config"]
 
 
 def test_log_explainer_is_idempotent(tracking_uri, tiny_model_dir, unique):
     experiment, registered = f"exp-{unique}", f"explainer-{unique}"
     spec = ExplainerSpec(ExplainerConfig(max_evals=50))
     first = log_explainer(tiny_model_dir, spec, experiment, registered_model_name=registered)
+    assert first.model_uri == f"runs:/{first.run_id}/explainer"
     assert _counts(experiment, registered) == (1, 1)
     again = log_explainer(tiny_model_dir, spec, experiment, registered_model_name=registered)
     assert again == first
@@ -28,29 +39,46 @@ def test_log_explainer_is_idempotent(tracking_uri, tiny_model_dir, unique):
 
     changed = ExplainerSpec(ExplainerConfig(max_evals=80))
     other = log_explainer(tiny_model_dir, changed, experiment, registered_model_name=registered)
-    assert other != first
+    assert other.run_id != first.run_id
     assert _counts(experiment, registered) == (2, 2)
-    tags = MlflowClient().get_run(other).data.tags
-    assert tags[TAG_CONFIG_HASH] == changed.config_hash() != spec.config_hash()
-    assert tags[TAG_SOURCE_IDENTITY].startswith("sha256:")
+    tags = MlflowClient().get_run(other.run_id).data.tags
+    assert tags[TAG_SOURCE_KEY].startswith("sha256:")
     assert {"shap_version", "transformers_version", "torch_version"} <= set(tags)
+    # one identity, computed at log time, in the run's tags and the model's config alike
+    identities = [MlflowClient().get_run(r.run_id).data.tags[TAG_IDENTITY] for r in (first, other)]
+    assert identities[0] != identities[1]
+    assert [_model_config(r.run_id)[pyfunc.CONFIG_IDENTITY] for r in (first, other)] == identities
+    assert identities[1] == pyfunc.explainer_identity(tags[TAG_SOURCE_KEY], changed.config, "text")
 
 
-def test_source_from_registered_transformers_model(tracking_uri, tiny_model_dir, unique):
+def test_registered_source_rerun_downloads_no_weights(tracking_uri, tiny_model_dir, unique,
+                                                     monkeypatch):
     experiment = f"exp-{unique}"
     uri = register_classifier(tiny_model_dir, f"clf-{unique}", "champion", experiment)
     assert uri == f"models:/clf-{unique}@champion"
     assert register_classifier(tiny_model_dir, f"clf-{unique}", "champion", experiment) == uri
-    versions = MlflowClient().search_model_versions(f"name = 'clf-{unique}'")
+    versions = MlflowClient().search_model_versions(where({"name": f"clf-{unique}"}))
     assert len(versions) == 1, "registering the same folder twice reuses its version"
 
+    downloads = []
+    real_load = mlflow.transformers.load_model
+
+    def counting_load(model_uri, *args, **kwargs):  # the real download, counted
+        downloads.append(model_uri)
+        return real_load(model_uri, *args, **kwargs)
+
+    monkeypatch.setattr(mlflow.transformers, "load_model", counting_load)
     spec = ExplainerSpec(ExplainerConfig(max_evals=50))
-    run_id = log_explainer(uri, spec, experiment, registered_model_name=f"expl-{unique}")
-    tags = MlflowClient().get_run(run_id).data.tags
-    assert tags[TAG_SOURCE_IDENTITY] == f"models:/clf-{unique}/1"
+    explainer = log_explainer(uri, spec, experiment, registered_model_name=f"expl-{unique}")
+    assert downloads == [f"models:/clf-{unique}/1"], "a new explainer downloads the pinned version"
+    tags = MlflowClient().get_run(explainer.run_id).data.tags
+    assert tags[TAG_SOURCE_KEY].startswith(f"models:/clf-{unique}/1 (run ")
+
+    again = log_explainer(uri, spec, experiment, registered_model_name=f"expl-{unique}")
     by_version = log_explainer(f"models:/clf-{unique}/1", spec, experiment,
                                registered_model_name=f"expl-{unique}")
-    assert by_version == run_id, "alias and version name the same source model"
+    assert again == by_version == explainer, "alias and version name the same source model"
+    assert len(downloads) == 1, "re-runs found the existing explainer before any download"
 
 
 def test_unknown_source_is_a_clear_error(tracking_uri, tmp_path, unique):
@@ -58,3 +86,19 @@ def test_unknown_source_is_a_clear_error(tracking_uri, tmp_path, unique):
         log_explainer(tmp_path, experiment=f"exp-{unique}")
     with pytest.raises(ModelError, match="cannot resolve"):
         log_explainer(f"models:/missing-{unique}@champion", experiment=f"exp-{unique}")
+
+
+def test_filters_quote_values():
+    assert where({"name": "plain"}) == "name = 'plain'"
+    assert where({"name": "it's", "run_id": "r"}) == "name = \"it's\" and run_id = 'r'"
+    with pytest.raises(ConfigError, match="both quote kinds"):
+        quote("it's \"both\"")
+
+
+def test_a_model_name_with_a_quote_is_found(tracking_uri, tiny_model_dir, unique):
+    name = f"o'brien-explainer-{unique}"
+    explainer = log_explainer(tiny_model_dir, ExplainerSpec(ExplainerConfig(max_evals=50)),
+                              f"exp-{unique}", registered_model_name=name)
+    newest = newest_explainer(name)
+    assert newest is not None and newest.run_id == explainer.run_id
+    assert newest.model_uri == f"models:/{name}/1" and newest.registered_model == name

@@ -6,7 +6,7 @@ import os
 
 import requests
 
-from dlexplain.tracking_server import running_server, start_server, stop_server
+from dlexplain.tracking.server import running_server, start_server, stop_server
 
 
 def test_start_reuse_stop(tmp_path):

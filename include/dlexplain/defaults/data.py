@@ -7,8 +7,8 @@ import logging
 from datetime import date, timedelta
 from pathlib import Path
 
+from dlexplain.base.files import atomic_write_bytes
 from dlexplain.defaults import imdb
-from dlexplain.defaults.files import atomic_write_bytes
 from dlexplain.errors import ConfigError
 
 logger = logging.getLogger(__name__)

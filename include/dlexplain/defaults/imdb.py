@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dlexplain.defaults.files import atomic_write_bytes
+from dlexplain.base.files import atomic_write_bytes
 from dlexplain.errors import DataError
 
 logger = logging.getLogger(__name__)

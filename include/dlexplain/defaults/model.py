@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dlexplain.base.files import atomic_dir
 from dlexplain.defaults import imdb
-from dlexplain.defaults.files import atomic_dir
 from dlexplain.errors import ModelError
 
 logger = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def _fine_tune(train, recipe: Recipe):
 
 
 def _accuracy(model, tokenizer, held_out, recipe: Recipe) -> float:
-    from dlexplain.classifier import TextClassifier
+    from dlexplain.explain.classifier import TextClassifier
 
     classifier = TextClassifier(model, tokenizer, batch_size=64, device="cpu",
                                 max_length=recipe.eval_max_length)

@@ -1,6 +1,6 @@
 """Explanation as a service (EaaS): the logged explainer served by MLflow's scoring server.
 
 ``deployment`` records what is deployed, ``checks`` decides whether a server is fit to take
-traffic, ``backends`` holds the interface and the blue/green ``redeploy``, and ``process`` /
-``docker`` run the scoring server as a local process or as a Docker container.
+traffic, ``backend`` is the interface of the places a server runs, ``process`` / ``docker``
+implement it, and ``redeploy`` picks the backend, the explainer to serve, and switches blue/green.
 """

@@ -8,6 +8,7 @@ from typing import Callable
 import requests
 
 from dlexplain.errors import DlexplainError
+from dlexplain.explain.row import TextExplanation
 
 PROBE_TEXT = "A moving story, beautifully acted."
 #: The probe's explanation must add up to the model's output within this.
@@ -53,12 +54,13 @@ def wait_until_healthy(url: str, timeout: float, problem: Callable[[], str | Non
 def probe(url: str, run_id: str, text_column: str = "text") -> dict:
     """Explain one sentence; the row, if it came from ``run_id`` and adds up (else ServingError)."""
     row = explain(url, [PROBE_TEXT], text_column)[0]
-    if row.get("error"):
-        raise ServingError(f"{url} could not explain the probe text: {row['error']}")
+    explanation = TextExplanation.from_dict(row)
+    if not explanation.ok:
+        raise ServingError(f"{url} could not explain the probe text: {explanation.error}")
     if row.get("explainer_run_id") != run_id:
         raise ServingError(f"{url} answered for explainer {row.get('explainer_run_id')}, "
                            f"expected {run_id}")
-    if not row.get("additivity_error", 1.0) < ADDITIVITY_TOLERANCE:
+    if not (explanation.additivity_error or 1.0) < ADDITIVITY_TOLERANCE:
         raise ServingError(f"{url}: probe explanation does not add up "
-                           f"(error {row.get('additivity_error')})")
+                           f"(error {explanation.additivity_error})")
     return row

@@ -9,21 +9,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from dlexplain.base.records import Record
+
 HISTORY_LENGTH = 50
 
 
 @dataclass(frozen=True)
-class Target:
-    """An explainer to deploy: its run, registered version and model URI."""
-
-    run_id: str
-    model_uri: str
-    version: str | None = None
-    text_column: str = "text"
-
-
-@dataclass(frozen=True)
-class Deployment:
+class Deployment(Record):
     """A running scoring server of one explainer run."""
 
     run_id: str

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dlexplain.serving.backends import DeployBackend
-from dlexplain.serving.deployment import Deployment, Target
-from dlexplain.tracking_server import free_port
+from dlexplain.base.processes import free_port
+from dlexplain.serving.backend import DeployBackend
+from dlexplain.serving.deployment import Deployment
+from dlexplain.tracking.registry import ExplainerRef
 
 LABEL = "dlexplain.eaas"
 CONTAINER_PORT = 8080
@@ -39,7 +40,7 @@ class DockerBackend(DeployBackend):
         }
         self.volumes = volumes or {}
 
-    def start(self, target: Target) -> Deployment:
+    def start(self, target: ExplainerRef) -> Deployment:
         port = free_port(self.url_host)
         if self.network == "host":
             command, ports = self.serve_command(target, self.host, port), None
@@ -54,9 +55,7 @@ class DockerBackend(DeployBackend):
             environment=self.environment, network_mode=self.network, ports=ports,
             volumes=self.volumes,
         )
-        return Deployment(run_id=target.run_id, model_uri=target.model_uri,
-                          version=target.version, url=f"http://{self.url_host}:{port}",
-                          backend=self.name, handle=container.id, text_column=target.text_column)
+        return self.deployment(target, port, container.id)
 
     def _container(self, deployment: Deployment):
         from docker.errors import NotFound

@@ -7,9 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dlexplain.serving.backends import DeployBackend
-from dlexplain.serving.deployment import Deployment, Target
-from dlexplain.tracking_server import process_alive, free_port, terminate_process_group
+from dlexplain.base.processes import free_port, process_alive, terminate_process_group
+from dlexplain.serving.backend import DeployBackend
+from dlexplain.serving.deployment import Deployment
+from dlexplain.tracking.registry import ExplainerRef
 
 
 class ProcessBackend(DeployBackend):
@@ -25,7 +26,7 @@ class ProcessBackend(DeployBackend):
     def _log(self, deployment: Deployment) -> Path:
         return self.log_dir / f"{deployment.run_id}-{deployment.handle}.log"
 
-    def start(self, target: Target) -> Deployment:
+    def start(self, target: ExplainerRef) -> Deployment:
         port = free_port(self.url_host)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.server_env,
@@ -38,10 +39,7 @@ class ProcessBackend(DeployBackend):
                                     stdout=handle, stderr=subprocess.STDOUT, env=env,
                                     start_new_session=True)
         self._children[proc.pid] = proc
-        deployment = Deployment(run_id=target.run_id, model_uri=target.model_uri,
-                                version=target.version, url=f"http://{self.url_host}:{port}",
-                                backend=self.name, handle=str(proc.pid),
-                                text_column=target.text_column)
+        deployment = self.deployment(target, port, str(proc.pid))
         log.rename(self._log(deployment))
         return deployment
 

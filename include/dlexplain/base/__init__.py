@@ -1,0 +1,1 @@
+"""What every concept builds on: atomic files, input tables, JSON records, local processes."""

@@ -1,0 +1,137 @@
+"""Explanation cache: never explain the same text with the same explainer twice.
+
+Entries are keyed by ``sha256(explainer identity, text)`` and hold the explanation's JSON form
+(no pickle). The store is one SQLite file in WAL mode, so several processes (two DAG runs, the
+Python workers of a Spark executor, a serving process) can read and write it at once; writers
+wait up to ``busy_timeout`` for each other. Only successful explanations are stored.
+
+Eviction: when the stored JSON exceeds ``max_bytes``, the least recently used entries (by last
+read or write) are deleted until it is under 90% of the bound.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+from dlexplain.explain.row import TextExplanation
+
+logger = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS explanations (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    used REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS explanations_used ON explanations (used);
+"""
+
+
+def cache_key(identity: str, text: str) -> str:
+    """Key of ``text`` explained by the explainer ``identity``."""
+    digest = hashlib.sha256()
+    digest.update(identity.encode())
+    digest.update(b"\0")
+    digest.update(text.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+class ExplanationCache:
+    """SQLite-backed store of explanations, bounded by ``max_bytes`` (LRU eviction)."""
+
+    def __init__(self, path: str | Path, max_bytes: int = 1 << 30, busy_timeout_s: float = 60.0):
+        self.path = Path(path)
+        self.max_bytes = max_bytes
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None,
+                                   check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, TextExplanation]:
+        """The cached explanations among ``keys`` (their last-used time is refreshed)."""
+        found: dict[str, TextExplanation] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT key, value FROM explanations WHERE key IN ({marks})", chunk).fetchall()
+            found.update((key, TextExplanation.from_json(value)) for key, value in rows)
+        if found:
+            now = time.time()
+            with self._transaction():
+                self._db.executemany("UPDATE explanations SET used = ? WHERE key = ?",
+                                     [(now, key) for key in found])
+        return found
+
+    def put_many(self, entries: dict[str, TextExplanation]) -> None:
+        """Store explanations (failed ones are skipped), then evict if over the bound."""
+        now = time.time()
+        rows = [(key, value, len(value), now)
+                for key, value in ((k, e.to_json()) for k, e in entries.items() if e.ok)]
+        if not rows:
+            return
+        with self._transaction():
+            self._db.executemany("INSERT OR REPLACE INTO explanations VALUES (?, ?, ?, ?)", rows)
+            self._evict()
+
+    def size_bytes(self) -> int:
+        return int(self._db.execute("SELECT COALESCE(SUM(size), 0) FROM explanations").fetchone()[0])
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM explanations").fetchone()[0])
+
+    def _evict(self) -> None:
+        total = self.size_bytes()
+        if total <= self.max_bytes:
+            return
+        target = int(self.max_bytes * 0.9)
+        victims, freed = [], 0
+        for key, size in self._db.execute("SELECT key, size FROM explanations ORDER BY used"):
+            if total - freed <= target:
+                break
+            victims.append((key,))
+            freed += size
+        self._db.executemany("DELETE FROM explanations WHERE key = ?", victims)
+        logger.info("explanation cache over %d bytes: evicted %d entries (%d bytes)",
+                    self.max_bytes, len(victims), freed)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")  # take the write lock now: no upgrade deadlocks
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+
+def explain_cached(texts: Sequence[object], explain: Callable[[list], list[TextExplanation]],
+                   cache: ExplanationCache | None, identity: str) -> tuple[list[TextExplanation], int]:
+    """``explain(texts)`` for the texts not in ``cache``; returns (results in order, cache hits).
+
+    Only string inputs are looked up; anything else goes to ``explain`` (which reports the error).
+    """
+    if cache is None:
+        return explain(list(texts)), 0
+    keys = [cache_key(identity, t) if isinstance(t, str) else None for t in texts]
+    found = cache.get_many([k for k in keys if k is not None])
+    missing = [i for i, key in enumerate(keys) if key not in found]
+    fresh = explain([texts[i] for i in missing]) if missing else []
+    cache.put_many({keys[i]: result for i, result in zip(missing, fresh) if keys[i] is not None})
+    results: list[TextExplanation] = [found[k] if k in found else None for k in keys]
+    for i, result in zip(missing, fresh):
+        results[i] = result
+    hits = len(texts) - len(missing)
+    logger.info("explanation cache: %d of %d texts found", hits, len(texts))
+    return results, hits

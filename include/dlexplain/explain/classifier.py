@@ -1,0 +1,141 @@
+"""Text-classifier adapter: a Hugging Face model folder → batched class probabilities."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from dlexplain.errors import ConfigError, ModelError
+from dlexplain.explain.cls_forward import cls_logits, supports_cls_forward
+from dlexplain.explain.config import ExplainerConfig, check_device
+
+logger = logging.getLogger(__name__)
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``auto`` → ``cuda`` when a CUDA device is present, else ``cpu``."""
+    import torch
+
+    if check_device(device) == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' was asked for but torch sees no CUDA device; use 'auto' or 'cpu'")
+    return device
+
+
+def class_labels(config) -> tuple[str, ...]:
+    """Class names of a Hugging Face model config, in output order."""
+    return tuple(config.id2label[i] for i in range(config.num_labels))
+
+
+class TextClassifier:
+    """Callable ``texts -> probabilities`` of shape (n, classes), batched with dynamic padding.
+
+    Texts are tokenized once, sorted by token length and batched (length buckets), and truncated
+    to the model's maximum length. ``backend="bf16"`` runs the forward pass under bfloat16
+    autocast (AMX/AVX-512-BF16 CPUs, CUDA): about 3x faster on such CPUs, not bit-equal to fp32.
+    ``evaluations`` counts texts passed to the model.
+    """
+
+    def __init__(self, model, tokenizer, *, batch_size: int = 64, device: str = "auto",
+                 max_length: int | None = None, backend: str = "fp32") -> None:
+        for name, value in (("batch_size", batch_size), ("backend", backend)):
+            problem = ExplainerConfig.problem(name, value)  # the one validator of both
+            if problem:
+                raise ConfigError(f"TextClassifier: {problem}")
+        self.device = resolve_device(device)
+        self.backend = backend
+        self.model = model.to(self.device).eval()
+        self.tokenizer = tokenizer
+        config = model.config
+        self.labels = class_labels(config)
+        limit = getattr(config, "max_position_embeddings", None) or tokenizer.model_max_length
+        self.max_length = int(min(max_length or limit, limit, tokenizer.model_max_length))
+        self.use_batch_size(batch_size)
+        self.evaluations = 0
+        #: BERT classifiers run the last layer for [CLS] only (``dlexplain.explain.cls_forward``)
+        self.cls_forward = supports_cls_forward(self.model)
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, **kwargs) -> TextClassifier:
+        """Load a sequence-classification model and its tokenizer from a local folder."""
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        folder = Path(path)
+        if not (folder / "config.json").is_file():
+            raise ModelError(f"{str(folder)!r} is not a Hugging Face model folder (no config.json)")
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        model = AutoModelForSequenceClassification.from_pretrained(folder)
+        logger.info("loaded classifier %s with labels %s", folder, model.config.id2label)
+        return cls(model, tokenizer, **kwargs)
+
+    def use_batch_size(self, batch_size: int) -> None:
+        """Texts per forward pass: ``batch_size`` on the CPU, 4x on CUDA (halved on each
+        out-of-memory error)."""
+        self.batch_size = batch_size * (4 if self.device == "cuda" else 1)
+
+    @property
+    def num_special_tokens(self) -> int:
+        """Tokens the tokenizer adds around one text (e.g. [CLS] and [SEP])."""
+        return self.tokenizer.num_special_tokens_to_add(pair=False)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Class probabilities (float64) for each text, in input order.
+
+        All texts are tokenized in one call, then batched by token length (length buckets), so a
+        batch pads only to the longest of near-equal lengths.
+        """
+        import torch
+
+        out = np.empty((len(texts), len(self.labels)), dtype=np.float64)
+        if not len(texts):
+            return out
+        encoded = self.tokenizer([str(t) for t in texts], truncation=True,
+                                 max_length=self.max_length)
+        columns = [k for k in ("input_ids", "token_type_ids") if k in encoded]
+        lengths = np.array([len(ids) for ids in encoded["input_ids"]])
+        order = np.argsort(lengths, kind="stable")
+        pad_id = self.tokenizer.pad_token_id or 0
+        autocast = torch.autocast(self.device, dtype=torch.bfloat16,
+                                  enabled=self.backend == "bf16")
+        start = 0
+        with torch.inference_mode(), autocast:
+            while start < len(texts):
+                idx = order[start : start + self.batch_size]
+                try:
+                    out[idx] = self._forward(encoded, columns, lengths, idx, pad_id)
+                except torch.OutOfMemoryError:
+                    if self.batch_size == 1:
+                        raise
+                    self.batch_size = max(1, self.batch_size // 2)
+                    if self.device == "cuda":
+                        torch.cuda.empty_cache()
+                    logger.warning("out of memory: batch size lowered to %d", self.batch_size)
+                    continue
+                start += len(idx)
+        self.evaluations += len(texts)
+        return out
+
+    def _forward(self, encoded, columns, lengths, idx, pad_id) -> np.ndarray:
+        """Probabilities of the rows ``idx`` of ``encoded``, padded to their longest."""
+        import torch
+
+        width = int(lengths[idx].max())
+        batch = {k: np.full((len(idx), width), pad_id if k == "input_ids" else 0, dtype=np.int64)
+                 for k in columns}
+        batch["attention_mask"] = np.zeros((len(idx), width), dtype=np.int64)
+        for row, i in enumerate(idx):
+            for k in columns:
+                batch[k][row, : lengths[i]] = encoded[k][i]
+            batch["attention_mask"][row, : lengths[i]] = 1
+        tensors = {k: torch.from_numpy(v).to(self.device) for k, v in batch.items()}
+        logits = (cls_logits(self.model, **tensors) if self.cls_forward
+                  else self.model(**tensors).logits).float()
+        return torch.softmax(logits, dim=-1).cpu().numpy()
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        """shap's model interface: masked texts in, probabilities out."""
+        return self.predict_proba(texts)

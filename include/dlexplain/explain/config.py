@@ -1,0 +1,84 @@
+"""ExplainerConfig: the one definition and the one validator of an explainer's settings.
+
+``dlexplain.config.Settings`` builds it from ``DLEXPLAIN_*`` variables, the DAGs' params fall
+back to those settings, and the logged pyfunc stores it in its ``model_config``. Nothing heavy is
+imported here, so DAG files may read the bounds (``MIN_MAX_EVALS``) for their param forms.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Callable
+
+from dlexplain.errors import ConfigError
+
+#: Model numerics: fp32 (equal to shap on the pipeline) or bf16 (bfloat16 autocast: faster where
+#: the CPU has AMX/AVX-512-BF16 or on CUDA; fidelity in ``bench/bench_explain.py``).
+BACKENDS = ("fp32", "bf16")
+#: Torch devices: auto (CUDA when present), cpu or cuda.
+DEVICES = ("auto", "cpu", "cuda")
+#: shap's Partition explainer needs at least two evaluations (the empty and the full text).
+MIN_MAX_EVALS = 2
+#: Version of how values are computed (shap call, tie-break seeding); part of the fingerprint.
+ALGORITHM = 2
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+#: field -> (test, what a good value is); the fields absent here need no check
+_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "max_evals": (lambda v: _positive(v) and v >= MIN_MAX_EVALS,
+                  f"must be an integer >= {MIN_MAX_EVALS}"),
+    "batch_size": (_positive, "must be a positive integer"),
+    "max_tokens": (lambda v: v is None or _positive(v), "must be a positive integer or None"),
+    "parallel_texts": (_positive, "must be a positive integer"),
+    "backend": (lambda v: v in BACKENDS, f"must be one of {BACKENDS}"),
+}
+
+
+def check_device(device: str) -> str:
+    """``device`` if it is one of ``DEVICES`` (ConfigError otherwise)."""
+    if device not in DEVICES:
+        raise ConfigError(f"device {device!r} is not one of {DEVICES}")
+    return device
+
+
+@dataclass(frozen=True)
+class ExplainerConfig:
+    """Knobs of an explanation; its ``fingerprint`` identifies settings that change values."""
+
+    #: Model evaluations per explained text (shap's max_evals).
+    max_evals: int = 500
+    #: Masked texts per model forward pass.
+    batch_size: int = 64
+    #: Tokens kept per text (without special tokens); None → the model's limit.
+    max_tokens: int | None = None
+    #: Texts explained in lock-step, their model calls merged (speed only, not values).
+    parallel_texts: int = 32
+    #: Model numerics: "fp32" (equal to shap on the pipeline) or "bf16" (faster, approximate).
+    backend: str = "fp32"
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            problem = self.problem(f.name, getattr(self, f.name))
+            if problem:
+                raise ConfigError(f"ExplainerConfig.{problem}")
+
+    @staticmethod
+    def problem(name: str, value: Any) -> str | None:
+        """Why ``value`` is no good for field ``name`` (``"name=value must …"``), or None."""
+        test, rule = _RULES.get(name, (lambda v: True, ""))
+        return None if test(value) else f"{name}={value!r} {rule}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def fingerprint(self) -> str:
+        """Stable short hash of the settings that change explanation values."""
+        relevant = {"max_evals": self.max_evals, "max_tokens": self.max_tokens,
+                    "algorithm": ALGORITHM, "backend": self.backend}
+        return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,160 @@
+"""The explanation engine: shap's Partition explainer over a batched text classifier.
+
+Texts are explained in groups of ``parallel_texts``, their shap loops in lock-step
+(``dlexplain.explain.lockstep``) so that each round of model calls is one length-bucketed batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import unicodedata
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from dlexplain.errors import ConfigError
+from dlexplain.explain.classifier import TextClassifier
+from dlexplain.explain.config import ExplainerConfig
+from dlexplain.explain.row import TextExplanation
+
+logger = logging.getLogger(__name__)
+
+_KEEP_CONTROL = {"\t", "\n", "\r"}
+#: Seed of the random state each text's shap loop starts from (shap breaks ties at random), so a
+#: text's explanation does not depend on what was explained before it.
+SEED = 0
+
+
+def clean_text(raw: object) -> tuple[str | None, str | None]:
+    """``(text, None)`` with control characters blanked and ends stripped, or ``(None, error)``
+    for an input that is no text (missing, not a string, empty). Needs no model."""
+    if raw is None or (isinstance(raw, float) and math.isnan(raw)):
+        return None, "text is missing (None/NaN)"
+    if not isinstance(raw, str):
+        return None, f"text must be a string, got {type(raw).__name__}"
+    text = "".join(
+        " " if unicodedata.category(c) == "Cc" and c not in _KEEP_CONTROL else c for c in raw
+    ).strip()
+    if not text:
+        return None, "text is empty or whitespace only"
+    return text, None
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    text: str | None
+    truncated: bool = False
+    error: str | None = None
+
+
+class Explainer:
+    """Explains texts with SHAP values per token and class. ``explain`` never drops a row."""
+
+    def __init__(self, classifier: TextClassifier, config: ExplainerConfig | None = None) -> None:
+        self.classifier = classifier
+        self.config = config or ExplainerConfig()
+        if classifier.backend != self.config.backend:
+            raise ConfigError(f"the classifier runs backend {classifier.backend!r} but the "
+                              f"explainer config asks for {self.config.backend!r}")
+        classifier.use_batch_size(self.config.batch_size)
+        limit = classifier.max_length - classifier.num_special_tokens
+        self.max_tokens = min(self.config.max_tokens or limit, limit)
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return self.classifier.labels
+
+    def explain(self, texts: Sequence[object], *, progress: bool = False) -> list[TextExplanation]:
+        """One explanation per input, in input order; bad inputs come back with ``error`` set."""
+        from tqdm.auto import tqdm
+
+        prepared = [self._prepare(raw) for raw in texts]
+        results: list[TextExplanation | None] = [
+            TextExplanation.failed(p.error, self.output_names) if p.error is not None else None
+            for p in prepared
+        ]
+        todo = [i for i, p in enumerate(prepared) if p.error is None]
+        group_size = self.config.parallel_texts
+        with tqdm(total=len(todo), desc="explaining", unit="text", disable=not progress) as bar:
+            for start in range(0, len(todo), group_size):
+                group = todo[start : start + group_size]
+                for i, result in zip(group, self._explain_group([prepared[i] for i in group])):
+                    results[i] = result
+                bar.update(len(group))
+                logger.info("explained %d of %d texts", start + len(group), len(todo))
+        failed = sum(not r.ok for r in results)
+        logger.info("explained %d texts (%d with errors)", len(results), failed)
+        return results
+
+    def _explain_group(self, items: list[_Prepared]) -> list[TextExplanation]:
+        """Explain texts in lock-step; identical masked texts are evaluated once per group."""
+        import shap
+
+        from dlexplain.explain.lockstep import run_lockstep
+
+        memo: dict[str, np.ndarray] = {}
+
+        def model(masked: list[str]) -> np.ndarray:
+            missing = list(dict.fromkeys(t for t in masked if t not in memo))
+            if missing:
+                memo.update(zip(missing, self.classifier.predict_proba(missing)))
+            return np.stack([memo[t] for t in masked])
+
+        def job(text: str):
+            def shap_values(call_model):
+                explainer = shap.PartitionExplainer(
+                    lambda masked: call_model([str(t) for t in masked]),
+                    shap.maskers.Text(self.classifier.tokenizer),
+                    output_names=list(self.output_names),
+                )
+                return explainer([text], max_evals=self.config.max_evals, silent=True)
+            return shap_values
+
+        probabilities = model([item.text for item in items])
+        outcomes = run_lockstep([job(item.text) for item in items], model, seed=SEED)
+        return [self._to_explanation(o, p, item.truncated)
+                for o, p, item in zip(outcomes, probabilities, items)]
+
+    def _to_explanation(self, outcome, probabilities: np.ndarray,
+                        truncated: bool) -> TextExplanation:
+        if outcome.error is not None:  # one failing row must not take the batch down
+            err = outcome.error
+            logger.warning("explaining a text failed", exc_info=err)
+            return TextExplanation.failed(
+                f"explanation failed: {type(err).__name__}: {err}", self.output_names
+            )
+        shap_values = outcome.result
+        values = np.asarray(shap_values.values[0], dtype=np.float64)
+        base = np.asarray(shap_values.base_values[0], dtype=np.float64)
+        additivity = float(np.max(np.abs(base + values.sum(axis=0) - probabilities)))
+        best = int(np.argmax(probabilities))
+        return TextExplanation(
+            tokens=tuple(str(t) for t in shap_values.data[0]),
+            values=values,
+            base_values=base,
+            probabilities=probabilities,
+            output_names=self.output_names,
+            label=self.output_names[best],
+            score=float(probabilities[best]),
+            additivity_error=additivity,
+            truncated=truncated,
+        )
+
+    def _prepare(self, raw: object) -> _Prepared:
+        text, error = clean_text(raw)
+        if error is not None:
+            return _Prepared(None, error=error)
+        encoded = self.classifier.tokenizer(
+            text, add_special_tokens=False, return_offsets_mapping=True, truncation=False,
+            verbose=False,
+        )
+        offsets = encoded["offset_mapping"]
+        if not offsets:
+            return _Prepared(None, error="text has no tokens the model can read")
+        if len(offsets) <= self.max_tokens:
+            return _Prepared(text)
+        cut = offsets[self.max_tokens - 1][1]
+        logger.info("text of %d tokens truncated to %d", len(offsets), self.max_tokens)
+        return _Prepared(text[:cut], truncated=True)

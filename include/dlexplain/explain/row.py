@@ -1,0 +1,176 @@
+"""TextExplanation: the explanation row, defined once, and every form derived from it.
+
+Each field of :class:`TextExplanation` carries its :class:`Kind` (Arrow type, MLflow signature
+type, JSON form) and whether it is ``required`` (never null). From that one table come the
+dict/JSON form (``to_dict``/``to_json``), the Arrow struct (``arrow_type``), the MLflow output
+columns (``dlexplain.tracking.pyfunc.explainer_signature``) and the Spark struct
+(``dlexplain.spark.udf``).
+
+JSON form (``TextExplanation.to_json``), one object per text, ``schema_version`` 1::
+
+    {
+      "schema_version": 1,
+      "label": "POSITIVE",              # predicted class, null on error
+      "score": 0.98,                    # its probability, null on error
+      "tokens": ["", "great ", "film", ""],        # shap's text tokens ("" = special token)
+      "values": [[0.0, 0.0], [-0.4, 0.4], ...],    # per token, one SHAP value per class
+      "base_values": [0.5, 0.5],        # per class: model output with every token masked
+      "probabilities": [0.02, 0.98],    # per class: model output on the text
+      "output_names": ["NEGATIVE", "POSITIVE"],
+      "additivity_error": 1e-7,         # max over classes |base + sum(values) - probability|
+      "truncated": false,               # true when the text was cut to the model's token limit
+      "error": null                     # a message when the row could not be explained
+    }
+
+A row with ``error`` set has empty ``tokens``/``values``/``base_values``/``probabilities`` and
+null ``label``/``score``/``additivity_error``. The Arrow form has the same fields, minus
+``schema_version``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None or value != value else float(value)  # NaN != NaN
+
+
+def _floats(value: Any) -> list:
+    return np.asarray(value, dtype=float).tolist()
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How one column is typed in each form, and how its value becomes plain Python and back."""
+
+    arrow: str  #: name of the ``pyarrow`` type (see ``arrow_type``)
+    mlflow: str  #: MLflow ColSpec type name, a ``[]`` suffix per nested array
+    to_plain: Callable[[Any], Any]
+    from_plain: Callable[[Any], Any]
+
+    def arrow_type(self):
+        import pyarrow as pa
+
+        nested, base = self.arrow.count("[]"), self.arrow.replace("[]", "")
+        result = {"string": pa.string(), "double": pa.float64(), "bool": pa.bool_()}[base]
+        for _ in range(nested):
+            result = pa.list_(result)
+        return result
+
+
+STRING = Kind("string", "string", lambda v: v, lambda v: v)
+DOUBLE = Kind("double", "double", _float_or_none, _float_or_none)
+BOOL = Kind("bool", "boolean", bool, lambda v: bool(v or False))
+STRINGS = Kind("string[]", "string[]", list, lambda v: tuple(v or ()))
+DOUBLES = Kind("double[]", "double[]", _floats, lambda v: np.asarray(v or [], dtype=float))
+MATRIX = Kind("double[][]", "double[][]", _floats, lambda v: np.asarray(v or [], dtype=float))
+
+
+def column(kind: Kind, *, required: bool, default: Any = None,
+           default_factory: Callable[[], Any] | None = None):
+    """A dataclass field that is also a typed column (``kind``, ``required`` = never null)."""
+    meta = {"kind": kind, "required": required}
+    if default_factory is not None:
+        return field(default_factory=default_factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True, eq=False)
+class TextExplanation:
+    """SHAP explanation of one text, or the reason it could not be explained."""
+
+    label: str | None = column(STRING, required=False)
+    score: float | None = column(DOUBLE, required=False)
+    tokens: tuple[str, ...] = column(STRINGS, required=True, default=())
+    values: np.ndarray = column(MATRIX, required=True,  # (tokens, classes)
+                                default_factory=lambda: np.zeros((0, 0)))
+    base_values: np.ndarray = column(DOUBLES, required=True,  # (classes,)
+                                     default_factory=lambda: np.zeros(0))
+    probabilities: np.ndarray = column(DOUBLES, required=True,  # (classes,)
+                                       default_factory=lambda: np.zeros(0))
+    output_names: tuple[str, ...] = column(STRINGS, required=True, default=())
+    additivity_error: float | None = column(DOUBLE, required=False)
+    truncated: bool = column(BOOL, required=True, default=False)
+    error: str | None = column(STRING, required=False)
+
+    @classmethod
+    def failed(cls, error: str, output_names: Sequence[str] = ()) -> TextExplanation:
+        """A row that could not be explained: the message, no values."""
+        return cls(output_names=tuple(output_names), error=error)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-Python form (lists, floats, None), one key per column, in column order."""
+        return {f.name: f.metadata["kind"].to_plain(getattr(self, f.name)) for f in COLUMNS}
+
+    def to_json(self) -> str:
+        """The documented JSON form (see the module docstring)."""
+        return json.dumps({"schema_version": SCHEMA_VERSION, **self.to_dict()})
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TextExplanation:
+        """Inverse of :meth:`to_dict` (also accepts an Arrow row or a served row as a dict)."""
+        values = {f.name: f.metadata["kind"].from_plain(data.get(f.name)) for f in COLUMNS}
+        # values keep their (tokens, classes) shape even when a row has no tokens
+        values["values"] = values["values"].reshape(len(values["tokens"]),
+                                                    -1 if values["tokens"] else
+                                                    len(values["output_names"]))
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, text: str) -> TextExplanation:
+        data = json.loads(text)
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ValueError(f"unsupported explanation schema_version {version!r}")
+        return cls.from_dict(data)
+
+
+#: The field table: one typed column per field of TextExplanation, in column order.
+COLUMNS = fields(TextExplanation)
+
+
+def field_names() -> list[str]:
+    """The explanation columns, in order."""
+    return [f.name for f in COLUMNS]
+
+
+def arrow_type():
+    """The Arrow struct type of one explanation."""
+    import pyarrow as pa
+
+    return pa.struct([(f.name, f.metadata["kind"].arrow_type()) for f in COLUMNS])
+
+
+def to_arrow(explanations: Iterable[TextExplanation]):
+    """A ``pyarrow.Table`` with one column per field, one row per explanation."""
+    import pyarrow as pa
+
+    struct = pa.array([e.to_dict() for e in explanations], type=arrow_type())
+    return pa.Table.from_struct_array(struct)
+
+
+def to_pandas(explanations: Iterable[TextExplanation]):
+    """A DataFrame with one column per field (lists as Python lists, nulls as None)."""
+    import pandas as pd
+
+    rows = [e.to_dict() for e in explanations]
+    # nullable columns are objects, so None stays None (not NaN) for JSON clients
+    return pd.DataFrame({f.name: pd.Series([row[f.name] for row in rows],
+                                           dtype=None if f.metadata["required"] else object)
+                         for f in COLUMNS})
+
+
+def from_arrow(table) -> list[TextExplanation]:
+    """Explanations from a table that has (at least) the explanation columns."""
+    return [TextExplanation.from_dict(row) for row in table.select(field_names()).to_pylist()]

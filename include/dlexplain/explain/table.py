@@ -1,0 +1,49 @@
+"""Explain a table: input columns kept, one ``explanation`` struct column added."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from dlexplain.errors import DataError
+from dlexplain.explain.engine import Explainer
+from dlexplain.explain.row import TextExplanation, from_arrow, to_arrow
+
+logger = logging.getLogger(__name__)
+
+EXPLANATION_COLUMN = "explanation"
+
+
+def explain_table(explainer: Explainer, frame: pd.DataFrame, text_column: str = "text"):
+    """A ``pyarrow.Table``: ``frame``'s columns plus ``explanation`` (``row.arrow_type()``)."""
+    import pyarrow as pa
+
+    if text_column not in frame.columns:
+        raise DataError(f"text column {text_column!r} not in input columns {list(frame.columns)}")
+    if EXPLANATION_COLUMN in frame.columns:
+        raise DataError(f"input already has a column named {EXPLANATION_COLUMN!r}; rename it")
+    results = explainer.explain(frame[text_column].tolist(), progress=True)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    return table.append_column(EXPLANATION_COLUMN, to_arrow(results).to_struct_array())
+
+
+def read_explanations(table) -> list[TextExplanation]:
+    """The explanations of a table written by :func:`explain_table` (or the Spark job)."""
+    import pyarrow as pa
+
+    struct = table.column(EXPLANATION_COLUMN).combine_chunks()
+    return from_arrow(pa.Table.from_struct_array(struct))
+
+
+def summarize(results: list[TextExplanation]) -> dict:
+    """Counts and additivity of a batch of explanations."""
+    good = [r for r in results if r.ok]
+    additivity = [r.additivity_error for r in good]
+    return {
+        "rows": len(results),
+        "explained": len(good),
+        "failed": len(results) - len(good),
+        "max_additivity_error": max(additivity) if additivity else None,
+        "mean_additivity_error": sum(additivity) / len(additivity) if additivity else None,
+    }

@@ -1,0 +1,60 @@
+"""One interface for the places a scoring server runs (``process``, ``docker``)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from dlexplain.serving.deployment import Deployment, DeploymentState
+from dlexplain.tracking.registry import ExplainerRef
+from dlexplain.tracking.request_limits import RequestLimits
+
+
+class DeployBackend(ABC):
+    """Starts and stops scoring servers of explainer runs; ``state`` records the active one."""
+
+    name: str
+
+    def __init__(self, state_path: Path, *, tracking_uri: str, host: str = "127.0.0.1",
+                 limits: RequestLimits = RequestLimits()):
+        self.state = DeploymentState(state_path)
+        self.tracking_uri = tracking_uri
+        self.host = host
+        #: environment of every scoring server: where MLflow is, and the request limits
+        self.server_env = {"MLFLOW_TRACKING_URI": tracking_uri, **limits.environment()}
+
+    @property
+    def url_host(self) -> str:
+        """The host in URLs: the listen address, or loopback when listening everywhere."""
+        return "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+
+    def serve_command(self, target: ExplainerRef, host: str, port: int) -> list[str]:
+        """``mlflow models serve`` arguments (after the program) for ``target``."""
+        return ["models", "serve", "-m", target.model_uri, "--env-manager", "local",
+                "-h", host, "-p", str(port), "-w", "1"]
+
+    def deployment(self, target: ExplainerRef, port: int, handle: str) -> Deployment:
+        """The record of a server of ``target`` started on ``port`` (``handle``: PID or id)."""
+        return Deployment(run_id=target.run_id, model_uri=target.model_uri,
+                          version=target.version, url=f"http://{self.url_host}:{port}",
+                          backend=self.name, handle=handle, text_column=target.text_column)
+
+    @abstractmethod
+    def start(self, target: ExplainerRef) -> Deployment:
+        """Start a scoring server of ``target`` beside whatever runs; return at once."""
+
+    @abstractmethod
+    def problem(self, deployment: Deployment) -> str | None:
+        """Why ``deployment`` is not running (with its last log lines), or None if it runs."""
+
+    @abstractmethod
+    def stop(self, deployment: Deployment) -> None:
+        """Stop and remove ``deployment`` (no error if it is already gone)."""
+
+    def undeploy(self) -> Deployment | None:
+        """Stop the active deployment and record that nothing is deployed."""
+        active = self.state.active()
+        if active is not None:
+            self.stop(active)
+            self.state.record(None, "undeploy", stopped_run_id=active.run_id)
+        return active

@@ -1,0 +1,14 @@
+"""Spark: the explainer as an iterator pandas UDF (``udf``) and the spark-submit job (``job``)
+that explains one partition; the job's ``summary`` is the record the DAG reads back."""
+
+from __future__ import annotations
+
+from importlib.util import find_spec
+
+
+def application_path() -> str:
+    """File path of the spark-submit job, for SparkSubmitOperator's ``application``."""
+    spec = find_spec("dlexplain.spark.job")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError("dlexplain.spark.job")
+    return spec.origin

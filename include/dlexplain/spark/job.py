@@ -1,0 +1,207 @@
+"""spark-submit application: explain one dataset partition with a logged explainer.
+
+    spark-submit include/dlexplain/spark/job.py --model-uri runs:/<run_id>/explainer \\
+        --input data/reviews/ds=2026-01-03 --output out/ds=2026-01-03 [--text-column text] \\
+        [--id-column id] [--max-rows N]
+
+Four steps: **read** the partition (spread over every core); **ship** the explainer (the driver
+downloads it once and adds it zipped with ``SparkContext.addFile``); **explain** with an iterator
+pandas UDF (``dlexplain.spark.udf``) that loads it once per Python worker and returns a typed
+struct (it replaces ``mlflow.pyfunc.spark_udf``, whose struct conversion turns null strings into
+``"None"``); **publish**: Parquet written to a temporary folder, counted, the summary
+(``dlexplain.spark.summary``) written beside it, then swapped into the output in one rename, so
+a re-run replaces a partition and readers never see half-written files. Every input row comes
+out, bad ones with ``explanation.error`` set. Texts the explainer already explained come from
+the explanation cache; model evaluations and cache hits are counted with accumulators. Torch
+threads per Python worker = ``spark.task.cpus``, so tasks × threads never exceed the cores.
+The temporary folders and the Spark session are removed whether the job succeeds or fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from typing import Iterator
+
+from dlexplain.errors import ConfigError, DataError, DlexplainError
+from dlexplain.explain.table import EXPLANATION_COLUMN
+from dlexplain.spark.summary import SUMMARY_FILE, JobSummary
+
+logger = logging.getLogger("dlexplain.spark.job")
+
+READ_FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "json", ".json": "json"}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-uri", required=True, help="explainer URI, e.g. runs:/<id>/explainer")
+    parser.add_argument("--input", required=True, help="Parquet/CSV/JSON-lines file or folder")
+    parser.add_argument("--output", required=True, help="Parquet folder (replaced atomically)")
+    parser.add_argument("--text-column", default="text")
+    parser.add_argument("--id-column", default="", help="sort the output by this column")
+    parser.add_argument("--max-rows", type=int, help="explain at most this many rows")
+    parser.add_argument("--format", choices=sorted(set(READ_FORMATS.values())),
+                        help="input format (default: from the file suffix, else parquet)")
+    return parser.parse_args(argv)
+
+
+@contextmanager
+def _timed(seconds: dict[str, float], name: str) -> Iterator[None]:
+    """Record the seconds the block took as ``seconds[name]``."""
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        seconds[name] = round(time.monotonic() - started, 2)
+
+
+def hadoop_filesystem(spark, path: str):
+    """``(FileSystem, Path)`` of Hadoop for ``path``, through the JVM gateway.
+
+    PySpark has no public API to rename or write files on the cluster's filesystem (HDFS, S3A,
+    local, …), and the atomic swap of the output needs a rename there. This is the one place
+    that reaches into PySpark's private ``_jvm``/``_jsc`` handles for it.
+    """
+    jvm = spark.sparkContext._jvm
+    target = jvm.org.apache.hadoop.fs.Path(path)
+    return target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), target
+
+
+def read(spark, args: argparse.Namespace):
+    """The input partition as a cached DataFrame spread over every core, and its row count."""
+    suffix = os.path.splitext(args.input.rstrip("/"))[1].lower()
+    fmt = args.format or READ_FORMATS.get(suffix, "parquet")
+    reader = spark.read.option("header", "true") if fmt == "csv" else spark.read
+    try:
+        frame = reader.format(fmt).load(args.input)
+    except Exception as err:  # Spark's AnalysisException: path missing, unreadable format
+        raise DataError(f"cannot read input {args.input!r} as {fmt}: {err}") from err
+    if args.text_column not in frame.columns:
+        raise DataError(f"text column {args.text_column!r} not in input columns {frame.columns}")
+    if args.max_rows:
+        frame = frame.limit(args.max_rows)
+    parallelism = spark.sparkContext.defaultParallelism
+    if frame.rdd.getNumPartitions() < parallelism:  # a one-file partition would use one core
+        frame = frame.repartition(parallelism)
+    frame = frame.cache()
+    return frame, frame.count()
+
+
+def ship(spark, model_uri: str, workdir: str) -> tuple[str, str]:
+    """Download the explainer once, add it zipped to the job; (archive name, its text column)."""
+    import mlflow
+
+    from dlexplain.spark.udf import pack_model
+
+    local_model = mlflow.artifacts.download_artifacts(model_uri, dst_path=workdir)
+    archive = pack_model(local_model)
+    spark.sparkContext.addFile(archive)
+    model_text = mlflow.models.get_model_info(local_model).signature.inputs.input_names()[0]
+    return os.path.basename(archive), model_text
+
+
+def explain(spark, frame, args: argparse.Namespace, archive: str, model_text: str, tmp: str):
+    """Write ``frame`` plus its ``explanation`` column to ``tmp``; (evaluations, cache hits)."""
+    from pyspark.sql import functions as F
+
+    from dlexplain.spark.udf import explain_udf
+
+    threads = int(spark.conf.get("spark.task.cpus", "1"))  # tasks x threads <= cores
+    counters = (spark.sparkContext.accumulator(0), spark.sparkContext.accumulator(0))
+    udf = explain_udf(archive, model_text, threads, counters)
+    explained = frame.withColumn(EXPLANATION_COLUMN, udf(F.col(args.text_column).cast("string")))
+    if args.id_column:
+        # orderBy samples its input in a job of its own: without persist() the UDF would explain
+        # every row twice (once for the sample, once for the write)
+        explained = explained.persist().orderBy(args.id_column)
+    explained.write.mode("overwrite").parquet(tmp)
+    return counters[0].value, counters[1].value
+
+
+def publish(spark, tmp: str, output: str, rows_in: int, summary: dict) -> JobSummary:
+    """Check the written rows, write the summary beside them, swap ``tmp`` into ``output``."""
+    from pyspark.sql import functions as F
+
+    written = spark.read.parquet(tmp)
+    rows_out = written.count()
+    if rows_out != rows_in:
+        raise DataError(f"row count changed: {rows_in} in, {rows_out} out; output not published")
+    failed = written.filter(F.col(f"{EXPLANATION_COLUMN}.error").isNotNull()).count()
+    result = JobSummary(rows=rows_out, failed=failed, **summary)
+    filesystem, path = hadoop_filesystem(spark, f"{tmp}/{SUMMARY_FILE}")
+    stream = filesystem.create(path, True)
+    try:
+        stream.write(bytearray(result.to_json().encode()))
+    finally:
+        stream.close()
+    _replace(spark, tmp, output)
+    return result
+
+
+def _replace(spark, tmp: str, output: str) -> None:
+    """Swap ``tmp`` into ``output`` with renames on the cluster's filesystem."""
+    filesystem, target = hadoop_filesystem(spark, output)
+    backup_path = f"{output.rstrip('/')}.old-{uuid.uuid4().hex[:8]}"
+    _, backup = hadoop_filesystem(spark, backup_path)
+    _, source = hadoop_filesystem(spark, tmp)
+    had_old = filesystem.exists(target)
+    if had_old and not filesystem.rename(target, backup):
+        raise OSError(f"could not move the previous output {output!r} aside")
+    if not filesystem.rename(source, target):
+        if had_old:
+            filesystem.rename(backup, target)
+        raise OSError(f"could not move {tmp!r} to {output!r}")
+    if had_old:
+        filesystem.delete(backup, True)
+
+
+def run(args: argparse.Namespace) -> JobSummary:
+    """Explain ``args.input`` into ``args.output``; temp folders and the session always go."""
+    from mlflow.environment_variables import MLFLOW_TRACKING_URI
+    from pyspark.sql import SparkSession
+
+    if args.model_uri.startswith(("runs:/", "models:/")) and not MLFLOW_TRACKING_URI.is_set():
+        raise ConfigError("MLFLOW_TRACKING_URI is not set: the job cannot resolve "
+                          f"{args.model_uri!r} (MLflow would fall back to a local mlflow.db)")
+    seconds: dict[str, float] = {}
+    with _timed(seconds, "spark_start_s"):
+        spark = SparkSession.builder.appName(f"dlexplain batch_explain {args.input}").getOrCreate()
+    workdir = tempfile.mkdtemp(prefix="dlexplain-job-")  # the model and its zip
+    tmp = f"{args.output.rstrip('/')}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        frame, rows_in = read(spark, args)
+        with _timed(seconds, "explainer_download_s"):
+            archive, model_text = ship(spark, args.model_uri, workdir)
+        with _timed(seconds, "explain_and_write_s"):
+            evaluations, hits = explain(spark, frame, args, archive, model_text, tmp)
+        return publish(spark, tmp, args.output, rows_in, {
+            "input": args.input, "output": args.output, "model_uri": args.model_uri,
+            "model_evaluations": evaluations, "cache_hits": hits, **seconds})
+    finally:
+        filesystem, leftover = hadoop_filesystem(spark, tmp)
+        if filesystem.exists(leftover):  # a failed job leaves no half-written output behind
+            filesystem.delete(leftover, True)
+        shutil.rmtree(workdir, ignore_errors=True)
+        spark.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        summary = run(parse_args(argv))
+    except DlexplainError as err:
+        print(f"dlexplain batch_explain: error: {err}", file=sys.stderr, flush=True)
+        return 2
+    print("DLEXPLAIN_SUMMARY " + summary.to_json(), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""The explainer as a Spark iterator pandas UDF, loaded once per Python worker.
+
+Why not ``mlflow.pyfunc.spark_udf``: with a struct ``result_type`` MLflow 3.17 casts nullable
+string fields with ``astype(str)``, so a null ``error`` or ``label`` arrives as the string
+``"None"``. This UDF does the same work (model shipped to executors once, loaded once per Python
+worker, typed struct out) and keeps nulls null.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Iterator
+
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+#: Loaded explainers of this Python worker, by local model path (workers are reused across tasks).
+_LOADED: dict[str, object] = {}
+
+
+def explanation_struct():
+    """Spark type of the explainer's output columns, derived from their Arrow struct."""
+    from pyspark.sql.pandas.types import from_arrow_type
+
+    from dlexplain.tracking.pyfunc import output_arrow_type
+
+    return from_arrow_type(output_arrow_type())
+
+
+def pack_model(model_dir: str) -> str:
+    """Zip a downloaded model folder for ``SparkContext.addFile`` (folders only work locally)."""
+    import shutil
+
+    return shutil.make_archive(model_dir.rstrip("/"), "zip", model_dir)
+
+
+def load_once(archive: str, torch_threads: int):
+    """The pyfunc explainer packed in ``archive``, unpacked and loaded on first call only."""
+    if archive not in _LOADED:
+        import shutil
+        import tempfile
+
+        import mlflow
+        import torch
+
+        torch.set_num_threads(torch_threads)
+        folder = tempfile.mkdtemp(prefix="dlexplain-explainer-")
+        shutil.unpack_archive(archive, folder, "zip")
+        _LOADED[archive] = mlflow.pyfunc.load_model(folder)
+        logger.info("loaded explainer %s (torch threads %d)", archive, torch_threads)
+    return _LOADED[archive]
+
+
+def explain_udf(model_file: str, text_column: str, torch_threads: int, counters=None):
+    """A pandas UDF: text column → explanation struct, for a ``pack_model`` archive added with
+    ``addFile``. ``counters``: optional Spark accumulators (model evaluations, cache hits)."""
+    from pyspark.sql.functions import pandas_udf
+
+    struct = explanation_struct()
+    columns = struct.fieldNames()
+
+    @pandas_udf(struct)
+    def explain(batches: Iterator[pd.Series]) -> Iterator[pd.DataFrame]:
+        from pyspark import SparkFiles
+
+        model = load_once(SparkFiles.get(model_file), torch_threads)
+        python_model = model.unwrap_python_model()
+        for texts in batches:
+            before = (python_model.evaluations, python_model.cache_hits)
+            frame = pd.DataFrame({text_column: texts.astype(object).where(texts.notna(), None)})
+            out = model.predict(frame)[columns]
+            if counters is not None:
+                counters[0].add(python_model.evaluations - before[0])
+                counters[1].add(python_model.cache_hits - before[1])
+            yield out
+
+    return explain

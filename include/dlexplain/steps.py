@@ -1,0 +1,167 @@
+"""The steps of the ``explain_reviews`` DAG, one function per task, free of Airflow imports.
+
+Each step takes and returns frozen records (:class:`~dlexplain.base.records.Record`): the DAG
+hands them from task to task as XCom JSON (``to_json_dict``/``from_json_dict``), and the Spark
+job's :class:`~dlexplain.spark.summary.JobSummary` comes back the same way, so writer and reader
+share one definition of every value that crosses a seam.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from dlexplain.base.records import Record
+from dlexplain.config import Settings
+from dlexplain.errors import DataError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SOURCE = "default"
+DATASET_TEMPLATE = "{data_dir}/reviews/ds={ds}"
+OUTPUT_TEMPLATE = "{home}/explanations/reviews/ds={ds}"
+
+
+@dataclass(frozen=True)
+class PartitionPlan(Record):
+    """Where one day's input and output live, and what the Spark job needs to know."""
+
+    ds: str
+    partition: str
+    input: str
+    output: str
+    tracking_uri: str
+    python: str
+
+
+@dataclass(frozen=True)
+class BatchItem(Record):
+    """One batch of the output to log into the explanation run (a mapped task's input)."""
+
+    run_id: str
+    output: str
+    partition: str
+    batch: int
+    rows_per_batch: int
+
+    @property
+    def prefix(self) -> str:
+        """Where the batch's artifacts go in the run."""
+        return f"explanations/{self.partition}/batch-{self.batch:04d}"
+
+
+@dataclass(frozen=True)
+class BatchSummary(Record):
+    """What one logged batch held."""
+
+    rows: int
+    explained: int
+    failed: int
+    max_additivity_error: float | None
+
+
+def plan_partition(ds: str, dataset_template: str, output_template: str,
+                   settings: Settings) -> PartitionPlan:
+    """Resolve the day's paths (``{ds}``, ``{data_dir}``, ``{home}`` placeholders); input must exist."""
+    import mlflow
+
+    fields = {"ds": ds, "data_dir": settings.data_dir.resolve(), "home": settings.home.resolve()}
+    try:
+        source, target = dataset_template.format(**fields), output_template.format(**fields)
+    except (KeyError, IndexError, ValueError) as err:
+        raise DataError(f"bad path template: {err!r}; use {{ds}}, {{data_dir}}, {{home}}") from err
+    if "://" not in source and not Path(source).exists():
+        raise DataError(f"input partition {source!r} does not exist (template {dataset_template!r})")
+    return PartitionPlan(ds=ds, partition=f"ds={ds}", input=source, output=target,
+                         tracking_uri=mlflow.get_tracking_uri(), python=sys.executable)
+
+
+def resolve_source_model(source: str, settings: Settings) -> str:
+    """``default`` → the embedded model, registered as ``sentiment-classifier@champion``."""
+    if source != DEFAULT_SOURCE:
+        return source
+    from dlexplain.defaults import build_default_model
+    from dlexplain.tracking.registry import register_classifier
+
+    return register_classifier(build_default_model(settings.cache_dir).path)
+
+
+def ensure_explainer(source: str, max_evals: int | None, settings: Settings):
+    """The explainer of ``source`` (an ``ExplainerRef``), logged only when new.
+
+    ``max_evals`` None means the setting (``DLEXPLAIN_MAX_EVALS``); a bad value fails here,
+    before anything is logged or downloaded.
+    """
+    from dlexplain.tracking.registry import ExplainerSpec, log_explainer
+
+    config = settings.explainer if max_evals is None else replace(settings.explainer,
+                                                                  max_evals=max_evals)
+    return log_explainer(resolve_source_model(source, settings), ExplainerSpec(config))
+
+
+def read_output(output: str):
+    """The Spark job's output partition as a ``pyarrow.Table`` (part files in name order)."""
+    import pyarrow.parquet as pq
+
+    return pq.read_table(output)
+
+
+def open_explanation_run(*, dag_id: str, airflow_run_id: str, explainer, plan: PartitionPlan,
+                         rows_per_batch: int) -> list[BatchItem]:
+    """The one explanation run of (DAG, logical date), tagged; one work item per batch.
+
+    ``explainer`` is the ``ExplainerRef`` that explained the partition.
+    """
+    import mlflow
+    import pyarrow.compute as pc
+
+    from dlexplain.explain.table import EXPLANATION_COLUMN
+    from dlexplain.spark.summary import JobSummary
+    from dlexplain.tracking import runs
+
+    table = read_output(plan.output)
+    rows = table.num_rows
+    errors = pc.struct_field(table.column(EXPLANATION_COLUMN), "error")
+    failed = int(pc.sum(pc.is_valid(errors)).as_py() or 0)
+    run_id = runs.find_or_create_run(
+        runs.EXPLANATIONS_EXPERIMENT,
+        key={runs.TAG_KIND: runs.KIND_EXPLANATIONS, runs.TAG_DAG_ID: dag_id,
+             runs.TAG_LOGICAL_DATE: plan.ds},
+        run_name=f"{dag_id}-{plan.partition}",
+    )
+    client = mlflow.MlflowClient()
+    tags = {"airflow.dag_id": dag_id, "airflow.run_id": airflow_run_id,
+            "airflow.logical_date": plan.ds, runs.TAG_EXPLAINER_RUN_ID: explainer.run_id,
+            runs.TAG_PARTITION: plan.partition, runs.TAG_INPUT: plan.input,
+            runs.TAG_OUTPUT: plan.output, runs.TAG_ROWS: str(rows),
+            runs.TAG_ROWS_FAILED: str(failed)}
+    for key, value in tags.items():
+        client.set_tag(run_id, key, value)
+    client.log_metric(run_id, "rows_total", rows)
+    client.log_metric(run_id, "rows_failed_total", failed)
+    job = JobSummary.read(plan.output)
+    for key in ("model_evaluations", "cache_hits", "explain_and_write_s"):
+        client.log_metric(run_id, key, getattr(job, key))  # one point per DAG run: re-runs' history
+    logger.info("Spark job: %d model evaluations, %d cache hits, explain+write %.1f s",
+                job.model_evaluations, job.cache_hits, job.explain_and_write_s)
+    batches = max(1, -(-rows // rows_per_batch))
+    logger.info("explanation run %s: %d rows in %d batches", run_id, rows, batches)
+    return [BatchItem(run_id=run_id, output=plan.output, partition=plan.partition, batch=i,
+                      rows_per_batch=rows_per_batch) for i in range(batches)]
+
+
+def log_batch(item: BatchItem, class_name: str | None = None) -> BatchSummary:
+    """Log one batch's plot, arrays and text plots into the explanation run."""
+    import mlflow
+
+    from dlexplain.explain.table import read_explanations
+    from dlexplain.tracking.artifacts import log_explanations
+
+    start = item.batch * item.rows_per_batch
+    results = read_explanations(read_output(item.output).slice(start, item.rows_per_batch))
+    with mlflow.start_run(run_id=item.run_id):
+        summary = log_explanations(results, item.prefix, class_name=class_name, step=item.batch)
+    return BatchSummary(**{k: summary[k] for k in ("rows", "explained", "failed",
+                                                   "max_additivity_error")})

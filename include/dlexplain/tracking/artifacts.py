@@ -1,0 +1,140 @@
+"""Explanation artifacts of a batch: bar plot PNG, text plot HTML, arrays, summary.json.
+
+Layout under ``<prefix>/`` (e.g. ``explanations/ds=2026-01-03/batch-0000``)::
+
+    bar_<CLASS>.png     shap.plots.bar of the top tokens by mean |SHAP value| for one class
+    text/row-<i>.html   shap.plots.text of each explained row
+    shap_values.npz     values (sum tokens × classes), offsets (rows + 1), tokens, output_names,
+                        probabilities (rows × classes); load with np.load(..., allow_pickle=False)
+    base_values.npy     rows × classes (NaN for rows that failed)
+    summary.json        rows, errors, additivity, top tokens per class
+
+Row i's values are ``values[offsets[i]:offsets[i + 1]]`` and its tokens the same slice of
+``tokens``; a failed row has an empty slice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from dlexplain.errors import DataError
+from dlexplain.explain.row import TextExplanation
+from dlexplain.explain.table import summarize
+
+logger = logging.getLogger(__name__)
+
+
+def top_tokens(results: Sequence[TextExplanation], class_index: int, k: int = 10) -> list[dict]:
+    """Tokens with the largest mean |SHAP value| for one class over the explained rows."""
+    totals: dict[str, list[float]] = defaultdict(list)
+    for result in results:
+        if not result.ok:
+            continue
+        for token, value in zip(result.tokens, result.values[:, class_index]):
+            word = re.sub(r"\s+", " ", token).strip().lower()
+            if word:
+                totals[word].append(float(value))
+    ranked = sorted(totals.items(), key=lambda kv: -np.mean(np.abs(kv[1])))[:k]
+    return [{"token": word, "mean_abs_value": float(np.mean(np.abs(values))),
+             "mean_value": float(np.mean(values)), "count": len(values)}
+            for word, values in ranked]
+
+
+def _shap_explanation(result: TextExplanation):
+    import shap
+
+    return shap.Explanation(values=result.values, base_values=result.base_values,
+                            data=np.array(result.tokens, dtype=object),
+                            output_names=list(result.output_names))
+
+
+def write_bar_plot(results: Sequence[TextExplanation], class_name: str, path: Path,
+                   k: int = 20) -> None:
+    """A shap bar plot of the top ``k`` tokens by mean |value| for ``class_name``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import shap
+
+    names = next((r.output_names for r in results if r.ok), ())
+    ranked = top_tokens(results, names.index(class_name), k)
+    explanation = shap.Explanation(
+        values=np.array([t["mean_abs_value"] for t in ranked]),
+        feature_names=[t["token"] for t in ranked],
+    )
+    shap.plots.bar(explanation, max_display=k, show=False)
+    figure = plt.gcf()
+    figure.suptitle(f"mean |SHAP value| for {class_name} over {sum(r.ok for r in results)} texts")
+    figure.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(figure)
+
+
+def write_arrays(results: Sequence[TextExplanation], folder: Path, n_classes: int) -> None:
+    """``shap_values.npz`` (ragged rows as flat arrays + offsets) and ``base_values.npy``."""
+    lengths = [len(r.tokens) for r in results]
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    values = [r.values for r in results if r.tokens]
+    nan_row = np.full(n_classes, np.nan)
+    np.savez(
+        folder / "shap_values.npz",
+        values=np.concatenate(values) if values else np.zeros((0, n_classes)),
+        offsets=offsets,
+        tokens=np.array([t for r in results for t in r.tokens], dtype=np.str_),
+        output_names=np.array(next((r.output_names for r in results if r.ok), ()), dtype=np.str_),
+        probabilities=np.array([r.probabilities if r.ok else nan_row for r in results]),
+    )
+    np.save(folder / "base_values.npy",
+            np.array([r.base_values if r.ok else nan_row for r in results]))
+
+
+def write_explanations(results: Sequence[TextExplanation], folder: Path,
+                       class_name: str | None = None, top_k: int = 20) -> dict:
+    """Write every artifact of one batch into ``folder``; returns the summary."""
+    good = [r for r in results if r.ok]
+    names = good[0].output_names if good else ()
+    class_name = class_name or (names[-1] if names else None)
+    if good and class_name not in names:
+        raise DataError(f"class {class_name!r} is not one of the outputs {list(names)}")
+    summary = {
+        **summarize(list(results)),
+        "plotted_class": class_name,
+        "errors": [{"row": i, "error": r.error} for i, r in enumerate(results) if not r.ok],
+        "top_tokens": {name: top_tokens(results, i) for i, name in enumerate(names)},
+    }
+    write_arrays(results, folder, len(names))
+    if good:
+        write_bar_plot(results, class_name, folder / f"bar_{class_name}.png", k=top_k)
+        import shap
+
+        (folder / "text").mkdir()
+        for i, result in enumerate(results):
+            if result.ok:
+                html = shap.plots.text(_shap_explanation(result), display=False)
+                (folder / "text" / f"row-{i:04d}.html").write_text(html, encoding="utf-8")
+    (folder / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def log_explanations(results: Sequence[TextExplanation], prefix: str, *,
+                     class_name: str | None = None, step: int | None = None) -> dict:
+    """Log one batch's artifacts under ``prefix`` and its metrics into the active MLflow run."""
+    import mlflow
+
+    with tempfile.TemporaryDirectory(prefix="dlexplain-artifacts-") as tmp:
+        summary = write_explanations(results, Path(tmp), class_name)
+        mlflow.log_artifacts(tmp, artifact_path=prefix)
+    mlflow.log_metrics({
+        "rows_explained": summary["explained"], "rows_failed": summary["failed"],
+        "max_additivity_error": summary["max_additivity_error"] or 0.0,
+    }, step=step)
+    logger.info("logged %d explanations under %s", len(results), prefix)
+    return summary

@@ -1,0 +1,190 @@
+"""The SHAP explainer as an MLflow pyfunc model: typed columns in and out, no pickles.
+
+The classifier's weights and tokenizer travel as the model artifact ``classifier``; the shap
+explainer is rebuilt in ``load_context`` from them and the ``model_config``, which also holds the
+explainer's identity (computed once, when the explainer is logged: :func:`explainer_identity`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from importlib import metadata
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.models import ModelSignature
+from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE
+from mlflow.types.schema import Array, ColSpec, Schema
+
+from dlexplain.explain.config import ExplainerConfig
+from dlexplain.explain.row import COLUMNS, STRING, Kind, field_names, to_pandas
+from dlexplain.tracking.request_limits import in_scoring_server
+
+logger = logging.getLogger(__name__)
+
+#: model artifact key of the Hugging Face folder (weights + tokenizer)
+ARTIFACT_CLASSIFIER = "classifier"
+#: model_config keys
+CONFIG_EXPLAINER = "explainer"
+CONFIG_TEXT_COLUMN = "text_column"
+CONFIG_RUN_ID = "run_id"
+CONFIG_IDENTITY = "identity"
+
+#: Columns added to the explanation's (name, kind, required): its JSON form, and which
+#: explainer answered.
+EXTRA_COLUMNS = (("explanation_json", STRING, True), ("explainer_run_id", STRING, False))
+#: Distributions the logged model pins (at the versions installed from requirements.lock).
+PINNED_DISTRIBUTIONS = ("mlflow", "shap", "transformers", "torch", "numpy", "pandas", "pyarrow",
+                        "matplotlib", "tqdm")
+
+
+def explainer_identity(source_key: str, config: ExplainerConfig, text_column: str) -> str:
+    """What makes two explainers give the same values: the classifier's weights (by
+    ``SourceModel.key``), the settings that change values, the input column and the package
+    version. Keys the registry's idempotency and the explanation cache alike."""
+    payload = {"source": source_key, "engine": config.fingerprint(), "text_column": text_column,
+               "dlexplain": metadata.version("dlexplain")}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _legacy_identity(classifier_dir: str, config: ExplainerConfig) -> str:
+    """The identity explainers logged by dlexplain 0.1 computed at every load (no identity in
+    their model_config): kept so their cached explanations are still found."""
+    from dlexplain.tracking.sources import folder_digest
+
+    seed = f"{folder_digest(Path(classifier_dir))}:{config.fingerprint()}"
+    return hashlib.sha256(seed.encode()).hexdigest()
+
+
+def output_columns() -> list[str]:
+    """The pyfunc's output columns: the explanation's, then the extras."""
+    return [*field_names(), *(name for name, _, _ in EXTRA_COLUMNS)]
+
+
+def output_arrow_type():
+    """Arrow struct of one output row (the Spark UDF's result type is derived from it)."""
+    import pyarrow as pa
+
+    from dlexplain.explain.row import arrow_type
+
+    extras = [pa.field(name, kind.arrow_type()) for name, kind, _ in EXTRA_COLUMNS]
+    return pa.struct([*arrow_type(), *extras])
+
+
+def _mlflow_type(kind: Kind):
+    """The MLflow type of a column kind (``double[][]`` → ``Array(Array("double"))``)."""
+    result = kind.mlflow.replace("[]", "")
+    for _ in range(kind.mlflow.count("[]")):
+        result = Array(result)
+    return result
+
+
+def explainer_signature(text_column: str = "text") -> ModelSignature:
+    """Input: one string column; output: the typed explanation columns and the extras."""
+    columns = [(f.name, f.metadata["kind"], f.metadata["required"]) for f in COLUMNS]
+    outputs = [ColSpec(_mlflow_type(kind), name, required=required)
+               for name, kind, required in (*columns, *EXTRA_COLUMNS)]
+    return ModelSignature(inputs=Schema([ColSpec("string", text_column)]), outputs=Schema(outputs))
+
+
+def pinned_requirements() -> list[str]:
+    """``name==version`` for the model's runtime dependencies, as installed (local tags dropped)."""
+    return [f"{name}=={metadata.version(name).split('+')[0]}" for name in PINNED_DISTRIBUTIONS]
+
+
+class ExplainerModel(mlflow.pyfunc.PythonModel):
+    """pyfunc wrapper: ``predict`` adapts a DataFrame to the engine and back.
+
+    Texts this explainer already explained come from the explanation cache (``Settings``); the
+    classifier is loaded on the first text that is not there, so an all-cached request never
+    loads the model.
+    """
+
+    def load_context(self, context) -> None:
+        from transformers import AutoConfig
+
+        from dlexplain.config import Settings
+        from dlexplain.explain.cache import ExplanationCache
+        from dlexplain.explain.classifier import class_labels
+        from dlexplain.tracking.request_limits import RequestLimits
+
+        config = context.model_config or {}
+        self._config = ExplainerConfig(**config.get(CONFIG_EXPLAINER, {}))
+        self._classifier_dir = context.artifacts[ARTIFACT_CLASSIFIER]
+        self._text_column = config.get(CONFIG_TEXT_COLUMN, "text")
+        self._run_id = config.get(CONFIG_RUN_ID)
+        self._explainer = None
+        self._output_names = class_labels(AutoConfig.from_pretrained(self._classifier_dir))
+        #: keys the explanation cache; written at log time (0.1 explainers: computed here)
+        self.identity = (config.get(CONFIG_IDENTITY)
+                         or _legacy_identity(self._classifier_dir, self._config))
+        settings = Settings.from_env()  # this process's environment: device, cache, limits
+        self._device = settings.device
+        self._cache = (ExplanationCache(settings.explanation_cache_path,
+                                        settings.explanation_cache_mb << 20)
+                       if settings.explanation_cache else None)
+        #: explanations served from the cache, over this model's life
+        self.cache_hits = 0
+        self._limits = RequestLimits(settings.serve_max_texts, settings.serve_max_chars)
+
+    @property
+    def evaluations(self) -> int:
+        """Model evaluations (masked texts forwarded) over this model's life."""
+        return self._explainer.classifier.evaluations if self._explainer is not None else 0
+
+    def _explain(self, texts: list) -> list:
+        from dlexplain.explain.engine import clean_text
+        from dlexplain.explain.row import TextExplanation
+
+        if self._explainer is None:
+            checked = [clean_text(t) for t in texts]
+            if all(text is None for text, _ in checked):  # nothing to explain: no model needed
+                return [TextExplanation.failed(error, self._output_names) for _, error in checked]
+            from dlexplain.explain.classifier import TextClassifier
+            from dlexplain.explain.engine import Explainer
+
+            classifier = TextClassifier.from_pretrained(
+                self._classifier_dir, device=self._device, batch_size=self._config.batch_size,
+                backend=self._config.backend,
+            )
+            self._explainer = Explainer(classifier, self._config)
+        return self._explainer.explain(texts)
+
+    def predict(self, context, model_input, params=None) -> pd.DataFrame:
+        """One row of typed explanation columns per input row, in input order.
+
+        Inside MLflow's scoring server, requests over the limits (``Settings.serve_max_*``) are
+        refused with 400 and a failure answers 500 with a message only, never a traceback.
+        """
+        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+        if self._text_column not in frame.columns:
+            raise MlflowException(
+                f"input has no text column {self._text_column!r}; columns: {list(frame.columns)}",
+                error_code=INVALID_PARAMETER_VALUE,
+            )
+        texts = frame[self._text_column].tolist()
+        if not in_scoring_server():
+            return self._predict(texts)
+        problem = self._limits.problem(texts)
+        if problem:
+            raise MlflowException(problem, error_code=INVALID_PARAMETER_VALUE)
+        try:
+            return self._predict(texts)
+        except Exception as err:
+            logger.exception("explaining %d texts failed", len(texts))
+            raise MlflowException(f"explaining failed: {type(err).__name__}: {err}",
+                                  error_code=INTERNAL_ERROR) from None
+
+    def _predict(self, texts: list) -> pd.DataFrame:
+        from dlexplain.explain.cache import explain_cached
+
+        results, hits = explain_cached(texts, self._explain, self._cache, self.identity)
+        self.cache_hits += hits
+        out = to_pandas(results)
+        out["explanation_json"] = [r.to_json() for r in results]
+        out["explainer_run_id"] = self._run_id
+        return out

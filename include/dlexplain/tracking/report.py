@@ -1,0 +1,42 @@
+"""Where to look after a DAG run: the explanation run, its explainer, the output partition."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlflow import MlflowClient
+
+from dlexplain.errors import DataError
+from dlexplain.tracking.runs import (EXPLANATIONS_EXPERIMENT, TAG_DAG_ID, TAG_EXPLAINER_RUN_ID,
+                                     TAG_LOGICAL_DATE, TAG_OUTPUT, TAG_ROWS, TAG_ROWS_FAILED,
+                                     find_run)
+
+
+@dataclass(frozen=True)
+class RunReport:
+    tracking_uri: str
+    explanation_run_url: str
+    explainer_run_url: str
+    output: str
+    rows: str
+    rows_failed: str
+
+
+def _url(client: MlflowClient, tracking_uri: str, run_id: str) -> str:
+    run = client.get_run(run_id)
+    return f"{tracking_uri}/#/experiments/{run.info.experiment_id}/runs/{run_id}"
+
+
+def explanation_report(tracking_uri: str, dag_id: str, logical_date: str) -> RunReport:
+    """The explanation run of (``dag_id``, ``logical_date``) and the links a person opens."""
+    client = MlflowClient(tracking_uri)
+    run_id = find_run(EXPLANATIONS_EXPERIMENT, {TAG_DAG_ID: dag_id, TAG_LOGICAL_DATE: logical_date})
+    if run_id is None:
+        raise DataError(f"no explanation run for DAG {dag_id!r} on {logical_date!r}")
+    tags = client.get_run(run_id).data.tags
+    return RunReport(
+        tracking_uri=tracking_uri,
+        explanation_run_url=_url(client, tracking_uri, run_id),
+        explainer_run_url=_url(client, tracking_uri, tags[TAG_EXPLAINER_RUN_ID]),
+        output=tags[TAG_OUTPUT], rows=tags[TAG_ROWS], rows_failed=tags[TAG_ROWS_FAILED],
+    )

@@ -1,0 +1,60 @@
+"""Experiments and the runs dlexplain keeps in them, with the tags that find them again."""
+
+from __future__ import annotations
+
+from mlflow import MlflowClient
+
+from dlexplain.tracking.filters import tag, where
+
+#: Experiment of explainer runs (one per source model and settings) and registered classifiers.
+EXPLAINERS_EXPERIMENT = "dlexplain-explainers"
+#: Experiment of explanation runs (one per DAG and logical date).
+EXPLANATIONS_EXPERIMENT = "dlexplain-explanations"
+
+TAG_KIND = "dlexplain.kind"
+KIND_EXPLAINER = "explainer"
+KIND_CLASSIFIER = "classifier"
+KIND_EXPLANATIONS = "explanations"
+
+#: tags of an explanation run (``dlexplain.steps.open_explanation_run`` writes them)
+TAG_DAG_ID = "dlexplain.dag_id"
+TAG_LOGICAL_DATE = "dlexplain.logical_date"
+TAG_EXPLAINER_RUN_ID = "dlexplain.explainer_run_id"
+TAG_PARTITION = "dlexplain.partition"
+TAG_INPUT = "dlexplain.input"
+TAG_OUTPUT = "dlexplain.output"
+TAG_ROWS = "dlexplain.rows"
+TAG_ROWS_FAILED = "dlexplain.rows_failed"
+
+
+def experiment_id(name: str) -> str:
+    """The id of experiment ``name``, created when missing."""
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(name)
+    return experiment.experiment_id if experiment else client.create_experiment(name)
+
+
+def find_run(experiment: str, tags: dict[str, str], *, finished: bool = False) -> str | None:
+    """run_id of the oldest run of ``experiment`` carrying every tag of ``tags``, if any."""
+    conditions = {tag(key): value for key, value in tags.items()}
+    if finished:
+        conditions["attributes.status"] = "FINISHED"
+    runs = MlflowClient().search_runs([experiment_id(experiment)], filter_string=where(conditions),
+                                      order_by=["attributes.start_time ASC"], max_results=1)
+    return runs[0].info.run_id if runs else None
+
+
+def find_or_create_run(experiment: str, key: dict[str, str], tags: dict[str, str] | None = None,
+                       run_name: str | None = None) -> str:
+    """The run of ``experiment`` tagged with every ``key`` tag, created (with ``tags``) if none.
+
+    Used for explanation runs: one per partition, reused when the same work is done again.
+    """
+    found = find_run(experiment, key)
+    if found:
+        return found
+    client = MlflowClient()
+    run = client.create_run(experiment_id(experiment), tags={**key, **(tags or {})},
+                            run_name=run_name)
+    client.set_terminated(run.info.run_id)
+    return run.info.run_id

@@ -1,0 +1,112 @@
+"""Source models: a local Hugging Face folder or an MLflow transformers model URI.
+
+:func:`describe_source` names a source by a stable ``key`` without downloading anything: the
+content digest of a local folder, or the registered version an alias points at (with the run
+that logged it). :func:`materialise` brings an MLflow model's weights to a local folder, and is
+only called when a new explainer is logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from dlexplain.errors import ModelError
+
+logger = logging.getLogger(__name__)
+
+_MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
+_MLFLOW_SCHEMES = ("models:/", "runs:/")
+
+
+@dataclass(frozen=True)
+class SourceModel:
+    """A classifier to explain: what the user named, and a key that identifies its weights."""
+
+    uri: str
+    #: the same weights always get the same key, however they were named
+    key: str
+    #: the local folder, for a Hugging Face folder source (MLflow sources: see ``materialise``)
+    folder: Path | None = None
+    registered_name: str | None = None
+    registered_version: str | None = None
+
+    @property
+    def loads_from(self) -> str:
+        """The URI to download an MLflow source from (a pinned version, never a moving alias)."""
+        if self.registered_version:
+            return f"models:/{self.registered_name}/{self.registered_version}"
+        return self.uri
+
+
+def folder_digest(folder: Path) -> str:
+    """sha256 over the relative paths and contents of every file in ``folder``."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return f"sha256:{digest.hexdigest()}"
+
+
+def is_mlflow_uri(source: str | Path) -> bool:
+    return str(source).startswith(_MLFLOW_SCHEMES)
+
+
+def describe_source(source: str | Path) -> SourceModel:
+    """The source's key and where it lives; nothing is downloaded."""
+    if not is_mlflow_uri(source):
+        folder = Path(source).expanduser().resolve()
+        if not (folder / "config.json").is_file():
+            raise ModelError(f"source model {str(source)!r} is neither an MLflow model URI "
+                             "(models:/…, runs:/…) nor a Hugging Face folder with config.json")
+        return SourceModel(uri=str(folder), key=folder_digest(folder), folder=folder)
+    uri = str(source)
+    match = _MODELS_URI.match(uri)
+    if not match:
+        return SourceModel(uri=uri, key=uri)  # runs:/<run_id>/<path>: run ids are unique
+    name, version, run_id = _registered_version(uri, match)
+    return SourceModel(uri=uri, key=f"models:/{name}/{version} (run {run_id})",
+                       registered_name=name, registered_version=version)
+
+
+def _registered_version(uri: str, match: re.Match) -> tuple[str, str, str]:
+    """(name, version, run that logged it) of a ``models:/name@alias`` or ``models:/name/N`` URI."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client, name = MlflowClient(), match["name"]
+    try:
+        if match["alias"]:
+            found = client.get_model_version_by_alias(name, match["alias"])
+        else:
+            found = client.get_model_version(name, match["version"])
+    except MlflowException as err:
+        raise ModelError(f"cannot resolve {uri!r}: {err.message}") from err
+    return name, str(found.version), found.run_id or found.source
+
+
+def materialise(source: SourceModel, workdir: Path) -> Path:
+    """A local Hugging Face folder of ``source``: its own folder, or the MLflow model's model
+    and tokenizer saved under ``workdir`` (the download happens here)."""
+    if source.folder is not None:
+        return source.folder
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    uri = source.loads_from
+    try:
+        components = mlflow.transformers.load_model(uri, return_type="components")
+    except (MlflowException, OSError) as err:
+        raise ModelError(f"cannot load MLflow transformers model {uri!r}: {err}") from err
+    if "tokenizer" not in components:
+        raise ModelError(f"MLflow model {uri!r} has no tokenizer; log it with one")
+    folder = workdir / "source-model"
+    components["model"].save_pretrained(folder)
+    components["tokenizer"].save_pretrained(folder)
+    logger.info("materialised %s into %s", uri, folder)
+    return folder

@@ -1,0 +1,117 @@
+"""The explanation engine on a tiny random BERT: additivity, order, bad input, truncation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dlexplain.explain.config import ExplainerConfig
+from dlexplain.explain.engine import Explainer
+from dlexplain.errors import ConfigError
+
+GOOD = ["the film was great", "a dull and boring movie", "love this story , best acting !"]
+
+
+@pytest.fixture()
+def explainer(tiny_classifier):
+    return Explainer(tiny_classifier, ExplainerConfig(max_evals=100, batch_size=16))
+
+
+def test_explanations_are_additive_and_typed(explainer):
+    results = explainer.explain(GOOD)
+    assert len(results) == len(GOOD)
+    for text, result in zip(GOOD, results):
+        assert result.error is None
+        assert result.output_names == ("NEGATIVE", "POSITIVE")
+        assert result.values.shape == (len(result.tokens), 2)
+        assert "".join(result.tokens).strip() == text
+        assert result.additivity_error < 1e-4
+        np.testing.assert_allclose(result.probabilities.sum(), 1.0, atol=1e-6)
+        assert result.label == result.output_names[int(np.argmax(result.probabilities))]
+        assert result.score == pytest.approx(result.probabilities.max())
+        assert np.abs(result.values).sum() > 0, "tiny model must not ignore its input"
+
+
+def test_probabilities_match_the_classifier(explainer, tiny_classifier):
+    results = explainer.explain(GOOD)
+    direct = tiny_classifier.predict_proba(GOOD)
+    np.testing.assert_allclose([r.probabilities for r in results], direct, atol=1e-6)
+
+
+def test_results_do_not_depend_on_batch_size(tiny_classifier):
+    small = Explainer(tiny_classifier, ExplainerConfig(max_evals=100, batch_size=3)).explain(GOOD)
+    large = Explainer(tiny_classifier, ExplainerConfig(max_evals=100, batch_size=64)).explain(GOOD)
+    for a, b in zip(small, large):
+        np.testing.assert_allclose(a.values, b.values, atol=1e-5)
+
+
+LONG = " ".join(["the film was good"] * 40)  # 160 tokens, model limit is 64
+
+BAD_INPUT_TABLE = [
+    # (input, expected error fragment or None, truncated)
+    (None, "missing", False),
+    (float("nan"), "missing", False),
+    ("", "empty", False),
+    ("   \t\n  ", "empty", False),
+    ("\x00\x01\x07", "empty", False),
+    (42, "must be a string, got int", False),
+    (3.5, "must be a string, got float", False),
+    (["the", "film"], "must be a string, got list", False),
+    ({"text": "film"}, "must be a string, got dict", False),
+    (b"the film", "must be a string, got bytes", False),
+    (LONG, None, True),
+    ("great film 😀🎬", None, False),
+    ("good\x00 film\x1b with control chars", None, False),
+    ("映画はとても良かった", None, False),
+    ("фильм был отличный", None, False),
+]
+
+
+def test_bad_input_table(explainer):
+    inputs = [row[0] for row in BAD_INPUT_TABLE]
+    results = explainer.explain(inputs)
+    assert len(results) == len(inputs), "every input row yields exactly one output row"
+    for (raw, error, truncated), result in zip(BAD_INPUT_TABLE, results):
+        if error is None:
+            assert result.error is None, (raw, result.error)
+            assert result.truncated is truncated, raw
+            assert result.additivity_error < 1e-4, raw
+            assert len(result.tokens) > 0
+        else:
+            assert result.error is not None and error in result.error, (raw, result.error)
+            assert result.tokens == () and result.values.size == 0, raw
+            assert result.label is None and result.score is None and result.additivity_error is None
+
+
+def test_bad_rows_keep_input_order(explainer):
+    inputs = ["the film was great", None, "a dull movie", "", "love it"]
+    results = explainer.explain(inputs)
+    assert [r.error is None for r in results] == [True, False, True, False, True]
+    assert "".join(results[2].tokens).strip() == "a dull movie"
+
+
+def test_truncation_keeps_model_limit(explainer, tiny_classifier):
+    result = explainer.explain([LONG])[0]
+    limit = tiny_classifier.max_length - tiny_classifier.num_special_tokens
+    assert result.truncated
+    assert sum(1 for t in result.tokens if t.strip()) <= limit
+    assert "".join(result.tokens).strip() == LONG[: len("".join(result.tokens).strip())]
+
+
+def test_max_tokens_knob(tiny_classifier):
+    explainer = Explainer(tiny_classifier, ExplainerConfig(max_evals=50, max_tokens=3))
+    result = explainer.explain(["the film was very good"])[0]
+    assert result.truncated
+    assert "".join(result.tokens).strip() == "the film was"
+
+
+@pytest.mark.parametrize("kwargs", [{"max_evals": 0}, {"batch_size": -1}, {"max_tokens": 0},
+                                    {"max_evals": "10"}])
+def test_config_rejects_bad_values(kwargs):
+    with pytest.raises(ConfigError, match=next(iter(kwargs))):
+        ExplainerConfig(**kwargs)
+
+
+def test_fingerprint_tracks_value_settings():
+    assert ExplainerConfig().fingerprint() == ExplainerConfig(batch_size=7).fingerprint()
+    assert ExplainerConfig().fingerprint() != ExplainerConfig(max_evals=300).fingerprint()

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
+from dag_defaults import dag_defaults
 from eaas_sensors import NewExplainerSensor
 
 from dlexplain.config import Settings
@@ -31,19 +31,9 @@ SETTINGS = Settings.from_env()
 
 
 @dag(
-    schedule=SETTINGS.eaas_schedule,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
+    **dag_defaults(schedule=SETTINGS.eaas_schedule, max_active_runs=1, doc_md=__doc__,
+                   retry_delay=timedelta(seconds=30), max_retry_delay=timedelta(minutes=5)),
     tags=["dlexplain", "eaas", "serving", "mlflow"],
-    doc_md=__doc__,
-    default_args={
-        "owner": "dlexplain",
-        "retries": 2,
-        "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=5),
-    },
     params={
         "registered_model": Param("sentiment-explainer", type="string", minLength=1,
                                   description="registered explainer model to serve"),

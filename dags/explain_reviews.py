@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pendulum
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import Asset, Param, dag, get_current_context, task
+from dag_defaults import dag_defaults
 
 from dlexplain.config import Settings
 from dlexplain.explain.config import MIN_MAX_EVALS
@@ -38,19 +38,9 @@ EXPLAINED_REVIEWS = Asset(name="dlexplain_explained_reviews",
 
 
 @dag(
-    schedule=SETTINGS.schedule,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=2,
+    **dag_defaults(schedule=SETTINGS.schedule, max_active_runs=2, doc_md=__doc__,
+                   retry_delay=timedelta(minutes=1), max_retry_delay=timedelta(minutes=30)),
     tags=["dlexplain", "explainability", "spark", "mlflow"],
-    doc_md=__doc__,
-    default_args={
-        "owner": "dlexplain",
-        "retries": 2,
-        "retry_delay": timedelta(minutes=1),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=30),
-    },
     params={
         "source_model": Param(DEFAULT_SOURCE, type="string", minLength=1,
                               description="HF folder or MLflow URI (models:/name@alias, "

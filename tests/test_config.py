@@ -41,3 +41,27 @@ def test_values_are_parsed():
 def test_bad_value_names_the_variable(var, value):
     with pytest.raises(ConfigError, match=f"{var}={value!r}"):
         Settings.from_env({var: value})
+
+
+def test_explainer_settings_are_validated_by_explainer_config():
+    from dlexplain.explain.config import MIN_MAX_EVALS, ExplainerConfig
+
+    settings = Settings.from_env({"DLEXPLAIN_MAX_EVALS": "37", "DLEXPLAIN_BACKEND": "bf16"})
+    assert settings.explainer == ExplainerConfig(max_evals=37, backend="bf16")
+    with pytest.raises(ConfigError, match=f"DLEXPLAIN_MAX_EVALS='1' is invalid: max_evals=1 "
+                                          f"must be an integer >= {MIN_MAX_EVALS}"):
+        Settings.from_env({"DLEXPLAIN_MAX_EVALS": "1"})
+    # the same bound, from the same place, wherever a config is made
+    assert ExplainerConfig.problem("max_evals", 1) == (
+        f"max_evals=1 must be an integer >= {MIN_MAX_EVALS}")
+    with pytest.raises(ConfigError, match="max_evals=1"):
+        ExplainerConfig(max_evals=1)
+
+
+def test_dag_settings():
+    settings = Settings.from_env({"DLEXPLAIN_SCHEDULE": "@hourly",
+                                  "DLEXPLAIN_EAAS_POKE_INTERVAL": "5"})
+    assert settings.schedule == "@hourly" and settings.eaas_schedule == "*/10 * * * *"
+    assert settings.eaas_poke_interval == 5 and settings.eaas_sensor_timeout == 540
+    with pytest.raises(ConfigError, match="DLEXPLAIN_EAAS_SENSOR_TIMEOUT='0'"):
+        Settings.from_env({"DLEXPLAIN_EAAS_SENSOR_TIMEOUT": "0"})

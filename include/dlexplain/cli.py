@@ -150,57 +150,63 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-tokens", type=_positive, help="default: the model's limit")
 
 
+def _group(groups, name: str, help: str):
+    """A command group (``dlexplain <name> <action>``); its subparsers take the actions."""
+    return groups.add_parser(name, help=help).add_subparsers(dest="action", required=True)
+
+
+def _command(parent, name: str, help: str, func) -> argparse.ArgumentParser:
+    """A command that runs ``func(args, settings)``."""
+    command = parent.add_parser(name, help=help)
+    command.set_defaults(func=func)
+    return command
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dlexplain", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     groups = parser.add_subparsers(dest="group", required=True)
 
-    model = groups.add_parser("model", help="the embedded default model").add_subparsers(
-        dest="action", required=True)
-    build = model.add_parser("build-default", help="fine-tune the default model (once per machine)")
+    model = _group(groups, "model", "the embedded default model")
+    build = _command(model, "build-default", "fine-tune the default model (once per machine)",
+                     cmd_model_build_default)
     build.add_argument("--force", action="store_true", help="rebuild even when cached")
-    build.set_defaults(func=cmd_model_build_default)
-    model.add_parser("path", help="print the default model folder").set_defaults(func=cmd_model_path)
+    _command(model, "path", "print the default model folder", cmd_model_path)
 
-    data = groups.add_parser("data", help="the default review partitions").add_subparsers(
-        dest="action", required=True)
-    build = data.add_parser("build-default", help="write daily partitions of held-out reviews")
+    data = _group(groups, "data", "the default review partitions")
+    build = _command(data, "build-default", "write daily partitions of held-out reviews",
+                     cmd_data_build_default)
     build.add_argument("--start", type=_day, help="first day (default: end - 2 days)")
     build.add_argument("--end", type=_day, help="last day (default: today)")
     build.add_argument("--rows-per-day", type=_positive, default=16)
     build.add_argument("--data-dir", type=Path, help="default: DLEXPLAIN_DATA_DIR")
-    build.set_defaults(func=cmd_data_build_default)
 
-    explain = groups.add_parser("explain", help="explain a table of texts into Parquet")
+    explain = _command(groups, "explain", "explain a table of texts into Parquet", cmd_explain)
     explain.add_argument("input", type=Path, help="Parquet, CSV or JSON-lines file")
     explain.add_argument("--output", type=Path, required=True, help="Parquet file to write")
     explain.add_argument("--text-column", default="text")
     explain.add_argument("--model", type=Path, help="HF model folder (default: the default model)")
     explain.add_argument("--limit", type=_positive, help="explain only the first N rows")
     _add_engine_options(explain)
-    explain.set_defaults(func=cmd_explain)
 
-    report = groups.add_parser("report", help="links to a DAG run's explanations in MLflow")
+    report = _command(groups, "report", "links to a DAG run's explanations in MLflow", cmd_report)
     report.add_argument("--dag-id", default="explain_reviews")
     report.add_argument("--logical-date", required=True, help="YYYY-MM-DD")
-    report.set_defaults(func=cmd_report)
 
-    server = groups.add_parser("mlflow", help="the local MLflow tracking server").add_subparsers(
-        dest="action", required=True)
-    start = server.add_parser("start", help="start it (state under $DLEXPLAIN_HOME/mlflow)")
+    server = _group(groups, "mlflow", "the local MLflow tracking server")
+    start = _command(server, "start", "start it (state under $DLEXPLAIN_HOME/mlflow)",
+                     cmd_mlflow_start)
     start.add_argument("--port", type=_positive)
     start.add_argument("--print-uri", action="store_true", help="print only the URI")
-    start.set_defaults(func=cmd_mlflow_start)
-    server.add_parser("stop", help="stop it").set_defaults(func=cmd_mlflow_stop)
+    _command(server, "stop", "stop it", cmd_mlflow_stop)
 
-    eaas = groups.add_parser("eaas", help="the served explainer (DLEXPLAIN_EAAS_*)").add_subparsers(
-        dest="action", required=True)
-    deploy = eaas.add_parser("deploy", help="serve the newest registered explainer (blue/green)")
+    eaas = _group(groups, "eaas", "the served explainer (DLEXPLAIN_EAAS_*)")
+    deploy = _command(eaas, "deploy", "serve the newest registered explainer (blue/green)",
+                      cmd_eaas_deploy)
     deploy.add_argument("--registered-model", help="default: sentiment-explainer")
-    deploy.set_defaults(func=cmd_eaas_deploy)
-    eaas.add_parser("status", help="what is deployed, and the last deploys and rollbacks"
-                    ).set_defaults(func=cmd_eaas_status)
-    eaas.add_parser("stop", help="stop the served explainer").set_defaults(func=cmd_eaas_stop)
+    _command(eaas, "status", "what is deployed, and the last deploys and rollbacks",
+             cmd_eaas_status)
+    _command(eaas, "stop", "stop the served explainer", cmd_eaas_stop)
     return parser
 
 

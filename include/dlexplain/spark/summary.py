@@ -7,22 +7,23 @@ from dataclasses import dataclass
 
 from dlexplain.base.records import Record
 
-#: The summary's file inside the output folder; the leading underscore keeps Spark and Arrow
-#: readers from taking it for data.
-SUMMARY_FILE = "_dlexplain_summary.json"
-
-
 @dataclass(frozen=True)
 class JobSummary(Record):
-    """Rows in and out, the work done (model evaluations, cache hits) and where time went."""
+    """Rows in and out, the work done and where the time went."""
 
+    #: rows written (always the rows read: the job refuses to publish otherwise)
+    rows: int
+    #: rows whose ``explanation.error`` is set
+    failed: int
+    #: texts the classifier evaluated (masked texts included); 0 when every text was cached
+    model_evaluations: int
+    #: texts answered from the explanation cache
+    cache_hits: int
     input: str
     output: str
+    #: the explainer the job loaded
     model_uri: str
-    rows: int
-    failed: int
-    model_evaluations: int
-    cache_hits: int
+    #: seconds: start of the Spark session, the explainer's download, explaining and writing
     spark_start_s: float
     explainer_download_s: float
     explain_and_write_s: float
@@ -36,3 +37,8 @@ class JobSummary(Record):
                                                   else os.path.abspath(output))
         with filesystem.open_input_stream(f"{path.rstrip('/')}/{SUMMARY_FILE}") as stream:
             return cls.from_json(stream.read().decode())
+
+
+#: The summary's file inside the output folder; the leading underscore keeps Spark and Arrow
+#: readers from taking it for data.
+SUMMARY_FILE = "_dlexplain_summary.json"

@@ -60,7 +60,7 @@ def probe(url: str, run_id: str, text_column: str = "text") -> dict:
     if row.get("explainer_run_id") != run_id:
         raise ServingError(f"{url} answered for explainer {row.get('explainer_run_id')}, "
                            f"expected {run_id}")
-    if not (explanation.additivity_error or 1.0) < ADDITIVITY_TOLERANCE:
-        raise ServingError(f"{url}: probe explanation does not add up "
-                           f"(error {explanation.additivity_error})")
+    error = explanation.additivity_error
+    if error is None or not error < ADDITIVITY_TOLERANCE:  # 0.0 is a perfect sum, not a miss
+        raise ServingError(f"{url}: probe explanation does not add up (error {error})")
     return row

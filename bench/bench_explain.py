@@ -66,7 +66,7 @@ def engine_run(path: Path, texts: list[str], max_evals: int, batch_size: int,
                backend: str = "fp32"):
     """(results, seconds, masked texts evaluated, classifier) of the engine, after a warm-up."""
     from dlexplain.explain.config import ExplainerConfig
-from dlexplain.explain.engine import Explainer
+    from dlexplain.explain.engine import Explainer
 
     classifier = recording_classifier(path, backend)
     engine = Explainer(classifier, ExplainerConfig(max_evals=max_evals, batch_size=batch_size,

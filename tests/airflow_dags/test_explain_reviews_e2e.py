@@ -12,7 +12,9 @@ from mlflow import MlflowClient
 
 from dlexplain.explain.table import read_explanations
 from dlexplain.defaults.data import partition_path
-from dlexplain.tracking.runs import EXPLANATIONS_EXPERIMENT, experiment_id
+from dlexplain.tracking.filters import tag, where
+from dlexplain.tracking.runs import (EXPLANATIONS_EXPERIMENT, TAG_DAG_ID, TAG_LOGICAL_DATE,
+                                     experiment_id)
 
 pytestmark = pytest.mark.slow
 DAY = date(2026, 1, 5)
@@ -33,8 +35,8 @@ def partition(dlexplain_home, holdout_reviews):
 def _explanation_runs():
     client = MlflowClient()
     return client.search_runs([experiment_id(EXPLANATIONS_EXPERIMENT)],
-                              filter_string="tags.`dlexplain.dag_id` = 'explain_reviews' and "
-                                            f"tags.`dlexplain.logical_date` = '{DAY}'")
+                              filter_string=where({tag(TAG_DAG_ID): "explain_reviews",
+                                                   tag(TAG_LOGICAL_DATE): str(DAY)}))
 
 
 def _metric_history(run_id: str, key: str) -> list[float]:

@@ -16,7 +16,8 @@ import requests
 from mlflow import MlflowClient
 
 from dlexplain.defaults import build_default_data
-from dlexplain.tracking.runs import EXPLANATIONS_EXPERIMENT, experiment_id
+from dlexplain.tracking.filters import tag, where
+from dlexplain.tracking.runs import EXPLANATIONS_EXPERIMENT, TAG_DAG_ID, experiment_id
 from dlexplain.base.processes import free_port
 from tests.conftest import REPO
 from tests.services.processes import background, wait_for
@@ -88,20 +89,51 @@ def standalone(tmp_path_factory, mlflow_server, settings):
         yield {"api": api, "env": env, "home": home, "headers": state["headers"]}
 
 
-def _airflow(standalone, *args, attempts: int = 6) -> str:
+def _airflow(standalone, *args, attempts: int = 6, before_retry=None) -> str:
     """Run an Airflow CLI command; retry when SQLite refuses a write while the scheduler writes.
 
-    A read transaction that must upgrade to a write gets SQLITE_BUSY at once (no busy wait);
-    the command's transaction is rolled back, so running it again is safe.
+    A read transaction that must upgrade to a write gets SQLITE_BUSY at once (no busy wait).
+    Most commands roll back whole, so running them again is safe; ``before_retry`` undoes what
+    a refused try may have committed (see :func:`_create_backfill`).
     """
     for attempt in range(attempts):
         done = subprocess.run([sys.executable, "-m", "airflow", *args], capture_output=True,
                               text=True, env=standalone["env"], timeout=300)
         if done.returncode == 0 or "database is locked" not in done.stderr:
             break
+        if before_retry is not None:
+            before_retry()
         time.sleep(3 * (attempt + 1))
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
+
+
+def _backfills(standalone) -> list[dict]:
+    reply = requests.get(f"{standalone['api']}/api/v2/backfills", params={"dag_id": DAG_ID},
+                         headers=standalone["headers"], timeout=10)
+    reply.raise_for_status()
+    return reply.json()["backfills"]
+
+
+def _create_backfill(standalone, *options: str) -> None:
+    """``airflow backfill create`` over DAYS, with a refused try's half-made backfill undone.
+
+    The command commits the backfill before it creates (or clears) its DAG runs. When SQLite
+    refuses a write in between, a backfill without runs is left running and every later try is
+    refused ("Another backfill is running"; seen once, Airflow 3.3.2). The test only creates a
+    backfill when none is running, so a running one after a refused try is that half-made one:
+    it is cancelled before the next try.
+    """
+    def cancel_half_made() -> None:
+        for backfill in _backfills(standalone):
+            if not backfill["completed_at"]:
+                requests.put(f"{standalone['api']}/api/v2/backfills/{backfill['id']}/cancel",
+                             headers=standalone["headers"], timeout=30).raise_for_status()
+
+    assert all(b["completed_at"] for b in _backfills(standalone)), "no backfill is running"
+    _airflow(standalone, "backfill", "create", "--dag-id", DAG_ID, "--from-date", str(DAYS[0]),
+             "--to-date", str(DAYS[-1]), "--dag-run-conf", json.dumps(CONF), *options,
+             before_retry=cancel_half_made)
 
 
 def _runs(standalone) -> list[dict]:
@@ -119,10 +151,7 @@ def _backfills_done(standalone, backfills: int) -> bool:
     Airflow may mark the reprocessing backfill completed before it has cleared those runs, so a
     run counts only once it has ended after that backfill's creation.
     """
-    reply = requests.get(f"{standalone['api']}/api/v2/backfills", params={"dag_id": DAG_ID},
-                         headers=standalone["headers"], timeout=10)
-    reply.raise_for_status()
-    found = reply.json()["backfills"]
+    found = _backfills(standalone)
     if len(found) < backfills or not all(b["completed_at"] for b in found):
         return False
     newest = max(datetime.fromisoformat(b["created_at"]) for b in found)
@@ -135,23 +164,21 @@ def _backfills_done(standalone, backfills: int) -> bool:
 def _explanation_runs(standalone) -> list:
     runs = MlflowClient(standalone["env"]["MLFLOW_TRACKING_URI"]).search_runs(
         [experiment_id(EXPLANATIONS_EXPERIMENT)],
-        filter_string=f"tags.`dlexplain.dag_id` = '{DAG_ID}'")
+        filter_string=where({tag(TAG_DAG_ID): DAG_ID}))
     days = {str(d) for d in DAYS}
     return [r for r in runs if r.data.tags["dlexplain.logical_date"] in days]
 
 
 def test_backfill_explains_each_day_once(standalone, tracking_uri):
-    backfill = ["backfill", "create", "--dag-id", DAG_ID, "--from-date", str(DAYS[0]),
-                "--to-date", str(DAYS[-1]), "--dag-run-conf", json.dumps(CONF)]
     _airflow(standalone, "dags", "unpause", DAG_ID)  # backfill runs of a paused DAG stay queued
-    _airflow(standalone, *backfill)
+    _create_backfill(standalone)
     wait_for(lambda: _backfills_done(standalone, 1), 1200, "the backfill of 3 days")
     outputs = sorted((standalone["home"] / "explanations" / "reviews").glob("ds=2026-01-0*"))
     assert [p.name for p in outputs] == [f"ds={d}" for d in DAYS]
     assert [pq.read_table(p).num_rows for p in outputs] == [3, 3, 3]
     assert len(_explanation_runs(standalone)) == 3
 
-    _airflow(standalone, *backfill, "--reprocess-behavior", "completed")
+    _create_backfill(standalone, "--reprocess-behavior", "completed")
     wait_for(lambda: _backfills_done(standalone, 2), 1200, "the second backfill")
     assert len(_explanation_runs(standalone)) == 3, "each logical date keeps its one run"
     outputs = sorted((standalone["home"] / "explanations" / "reviews").glob("ds=2026-01-0*"))

@@ -18,7 +18,9 @@ import pytest
 from mlflow import MlflowClient
 
 from dlexplain.defaults import build_default_data
-from dlexplain.tracking.runs import EXPLANATIONS_EXPERIMENT, experiment_id
+from dlexplain.tracking.filters import tag, where
+from dlexplain.tracking.runs import (EXPLANATIONS_EXPERIMENT, TAG_LOGICAL_DATE,
+                                     experiment_id)
 from dlexplain.tracking.server import start_server, stop_server
 from tests.conftest import REPO
 from tests.services.postgres import postgres_cluster
@@ -76,7 +78,7 @@ def test_explain_reviews_on_postgres_backed_airflow_and_mlflow(postgres, tmp_pat
         assert pq.read_table(output).num_rows == 4
         runs = MlflowClient(server.url).search_runs(
             [experiment_id(EXPLANATIONS_EXPERIMENT)],
-            filter_string=f"tags.`dlexplain.logical_date` = '{DAY}'")
+            filter_string=where({tag(TAG_LOGICAL_DATE): str(DAY)}))
         assert len(runs) == 1 and runs[0].data.tags["dlexplain.rows"] == "4"
         # the runs live in PostgreSQL, not in a local file store
         stored = postgres.query(mlflow_db, "SELECT run_uuid FROM runs")

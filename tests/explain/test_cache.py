@@ -89,6 +89,30 @@ def test_two_processes_write_at_once(explainer, tmp_path):
     assert sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+def test_opening_waits_for_a_writer_of_a_new_file(tmp_path):
+    """The switch to WAL mode waits for a lock another process holds (SQLite itself would
+    answer "database is locked" at once, whatever the busy timeout)."""
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "c.sqlite"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sqlite3, sys, time\n"
+        "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "db.execute('CREATE TABLE t (x)'); db.execute('BEGIN IMMEDIATE')\n"
+        "db.execute('INSERT INTO t VALUES (1)'); print('locked', flush=True)\n"
+        "time.sleep(1.0); db.execute('COMMIT')\n"), str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        cache = ExplanationCache(path, busy_timeout_s=30)
+        assert time.monotonic() - started > 0.2, "it waited for the holder's lock"
+        assert cache._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        holder.wait(30)
+
+
 def test_cached_values_round_trip_exactly(explainer, tmp_path):
     cache = ExplanationCache(tmp_path / "c.sqlite")
     result = explainer.explain(["a dull movie"])[0]

@@ -52,9 +52,26 @@ class ExplanationCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None,
                                    check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._use_wal(busy_timeout_s)
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+
+    def _use_wal(self, timeout_s: float) -> None:
+        """Switch the file to WAL mode, waiting up to ``timeout_s`` for other connections.
+
+        SQLite answers "database is locked" at once, without its busy wait, when another
+        connection holds a lock during the switch (two Spark workers opening a new cache file
+        together), so the switch is retried here.
+        """
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def get_many(self, keys: Sequence[str]) -> dict[str, TextExplanation]:
         """The cached explanations among ``keys`` (their last-used time is refreshed)."""

@@ -16,7 +16,7 @@ import pytest
 
 from dlexplain.config import Settings
 from dlexplain.tracking.server import start_server, stop_server
-from tests.tiny_model import make_tiny_model
+from tests.tiny_model import make_tiny_distilbert, make_tiny_model, make_tiny_roberta
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,6 +54,21 @@ def tiny_model_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny-bert")
     make_tiny_model(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_family_dirs(tmp_path_factory, settings):
+    """One saved tiny classifier per supported family: BERT (2 labels), DistilBERT (3 labels),
+    RoBERTa (byte-level BPE trained on the packaged IMDb reviews)."""
+    from dlexplain.defaults import load_reviews
+
+    texts = load_reviews(settings.cache_dir)["text"].head(2000).tolist()
+    folders = {name: tmp_path_factory.mktemp(f"tiny-{name}")
+               for name in ("bert", "distilbert", "roberta")}
+    make_tiny_model(folders["bert"])
+    make_tiny_distilbert(folders["distilbert"])
+    make_tiny_roberta(texts, folders["roberta"])
+    return folders
 
 
 @pytest.fixture()

@@ -1,4 +1,9 @@
-"""A tiny randomly initialised BERT classifier, built in-process (no download)."""
+"""Tiny randomly initialised text classifiers, built in-process (no download).
+
+Three families the pipeline must explain: BERT (WordPiece, 2 labels, the ``[CLS]``-only
+shortcut), DistilBERT (WordPiece, 3 labels) and RoBERTa (byte-level BPE trained here with the
+``tokenizers`` library on the packaged IMDb reviews; token-id masking).
+"""
 
 from __future__ import annotations
 
@@ -7,25 +12,89 @@ WORDS = (
     "good great wonderful superb moving brilliant fun love loved best "
     "bad awful dull boring waste predictable worst hate terrible poor of time to in with"
 ).split()
+SENTIMENT = ("NEGATIVE", "POSITIVE")
+THREE_LABELS = ("negative", "neutral", "positive")
+#: ``initializer_range=1.0`` so that a random model does not ignore its input
+SMALL = dict(hidden_size=16, num_attention_heads=2, initializer_range=1.0)
 
 
-def make_tiny_model(folder=None):
-    """A 2-layer random BERT classifier; ``initializer_range=1.0`` so it does not ignore input."""
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
+def _labels(names) -> dict:
+    return {"num_labels": len(names), "id2label": dict(enumerate(names)),
+            "label2id": {name: i for i, name in enumerate(names)}}
 
-    vocab = {tok: i for i, tok in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
+
+def _wordpiece_vocab() -> dict:
+    return {tok: i for i, tok in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
                                                ",", ".", "!", *WORDS])}
-    tokenizer = BertTokenizer(vocab=vocab, model_max_length=64)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(vocab), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=32, max_position_embeddings=64, initializer_range=1.0,
-        num_labels=2, id2label={0: "NEGATIVE", 1: "POSITIVE"},
-        label2id={"NEGATIVE": 0, "POSITIVE": 1},
-    )
-    model = BertForSequenceClassification(config).eval()
+
+
+def _save(model, tokenizer, folder):
+    model.eval()
     if folder is not None:
         model.save_pretrained(folder)
         tokenizer.save_pretrained(folder)
     return model, tokenizer
+
+
+def make_tiny_model(folder=None):
+    """A 2-layer random BERT classifier (NEGATIVE/POSITIVE), WordPiece tokenizer."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
+
+    vocab = _wordpiece_vocab()
+    tokenizer = BertTokenizer(vocab=vocab, model_max_length=64)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(vocab), num_hidden_layers=2, intermediate_size=32,
+                        max_position_embeddings=64, **SMALL, **_labels(SENTIMENT))
+    return _save(BertForSequenceClassification(config), tokenizer, folder)
+
+
+def make_tiny_distilbert(folder=None):
+    """A 2-layer random DistilBERT classifier with 3 labels (negative/neutral/positive)."""
+    import torch
+    from transformers import DistilBertConfig, DistilBertForSequenceClassification
+    from transformers import DistilBertTokenizer
+
+    vocab = _wordpiece_vocab()
+    tokenizer = DistilBertTokenizer(vocab=vocab, model_max_length=64)
+    torch.manual_seed(1)
+    config = DistilBertConfig(vocab_size=len(vocab), n_layers=2, n_heads=2, dim=16,
+                              hidden_dim=32, max_position_embeddings=64, initializer_range=1.0,
+                              **_labels(THREE_LABELS))
+    return _save(DistilBertForSequenceClassification(config), tokenizer, folder)
+
+
+def train_bpe_tokenizer(texts, vocab_size: int = 800):
+    """A RoBERTa tokenizer with a byte-level BPE vocabulary trained on ``texts``."""
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import RobertaTokenizer
+
+    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=2,
+                            special_tokens=specials, show_progress=False)
+    model = bpe._tokenizer.model
+    vocab = bpe.get_vocab()
+    merges = [tuple(pair) for pair in model.get_merges()] if hasattr(model, "get_merges") \
+        else None
+    if merges is None:  # tokenizers without get_merges: read them from the saved model
+        import json
+
+        merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m)
+                  for m in json.loads(bpe.to_str())["model"]["merges"]]
+    return RobertaTokenizer(vocab=vocab, merges=merges, model_max_length=64)
+
+
+def make_tiny_roberta(texts, folder=None):
+    """A 2-layer random RoBERTa classifier (NEGATIVE/POSITIVE) with a byte-level BPE tokenizer
+    trained on ``texts``."""
+    import torch
+    from transformers import RobertaConfig, RobertaForSequenceClassification
+
+    tokenizer = train_bpe_tokenizer(texts)
+    torch.manual_seed(2)
+    config = RobertaConfig(vocab_size=len(tokenizer), num_hidden_layers=2, intermediate_size=32,
+                           max_position_embeddings=64 + 2, type_vocab_size=1,
+                           pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+                           eos_token_id=tokenizer.eos_token_id, **SMALL, **_labels(SENTIMENT))
+    return _save(RobertaForSequenceClassification(config), tokenizer, folder)

@@ -88,14 +88,30 @@ class TextClassifier:
         All texts are tokenized in one call, then batched by token length (length buckets), so a
         batch pads only to the longest of near-equal lengths.
         """
-        import torch
-
-        out = np.empty((len(texts), len(self.labels)), dtype=np.float64)
         if not len(texts):
-            return out
+            return np.empty((0, len(self.labels)), dtype=np.float64)
         encoded = self.tokenizer([str(t) for t in texts], truncation=True,
                                  max_length=self.max_length)
-        columns = [k for k in ("input_ids", "token_type_ids") if k in encoded]
+        return self._predict({k: encoded[k] for k in ("input_ids", "token_type_ids")
+                              if k in encoded})
+
+    def predict_token_ids(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
+        """Class probabilities for already tokenized inputs (special tokens included), as
+        :meth:`predict_proba`; used by token-id masking (``dlexplain.explain.masking``)."""
+        if not len(sequences):
+            return np.empty((0, len(self.labels)), dtype=np.float64)
+        encoded = {"input_ids": [list(ids)[: self.max_length] for ids in sequences]}
+        if "token_type_ids" in self.tokenizer.model_input_names:
+            encoded["token_type_ids"] = [[0] * len(ids) for ids in encoded["input_ids"]]
+        return self._predict(encoded)
+
+    def _predict(self, encoded: dict[str, list]) -> np.ndarray:
+        """Probabilities of tokenized rows (``input_ids`` and maybe ``token_type_ids``)."""
+        import torch
+
+        count = len(encoded["input_ids"])
+        out = np.empty((count, len(self.labels)), dtype=np.float64)
+        columns = list(encoded)
         lengths = np.array([len(ids) for ids in encoded["input_ids"]])
         order = np.argsort(lengths, kind="stable")
         pad_id = self.tokenizer.pad_token_id or 0
@@ -103,7 +119,7 @@ class TextClassifier:
                                   enabled=self.backend == "bf16")
         start = 0
         with torch.inference_mode(), autocast:
-            while start < len(texts):
+            while start < count:
                 idx = order[start : start + self.batch_size]
                 try:
                     out[idx] = self._forward(encoded, columns, lengths, idx, pad_id)
@@ -116,7 +132,7 @@ class TextClassifier:
                     logger.warning("out of memory: batch size lowered to %d", self.batch_size)
                     continue
                 start += len(idx)
-        self.evaluations += len(texts)
+        self.evaluations += count
         return out
 
     def _forward(self, encoded, columns, lengths, idx, pad_id) -> np.ndarray:

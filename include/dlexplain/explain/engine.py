@@ -89,30 +89,36 @@ class Explainer:
         return results
 
     def _explain_group(self, items: list[_Prepared]) -> list[TextExplanation]:
-        """Explain texts in lock-step; identical masked texts are evaluated once per group."""
+        """Explain texts in lock-step; identical masked inputs are evaluated once per group."""
         import shap
 
         from dlexplain.explain.lockstep import run_lockstep
+        from dlexplain.explain.masking import is_byte_level, text_masker
 
-        memo: dict[str, np.ndarray] = {}
+        by_ids = is_byte_level(self.classifier.tokenizer)  # masked inputs are token ids
+        forward = self.classifier.predict_token_ids if by_ids else self.classifier.predict_proba
+        memo: dict[object, np.ndarray] = {}
 
-        def model(masked: list[str]) -> np.ndarray:
+        def model(masked: list) -> np.ndarray:
             missing = list(dict.fromkeys(t for t in masked if t not in memo))
             if missing:
-                memo.update(zip(missing, self.classifier.predict_proba(missing)))
+                memo.update(zip(missing, forward(missing)))
             return np.stack([memo[t] for t in masked])
+
+        def hashable(row) -> object:
+            return tuple(int(i) for i in row) if by_ids else str(row)
 
         def job(text: str):
             def shap_values(call_model):
                 explainer = shap.PartitionExplainer(
-                    lambda masked: call_model([str(t) for t in masked]),
-                    shap.maskers.Text(self.classifier.tokenizer),
-                    output_names=list(self.output_names),
+                    lambda masked: call_model([hashable(row) for row in masked]),
+                    text_masker(self.classifier.tokenizer), output_names=list(self.output_names),
                 )
                 return explainer([text], max_evals=self.config.max_evals, silent=True)
             return shap_values
 
-        probabilities = model([item.text for item in items])
+        texts = [item.text for item in items]
+        probabilities = self.classifier.predict_proba(texts) if by_ids else model(texts)
         outcomes = run_lockstep([job(item.text) for item in items], model, seed=SEED)
         return [self._to_explanation(o, p, item.truncated)
                 for o, p, item in zip(outcomes, probabilities, items)]

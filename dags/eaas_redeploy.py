@@ -1,11 +1,13 @@
 """
 ### eaas_redeploy
 
-Keeps the explanation service (EaaS) on the newest registered explainer.
+Keeps the explanation service (EaaS) on the explainer of one classifier alias
+(`classifier`, default `DLEXPLAIN_EAAS_CLASSIFIER` = `models:/sentiment-classifier@champion`).
 
 1. **wait_for_new_explainer** (sensor, `reschedule` mode) pokes MLflow's model registry until the
-   newest version of `registered_model` is not the deployed one; if nothing new appears before
-   its timeout it is skipped, not failed;
+   newest explainer of the weights `classifier` names now (registered model `registered_model`,
+   default `<classifier name>-explainer`) is not the deployed one; explaining another classifier
+   never changes what is served. If nothing new appears before its timeout it is skipped;
 2. **redeploy** starts the new explainer's scoring server beside the old one (backend
    `DLEXPLAIN_EAAS_BACKEND`: `process` or `docker`), waits for `/ping` and one real explanation,
    switches the state to it and stops the old one. If the new one is not healthy in time it is
@@ -35,8 +37,12 @@ SETTINGS = Settings.from_env()
                    retry_delay=timedelta(seconds=30), max_retry_delay=timedelta(minutes=5)),
     tags=["dlexplain", "eaas", "serving", "mlflow"],
     params={
-        "registered_model": Param("sentiment-explainer", type="string", minLength=1,
-                                  description="registered explainer model to serve"),
+        "classifier": Param(SETTINGS.eaas_classifier, type="string", minLength=1,
+                            description="serve the explainer of this classifier "
+                                        "(models:/name@alias, models:/name/N or a folder)"),
+        "registered_model": Param(None, type=["null", "string"],
+                                  description="registered explainer model (empty: "
+                                              "<classifier name>-explainer)"),
         "alias": Param("production", type="string", minLength=1,
                        description="alias moved to the served version"),
     },
@@ -44,7 +50,8 @@ SETTINGS = Settings.from_env()
 def eaas_redeploy():
     wait = NewExplainerSensor(
         task_id="wait_for_new_explainer",
-        registered_model="{{ params.registered_model }}",
+        classifier="{{ params.classifier }}",
+        registered_model="{{ params.registered_model or '' }}",
         state_path=str(SETTINGS.eaas_state_path),
         poke_interval=SETTINGS.eaas_poke_interval,
         timeout=SETTINGS.eaas_sensor_timeout,
@@ -63,9 +70,9 @@ def eaas_redeploy():
         from dlexplain.serving.deployment import Deployment
         from dlexplain.tracking.registry import set_alias
 
-        params = get_current_context()["params"]
-        version = Deployment.from_json_dict(deployment).version
-        return set_alias(params["registered_model"], params["alias"], version)
+        served = Deployment.from_json_dict(deployment)
+        return set_alias(served.registered_model, get_current_context()["params"]["alias"],
+                         served.version)
 
     promote(redeploy(wait.output))
 

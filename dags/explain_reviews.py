@@ -4,16 +4,23 @@
 Explains one day's partition of reviews with the SHAP explainer of a text classifier, and keeps
 the explanations where people look.
 
-1. **prepare** resolves the day's input and output paths (fails clearly if the input is missing);
+1. **prepare** checks what can be checked before any work: the day's input exists and has
+   `text_column`, the source model's config is readable, `class_to_plot` is one of its classes;
 2. **log_explainer** logs the explainer as an MLflow pyfunc model, or reuses the one already logged
-   for the same source model and settings, and pushes its `run_id` to XCom;
+   for the same source model and settings, registers it as `<classifier name>-explainer` (or
+   `explainer_name`) and pushes its `run_id` to XCom;
 3. **batch_explain** runs `dlexplain/spark/job.py` with `spark-submit` on connection
    `spark_default` (the explainer as a pandas UDF over the partition; texts already explained by
-   the same explainer come from the explanation cache) and writes Parquet atomically;
+   the same explainer come from the explanation cache) and writes Parquet atomically, every
+   input column kept;
 4. **open_explanation_run** finds or creates the one MLflow explanation run of this DAG and logical
-   date; **log_batch_artifacts** (one mapped task per batch) logs each batch's bar plot, Shapley
-   arrays and text plots into it; the run's metrics `model_evaluations` and `cache_hits` say what
-   the Spark job computed and what it reused.
+   date; **log_batch_artifacts** (one mapped task per batch) logs each batch's bar plots (one per
+   predicted class, or `class_to_plot`), the first row's signed bar plot, Shapley arrays and text
+   plots into it; the run's metrics `model_evaluations` and `cache_hits` say what the Spark job
+   computed and what it reused.
+
+Deterministic errors (a bad param, a missing partition or column, an unknown class, a model that
+cannot be read) fail their task at once with the message; only transient faults are retried.
 
 Runs nightly, on demand from the trigger form (params below), and as backfills:
 `airflow backfill create --dag-id explain_reviews --from-date 2026-01-01 --to-date 2026-01-03`.
@@ -23,9 +30,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import Asset, Param, dag, get_current_context, task
 from dag_defaults import dag_defaults
+from fail_fast import BatchExplainOperator, fail_fast
 
 from dlexplain.config import Settings
 from dlexplain.explain.config import MIN_MAX_EVALS
@@ -46,45 +53,59 @@ EXPLAINED_REVIEWS = Asset(name="dlexplain_explained_reviews",
                               description="HF folder or MLflow URI (models:/name@alias, "
                                           "models:/name/N, runs:/...); 'default' = embedded model"),
         "dataset_path_template": Param(DATASET_TEMPLATE, type="string", minLength=1,
-                                       description="input partition; placeholders {ds}, "
+                                       description="input partition: Parquet, CSV or JSON lines, "
+                                                   "a path or URI (s3://...); placeholders {ds}, "
                                                    "{data_dir}, {home}"),
         "output_path_template": Param(OUTPUT_TEMPLATE, type="string",
                                       minLength=1, description="output Parquet folder"),
         "partition_date": Param(None, type=["null", "string"], format="date",
                                 description="explain this day instead of the logical date"),
+        "text_column": Param("text", type="string", minLength=1,
+                             description="input column holding the texts"),
+        "id_column": Param("id", type="string", description="sort output by it ('' = none)"),
         "max_evals": Param(None, type=["null", "integer"], minimum=MIN_MAX_EVALS,
                            description="model evaluations per text (empty: the setting "
                                        "DLEXPLAIN_MAX_EVALS)"),
         "rows_per_batch": Param(16, type="integer", minimum=1, maximum=10000,
                                 description="rows per logged artifact batch"),
-        "class_to_plot": Param("POSITIVE", type="string", minLength=1,
-                               description="class of the bar plot"),
+        "class_to_plot": Param(None, type=["null", "string"], minLength=1,
+                               description="class of the bar plots (empty: one plot per class "
+                                           "the batch predicts)"),
         "row_limit": Param(None, type=["null", "integer"], minimum=1,
                            description="explain at most this many rows"),
-        "id_column": Param("id", type="string", description="sort output by it ('' = none)"),
+        "explainer_name": Param(None, type=["null", "string"], minLength=1,
+                                description="registered name of the explainer (empty: "
+                                            "<classifier name>-explainer)"),
     },
 )
 def explain_reviews():
     @task(multiple_outputs=True)
+    @fail_fast
     def prepare() -> dict:
-        from dlexplain.steps import plan_partition
+        from dlexplain.steps import prepare_run
 
         context = get_current_context()
         params = context["params"]
         day = params["partition_date"] or (context.get("logical_date") or
                                            context["dag_run"].run_after).date().isoformat()
-        return plan_partition(day, params["dataset_path_template"], params["output_path_template"],
-                              SETTINGS).to_json_dict()
+        return prepare_run(day, dataset_template=params["dataset_path_template"],
+                           output_template=params["output_path_template"],
+                           text_column=params["text_column"], source=params["source_model"],
+                           class_to_plot=params["class_to_plot"], settings=SETTINGS).to_json_dict()
 
     @task(multiple_outputs=True)
+    @fail_fast
     def log_explainer() -> dict:
         from dlexplain.steps import ensure_explainer
 
         params = get_current_context()["params"]
-        return ensure_explainer(params["source_model"], params["max_evals"], SETTINGS).to_json_dict()
+        return ensure_explainer(params["source_model"], params["max_evals"], SETTINGS,
+                                params["explainer_name"]).to_json_dict()
 
-    plan, explainer = prepare(), log_explainer()
-    batch_explain = SparkSubmitOperator(
+    plan = prepare()
+    explainer = log_explainer()
+    plan >> explainer  # nothing is logged for a run that cannot start
+    batch_explain = BatchExplainOperator(
         task_id="batch_explain",
         conn_id="spark_default",
         application=application_path(),
@@ -93,6 +114,7 @@ def explain_reviews():
             "--model-uri", explainer["model_uri"],
             "--input", plan["input"],
             "--output", plan["output"],
+            "--text-column", "{{ params.text_column }}",
             "--id-column", "{{ params.id_column }}",
             "--max-rows", "{{ params.row_limit or 0 }}",
         ],
@@ -101,6 +123,7 @@ def explain_reviews():
     )
 
     @task
+    @fail_fast
     def open_explanation_run(plan: dict, explainer: dict) -> list[dict]:
         from dlexplain.steps import PartitionPlan, open_explanation_run as open_run
         from dlexplain.tracking.registry import ExplainerRef
@@ -113,6 +136,7 @@ def explain_reviews():
         return [item.to_json_dict() for item in items]
 
     @task
+    @fail_fast
     def log_batch_artifacts(item: dict) -> dict:
         from dlexplain.steps import BatchItem, log_batch
 

@@ -1,4 +1,4 @@
-"""Airflow sensor of the EaaS redeploy: fires when a new explainer version is registered."""
+"""Airflow sensor of the EaaS redeploy: fires when the served classifier has a new explainer."""
 
 from __future__ import annotations
 
@@ -8,18 +8,24 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 
 class NewExplainerSensor(BaseSensorOperator):
-    """Waits until the newest version of ``registered_model`` is not the deployed explainer.
+    """Waits until the explainer of ``classifier`` (e.g. ``models:/sentiment-classifier@champion``)
+    is not the deployed one.
 
-    Compares MLflow's model registry with the EaaS state file ``state_path`` (the DAG passes
+    The target is the newest version of the classifier's registered explainer
+    (``registered_model``, default ``<classifier name>-explainer``) that explains the weights the
+    classifier URI names now, so explaining another model never changes what is served. Compares
+    MLflow's model registry with the EaaS state file ``state_path`` (the DAG passes
     ``DLEXPLAIN_EAAS_STATE_PATH``). Runs in ``reschedule`` mode by default, so it holds no worker
     slot between pokes; its XCom value is the deploy target, an ``ExplainerRef`` as JSON.
     """
 
-    template_fields = ("registered_model",)
+    template_fields = ("classifier", "registered_model")
 
-    def __init__(self, *, registered_model: str, state_path: str | Path, **kwargs):
+    def __init__(self, *, classifier: str, state_path: str | Path,
+                 registered_model: str | None = None, **kwargs):
         kwargs.setdefault("mode", "reschedule")
         super().__init__(**kwargs)
+        self.classifier = classifier
         self.registered_model = registered_model
         self.state_path = state_path
 
@@ -28,12 +34,14 @@ class NewExplainerSensor(BaseSensorOperator):
         from dlexplain.serving.redeploy import pending_explainer
 
         state = DeploymentState(self.state_path)
-        target = pending_explainer(self.registered_model, state)
+        target = pending_explainer(self.classifier, state, self.registered_model or None)
         active = state.active()
         deployed = f"run {active.run_id} (version {active.version})" if active else "nothing"
         if target is None:
-            self.log.info("newest %s is deployed: %s", self.registered_model, deployed)
+            self.log.info("the explainer of %s is deployed (or none is logged): %s",
+                          self.classifier, deployed)
             return False
-        self.log.info("new explainer %s version %s (run %s); deployed: %s",
-                      self.registered_model, target.version, target.run_id, deployed)
+        self.log.info("new explainer of %s: %s version %s (run %s); deployed: %s",
+                      self.classifier, target.registered_model, target.version, target.run_id,
+                      deployed)
         return PokeReturnValue(is_done=True, xcom_value=target.to_json_dict())

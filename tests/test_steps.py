@@ -4,8 +4,10 @@ and the explainer's settings come from Settings unless a param overrides them.""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import mlflow
+import pandas as pd
 import pytest
 
 from dlexplain.config import Settings
@@ -17,14 +19,21 @@ from dlexplain.steps import (DATASET_TEMPLATE, OUTPUT_TEMPLATE, BatchItem, Parti
 
 def test_plan_is_a_record_that_round_trips_as_json(tmp_path):
     settings = Settings.from_env({"DLEXPLAIN_HOME": str(tmp_path)})
-    (tmp_path / "data" / "reviews" / "ds=2026-01-02").mkdir(parents=True)
+    folder = tmp_path / "data" / "reviews" / "ds=2026-01-02"
+    folder.mkdir(parents=True)
+    pd.DataFrame({"id": [1], "text": ["good"]}).to_parquet(folder / "part-0.parquet")
     plan = plan_partition("2026-01-02", DATASET_TEMPLATE, OUTPUT_TEMPLATE, settings)
     assert isinstance(plan, PartitionPlan)
     assert plan.input == str(tmp_path / "data" / "reviews" / "ds=2026-01-02")
     assert plan.output == str(tmp_path / "explanations" / "reviews" / "ds=2026-01-02")
     assert PartitionPlan.from_json_dict(json.loads(json.dumps(plan.to_json_dict()))) == plan
+    plan = replace(plan, output_names=("a", "b"))
+    assert PartitionPlan.from_json_dict(json.loads(json.dumps(plan.to_json_dict()))) == plan
     with pytest.raises(DataError, match="does not exist"):
         plan_partition("2026-01-03", DATASET_TEMPLATE, OUTPUT_TEMPLATE, settings)
+    with pytest.raises(DataError, match="text column 'review' is not in the input's columns"):
+        plan_partition("2026-01-02", DATASET_TEMPLATE, OUTPUT_TEMPLATE, settings,
+                       text_column="review")
 
 
 def test_records_refuse_unknown_and_missing_fields():

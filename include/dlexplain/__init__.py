@@ -21,6 +21,7 @@ _EXPORTS = {
     "ExplainerConfig": "dlexplain.explain.config",
     "TextExplanation": "dlexplain.explain.row",
     "DlexplainError": "dlexplain.errors",
+    "to_shap": "dlexplain.explain.shap_form",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -101,15 +101,21 @@ def cmd_mlflow_stop(args, settings: Settings) -> None:
 
 def cmd_eaas_deploy(args, settings: Settings) -> None:
     from dlexplain.serving.redeploy import redeploy_target
-    from dlexplain.tracking.registry import DEFAULT_REGISTERED_EXPLAINER, newest_explainer
+    from dlexplain.tracking.registry import explainer_for, registered_explainer
 
-    name = args.registered_model or DEFAULT_REGISTERED_EXPLAINER
-    target = newest_explainer(name)
-    if target is None:
-        raise DlexplainError(f"no version of {name!r} is registered")
+    if args.version or args.alias:
+        if not args.registered_model:
+            raise DlexplainError("--version/--alias need --registered-model")
+        target = registered_explainer(args.registered_model, args.version, args.alias)
+    else:
+        classifier = args.classifier or settings.eaas_classifier
+        target = explainer_for(classifier, args.registered_model)
+        if target is None:
+            raise DlexplainError(f"no explainer of {classifier!r} is registered; run "
+                                 "explain_reviews with it as source_model first")
     deployment = redeploy_target(target, settings)
-    print(f"explainer run {deployment.run_id} (version {deployment.version}) serves at "
-          f"{deployment.url}/invocations")
+    print(f"explainer {target.registered_model} version {deployment.version} "
+          f"(run {deployment.run_id}) serves at {deployment.url}/invocations")
 
 
 def cmd_eaas_status(args, settings: Settings) -> None:
@@ -201,9 +207,16 @@ def build_parser() -> argparse.ArgumentParser:
     _command(server, "stop", "stop it", cmd_mlflow_stop)
 
     eaas = _group(groups, "eaas", "the served explainer (DLEXPLAIN_EAAS_*)")
-    deploy = _command(eaas, "deploy", "serve the newest registered explainer (blue/green)",
-                      cmd_eaas_deploy)
-    deploy.add_argument("--registered-model", help="default: sentiment-explainer")
+    deploy = _command(eaas, "deploy", "serve an explainer (blue/green): by default the newest "
+                      "explainer of DLEXPLAIN_EAAS_CLASSIFIER", cmd_eaas_deploy)
+    deploy.add_argument("--classifier", help="serve the explainer of this classifier URI "
+                        "(default: DLEXPLAIN_EAAS_CLASSIFIER)")
+    deploy.add_argument("--registered-model", help="explainer's registered model "
+                        "(default: <classifier name>-explainer)")
+    pinned = deploy.add_mutually_exclusive_group()
+    pinned.add_argument("--version", help="serve this version of --registered-model")
+    pinned.add_argument("--alias", help="serve the version this alias of --registered-model "
+                        "points at")
     _command(eaas, "status", "what is deployed, and the last deploys and rollbacks",
              cmd_eaas_status)
     _command(eaas, "stop", "stop the served explainer", cmd_eaas_stop)

@@ -71,6 +71,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "schedule": str,
     "serve_max_texts": _positive_int,
     "serve_max_chars": _positive_int,
+    "eaas_classifier": str,
     "eaas_backend": _choice(EAAS_BACKENDS),
     "eaas_host": str,
     "eaas_image": str,
@@ -109,6 +110,8 @@ class Settings:
     serve_max_texts: int = 64
     #: Served explainer: most characters in one text (longer answer 400).
     serve_max_chars: int = 20000
+    #: What ``eaas_redeploy`` serves: the explainer of the classifier this URI names now.
+    eaas_classifier: str = "models:/sentiment-classifier@champion"
     #: Where ``eaas_redeploy`` runs the served explainer: ``process`` or ``docker``.
     eaas_backend: str = "process"
     #: Interface the served explainer listens on (``0.0.0.0`` to serve other machines).

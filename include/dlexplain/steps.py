@@ -34,6 +34,8 @@ class PartitionPlan(Record):
     output: str
     tracking_uri: str
     python: str
+    #: the source classifier's classes, in output order
+    output_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -63,33 +65,69 @@ class BatchSummary(Record):
 
 
 def plan_partition(ds: str, dataset_template: str, output_template: str,
-                   settings: Settings) -> PartitionPlan:
-    """Resolve the day's paths (``{ds}``, ``{data_dir}``, ``{home}`` placeholders); input must exist."""
+                   settings: Settings, *, text_column: str = "text") -> PartitionPlan:
+    """Resolve the day's paths (``{ds}``, ``{data_dir}``, ``{home}`` placeholders); the input
+    must exist (locally or on any filesystem pyarrow reads) and have ``text_column``."""
     import mlflow
+
+    from dlexplain.base.tables import input_columns
 
     fields = {"ds": ds, "data_dir": settings.data_dir.resolve(), "home": settings.home.resolve()}
     try:
         source, target = dataset_template.format(**fields), output_template.format(**fields)
     except (KeyError, IndexError, ValueError) as err:
         raise DataError(f"bad path template: {err!r}; use {{ds}}, {{data_dir}}, {{home}}") from err
-    if "://" not in source and not Path(source).exists():
-        raise DataError(f"input partition {source!r} does not exist (template {dataset_template!r})")
+    try:
+        columns = input_columns(source)
+    except DataError as err:
+        raise DataError(f"{err} (template {dataset_template!r})") from err
+    if text_column not in columns:
+        raise DataError(f"text column {text_column!r} is not in the input's columns {columns}")
     return PartitionPlan(ds=ds, partition=f"ds={ds}", input=source, output=target,
                          tracking_uri=mlflow.get_tracking_uri(), python=sys.executable)
+
+
+def prepare_run(ds: str, *, dataset_template: str, output_template: str, text_column: str,
+                source: str, class_to_plot: str | None, settings: Settings) -> PartitionPlan:
+    """Everything a run can check before Spark starts: the partition (:func:`plan_partition`),
+    that the source model's config is readable, and that ``class_to_plot`` (None: every class
+    a batch predicts) is one of its classes. Fails with a ``DlexplainError`` saying what is
+    wrong."""
+    from dlexplain.tracking.sources import describe_source, source_labels
+
+    plan = plan_partition(ds, dataset_template, output_template, settings,
+                          text_column=text_column)
+    names = source_labels(describe_source(_source_location(source, settings)))
+    if class_to_plot is not None and class_to_plot not in names:
+        raise DataError(f"class_to_plot {class_to_plot!r} is not a class of {source!r}; "
+                        f"its classes: {list(names)} (or leave it empty for every predicted "
+                        "class)")
+    logger.info("classes of %s: %s", source, list(names))
+    return replace(plan, output_names=tuple(names))
+
+
+def _source_location(source: str, settings: Settings) -> str:
+    """Where ``source`` can be read without registering anything (``default``: the folder)."""
+    if source != DEFAULT_SOURCE:
+        return source
+    from dlexplain.defaults import build_default_model
+
+    return str(build_default_model(settings.cache_dir).path)
 
 
 def resolve_source_model(source: str, settings: Settings) -> str:
     """``default`` → the embedded model, registered as ``sentiment-classifier@champion``."""
     if source != DEFAULT_SOURCE:
         return source
-    from dlexplain.defaults import build_default_model
     from dlexplain.tracking.registry import register_classifier
 
-    return register_classifier(build_default_model(settings.cache_dir).path)
+    return register_classifier(Path(_source_location(source, settings)))
 
 
-def ensure_explainer(source: str, max_evals: int | None, settings: Settings):
-    """The explainer of ``source`` (an ``ExplainerRef``), logged only when new.
+def ensure_explainer(source: str, max_evals: int | None, settings: Settings,
+                     registered_name: str | None = None):
+    """The explainer of ``source`` (an ``ExplainerRef``), logged only when new, registered as
+    ``registered_name`` (None: ``<classifier name>-explainer``).
 
     ``max_evals`` None means the setting (``DLEXPLAIN_MAX_EVALS``); a bad value fails here,
     before anything is logged or downloaded.
@@ -98,7 +136,8 @@ def ensure_explainer(source: str, max_evals: int | None, settings: Settings):
 
     config = settings.explainer if max_evals is None else replace(settings.explainer,
                                                                   max_evals=max_evals)
-    return log_explainer(resolve_source_model(source, settings), ExplainerSpec(config))
+    return log_explainer(resolve_source_model(source, settings), ExplainerSpec(config),
+                         registered_model_name=registered_name)
 
 
 def read_output(output: str):
@@ -153,7 +192,8 @@ def open_explanation_run(*, dag_id: str, airflow_run_id: str, explainer, plan: P
 
 
 def log_batch(item: BatchItem, class_name: str | None = None) -> BatchSummary:
-    """Log one batch's plot, arrays and text plots into the explanation run."""
+    """Log one batch's plots, arrays and text plots into the explanation run (bar plots of
+    ``class_name``, or of every class the batch predicts when None)."""
     import mlflow
 
     from dlexplain.explain.table import read_explanations
@@ -162,6 +202,8 @@ def log_batch(item: BatchItem, class_name: str | None = None) -> BatchSummary:
     start = item.batch * item.rows_per_batch
     results = read_explanations(read_output(item.output).slice(start, item.rows_per_batch))
     with mlflow.start_run(run_id=item.run_id):
-        summary = log_explanations(results, item.prefix, class_name=class_name, step=item.batch)
+        summary = log_explanations(results, item.prefix,
+                                   class_names=None if class_name is None else [class_name],
+                                   step=item.batch)
     return BatchSummary(**{k: summary[k] for k in ("rows", "explained", "failed",
                                                    "max_additivity_error")})

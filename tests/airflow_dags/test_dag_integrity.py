@@ -37,13 +37,18 @@ def test_explain_reviews_wiring(dagbag):
     dag = dagbag.dags["explain_reviews"]
     assert dag.catchup is False and dag.max_active_runs == 2
     batch = dag.get_task("batch_explain")
-    assert batch.task_type == "SparkSubmitOperator" and batch._conn_id == "spark_default"
+    from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+
+    assert isinstance(batch, SparkSubmitOperator) and batch._conn_id == "spark_default"
     assert batch.application.endswith("dlexplain/spark/job.py")
     assert {t.task_id for t in batch.upstream_list} == {"prepare", "log_explainer"}
     assert [a.name for a in batch.outlets] == ["dlexplain_explained_reviews"]
     assert dag.get_task("log_batch_artifacts").upstream_task_ids == {"open_explanation_run"}
     assert set(dag.params) >= {"source_model", "dataset_path_template", "max_evals",
-                               "rows_per_batch", "class_to_plot", "row_limit"}
+                               "rows_per_batch", "class_to_plot", "row_limit", "text_column",
+                               "id_column", "explainer_name"}
+    assert dag.params["class_to_plot"] is None, "empty: every class a batch predicts"
+    assert dag.get_task("log_explainer").upstream_task_ids == {"prepare"}
     # values cross task seams as XComArgs of the steps' records, not Jinja fragments
     from airflow.sdk.definitions.xcom_arg import XComArg
 
@@ -69,7 +74,6 @@ def test_eaas_redeploy_wiring(dagbag):
     assert dag.get_task("redeploy").upstream_task_ids == {"wait_for_new_explainer"}
     assert dag.get_task("redeploy").retries == 0
     assert dag.get_task("promote").upstream_task_ids == {"redeploy"}
-    assert set(dag.params) == {"registered_model", "alias"}
-    from dlexplain.tracking.registry import DEFAULT_REGISTERED_EXPLAINER
-
-    assert dag.params["registered_model"] == DEFAULT_REGISTERED_EXPLAINER
+    assert set(dag.params) == {"classifier", "registered_model", "alias"}
+    assert dag.params["classifier"] == "models:/sentiment-classifier@champion"
+    assert dag.params["registered_model"] is None  # derived: sentiment-explainer

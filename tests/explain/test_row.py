@@ -85,19 +85,20 @@ def test_every_form_is_derived_from_the_field_table():
 
     from dlexplain.explain.row import COLUMNS
     from dlexplain.spark.udf import explanation_struct
-    from dlexplain.tracking.pyfunc import EXTRA_COLUMNS, explainer_signature
+    from dlexplain.tracking.pyfunc import JSON_COLUMN, RUN_COLUMN, explainer_signature
 
     names = [f.name for f in COLUMNS]
-    extras = [name for name, _, _ in EXTRA_COLUMNS]
+    # the JSON form leads: spark_udf(result_type=StringType()) returns the leftmost column
+    expected = [JSON_COLUMN[0], *names, RUN_COLUMN[0]]
     assert list(GOOD.to_dict()) == names == field_names()
     assert list(json.loads(GOOD.to_json())) == ["schema_version", *names]
     assert [f.name for f in arrow_type()] == names
     outputs = explainer_signature("text").outputs.to_dict()
-    assert [c["name"] for c in outputs] == [*names, *extras]
+    assert [c["name"] for c in outputs] == expected
     spark = explanation_struct()
-    assert spark.fieldNames() == [*names, *extras]
+    assert spark.fieldNames() == expected
 
-    for f, mlflow_column, spark_field in zip(COLUMNS, outputs, spark.fields):
+    for f, mlflow_column, spark_field in zip(COLUMNS, outputs[1:], spark.fields[1:]):
         arrow = arrow_type().field(f.name).type
         assert to_arrow_type(spark_field.dataType) == arrow, f.name
         depth, base = _depth_and_base(arrow)

@@ -58,12 +58,12 @@ def post_texts(url: str, texts: list) -> requests.Response:
         "dataframe_split": {"columns": ["text"], "data": [[t] for t in texts]}})
 
 
-def run_eaas_dag(registered: str, day: int):
-    """``eaas_redeploy`` with ``dag.test()``; the DAG run."""
+def run_eaas_dag(registered: str, day: int, classifier):
+    """``eaas_redeploy`` serving the explainer of ``classifier`` with ``dag.test()``; the run."""
     from airflow.dag_processing.dagbag import DagBag
 
     from tests.conftest import REPO
 
     dag = DagBag(dag_folder=str(REPO / "dags")).dags["eaas_redeploy"]
     return dag.test(logical_date=pendulum.datetime(2026, 2, day, tz="UTC"),
-                    run_conf={"registered_model": registered})
+                    run_conf={"classifier": str(classifier), "registered_model": registered})

@@ -34,13 +34,14 @@ def _task_state(run, task_id: str) -> str:
 
 
 def test_deploy_redeploy_rollback_and_bad_requests(airflow_db, tracking_uri, dlexplain_home,
-                                                   mlflow_server, registered, log_version):
+                                                   mlflow_server, registered, log_version,
+                                                   tiny_model_dir):
     settings = Settings.from_env()
     backend = backend_from_settings(tracking_uri, settings)
     try:
         # explainer A: the DAG deploys it (nothing was deployed) and moves the alias
         run_a = log_version(max_evals=60)
-        assert run_eaas_dag(registered, 1).state == "success"
+        assert run_eaas_dag(registered, 1, tiny_model_dir).state == "success"
         served_a = backend.state.active()
         assert served_a.run_id == run_a and served_a.backend == "process"
         response = post_texts(served_a.url, TEXTS)
@@ -50,7 +51,7 @@ def test_deploy_redeploy_rollback_and_bad_requests(airflow_db, tracking_uri, dle
         # explainer B (another config): the sensor fires, B serves, A is gone
         run_b = log_version(max_evals=80)
         assert run_b != run_a
-        dag_run = run_eaas_dag(registered, 2)
+        dag_run = run_eaas_dag(registered, 2, tiny_model_dir)
         assert dag_run.state == "success"
         served_b = backend.state.active()
         assert served_b.run_id == run_b and served_b.version == version_of(registered, run_b)
@@ -65,7 +66,7 @@ def test_deploy_redeploy_rollback_and_bad_requests(airflow_db, tracking_uri, dle
         # broken explainer C: redeploy fails clearly, B keeps serving, the alias stays on B
         run_c = log_version(max_evals=100)
         delete_model_artifacts(mlflow_server.root, registered, run_c)
-        failed = run_eaas_dag(registered, 3)
+        failed = run_eaas_dag(registered, 3, tiny_model_dir)
         assert failed.state == "failed" and _task_state(failed, "redeploy") == "failed"
         assert _task_state(failed, "promote") == "upstream_failed"
         rollback = backend.state.history()[-1]

@@ -93,12 +93,14 @@ def test_artifacts_round_trip(store, request, results, unique, tmp_path):
         request.getfixturevalue("tracking_uri")
     mlflow.set_experiment(f"exp-{unique}")
     with mlflow.start_run() as run:
-        summary = log_explanations(results, PREFIX, class_name="POSITIVE", step=0)
+        summary = log_explanations(results, PREFIX, class_names=["POSITIVE"], step=0)
     local = Path(MlflowClient().download_artifacts(run.info.run_id, PREFIX, str(tmp_path)))
 
     png = local / "bar_POSITIVE.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert matplotlib.image.imread(png).shape[0] > 100
+    assert {p.name for p in local.glob("*.png")} == {
+        "bar_POSITIVE.png", f"first_row_{results[0].label}.png"}
 
     html = sorted((local / "text").glob("*.html"))
     assert [p.name for p in html] == ["row-0000.html", "row-0002.html", "row-0003.html"]
@@ -136,4 +138,15 @@ def test_artifacts_round_trip(store, request, results, unique, tmp_path):
 def test_unknown_class_is_rejected(tracking_uri, results, unique):
     mlflow.set_experiment(f"exp-{unique}")
     with mlflow.start_run(), pytest.raises(DataError, match="NEUTRAL"):
-        log_explanations(results, PREFIX, class_name="NEUTRAL")
+        log_explanations(results, PREFIX, class_names=["NEUTRAL"])
+
+
+def test_default_plots_every_predicted_class(results, tmp_path):
+    """No class asked: one bar plot per class the batch predicts, and the first row's plot."""
+    from dlexplain.tracking.artifacts import write_explanations
+
+    summary = write_explanations(results, tmp_path)
+    predicted = sorted({r.label for r in results if r.ok})
+    assert summary["plotted_classes"] == predicted
+    assert sorted(p.name for p in tmp_path.glob("bar_*.png")) == [f"bar_{c}.png" for c in predicted]
+    assert (tmp_path / f"first_row_{results[0].label}.png").is_file()

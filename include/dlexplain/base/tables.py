@@ -29,6 +29,45 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return READERS[suffix](path)
 
 
+#: input format of a path by its suffix (a folder or no known suffix: Parquet)
+FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "json", ".json": "json"}
+
+
+def input_format(path: str) -> str:
+    """``parquet``, ``csv`` or ``json`` (JSON lines) for an input path, by its suffix."""
+    return FORMATS.get(Path(path.rstrip("/")).suffix.lower(), "parquet")
+
+
+def arrow_source(path: str):
+    """``(pyarrow filesystem, path in it)`` for a local path or a URI (``s3://…``, ``gs://…``,
+    ``hdfs://…``; S3 endpoint and keys from the usual ``AWS_*`` variables)."""
+    from pyarrow import fs
+
+    if "://" not in path:
+        return fs.LocalFileSystem(), str(Path(path).resolve())
+    try:
+        return fs.FileSystem.from_uri(path)
+    except Exception as err:  # pyarrow: unknown scheme, or a filesystem it was built without
+        raise DataError(f"cannot open {path!r}: {err}") from err
+
+
+def input_columns(path: str, fmt: str | None = None) -> list[str]:
+    """Column names of a Parquet, CSV or JSON-lines input (a file or a folder of files), read
+    from its schema only; :class:`DataError` when it is missing or unreadable."""
+    import pyarrow.dataset as ds
+    from pyarrow import fs
+
+    filesystem, where = arrow_source(path)
+    try:
+        if filesystem.get_file_info(where).type == fs.FileType.NotFound:
+            raise DataError(f"input {path!r} does not exist")
+        return ds.dataset(where, filesystem=filesystem, format=fmt or input_format(path)).schema.names
+    except DataError:
+        raise
+    except Exception as err:  # pyarrow: unreadable file, wrong format, no access
+        raise DataError(f"cannot read input {path!r}: {err}") from err
+
+
 def write_table(table, path: str | Path) -> Path:
     """Write a ``pyarrow.Table`` as Parquet; readers never see a partial file."""
     import pyarrow.parquet as pq

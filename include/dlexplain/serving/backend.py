@@ -37,7 +37,8 @@ class DeployBackend(ABC):
         """The record of a server of ``target`` started on ``port`` (``handle``: PID or id)."""
         return Deployment(run_id=target.run_id, model_uri=target.model_uri,
                           version=target.version, url=f"http://{self.url_host}:{port}",
-                          backend=self.name, handle=handle, text_column=target.text_column)
+                          backend=self.name, handle=handle, text_column=target.text_column,
+                          registered_model=target.registered_model)
 
     @abstractmethod
     def start(self, target: ExplainerRef) -> Deployment:

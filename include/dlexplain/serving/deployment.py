@@ -26,6 +26,7 @@ class Deployment(Record):
     #: process id (process backend) or container id (docker backend)
     handle: str
     text_column: str = "text"
+    registered_model: str | None = None
     deployed_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
 
 

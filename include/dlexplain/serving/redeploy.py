@@ -8,7 +8,7 @@ from dlexplain.config import Settings
 from dlexplain.serving.backend import DeployBackend
 from dlexplain.serving.checks import ServingError, probe, wait_until_healthy
 from dlexplain.serving.deployment import Deployment, DeploymentState
-from dlexplain.tracking.registry import ExplainerRef, newest_explainer
+from dlexplain.tracking.registry import ExplainerRef, explainer_for
 from dlexplain.tracking.request_limits import RequestLimits
 
 logger = logging.getLogger(__name__)
@@ -46,9 +46,11 @@ def redeploy(backend: DeployBackend, target: ExplainerRef, timeout: float) -> De
     return new
 
 
-def pending_explainer(registered_model: str, state: DeploymentState) -> ExplainerRef | None:
-    """The newest registered explainer when it is not the one deployed, else None."""
-    newest = newest_explainer(registered_model)
+def pending_explainer(classifier: str, state: DeploymentState,
+                      registered_model: str | None = None) -> ExplainerRef | None:
+    """The explainer to serve for ``classifier`` (``explainer_for``) when it is not the one
+    deployed, else None."""
+    newest = explainer_for(classifier, registered_model)
     active = state.active()
     if newest is None or (active is not None and active.run_id == newest.run_id):
         return None

@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from importlib.util import find_spec
 
+#: Exit code of the spark-submit job when its input, arguments or model are wrong (a
+#: ``DlexplainError``): no retry can heal it. Other failures exit otherwise.
+EXIT_DETERMINISTIC = 2
+#: The job's last stderr line on such a failure starts with this.
+ERROR_PREFIX = "dlexplain batch_explain: error:"
+
 
 def application_path() -> str:
     """File path of the spark-submit job, for SparkSubmitOperator's ``application``."""

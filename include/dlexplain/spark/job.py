@@ -30,13 +30,13 @@ import uuid
 from contextlib import contextmanager
 from typing import Iterator
 
+from dlexplain.base.tables import FORMATS, input_format
 from dlexplain.errors import ConfigError, DataError, DlexplainError
+from dlexplain.spark import ERROR_PREFIX, EXIT_DETERMINISTIC
 from dlexplain.explain.table import EXPLANATION_COLUMN
 from dlexplain.spark.summary import SUMMARY_FILE, JobSummary
 
 logger = logging.getLogger("dlexplain.spark.job")
-
-READ_FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "json", ".json": "json"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -47,7 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--text-column", default="text")
     parser.add_argument("--id-column", default="", help="sort the output by this column")
     parser.add_argument("--max-rows", type=int, help="explain at most this many rows")
-    parser.add_argument("--format", choices=sorted(set(READ_FORMATS.values())),
+    parser.add_argument("--format", choices=sorted(set(FORMATS.values())),
                         help="input format (default: from the file suffix, else parquet)")
     return parser.parse_args(argv)
 
@@ -75,12 +75,25 @@ def hadoop_filesystem(spark, path: str):
 
 
 def read(spark, args: argparse.Namespace):
-    """The input partition as a cached DataFrame spread over every core, and its row count."""
-    suffix = os.path.splitext(args.input.rstrip("/"))[1].lower()
-    fmt = args.format or READ_FORMATS.get(suffix, "parquet")
-    reader = spark.read.option("header", "true") if fmt == "csv" else spark.read
+    """The input partition as a cached DataFrame spread over every core, and its row count.
+
+    Spark reads what its Hadoop filesystems reach; a URI whose scheme it has no filesystem for
+    (``s3://`` without the hadoop-aws jars) is read by pyarrow on the driver instead.
+    """
+    fmt = args.format or input_format(args.input)
     try:
-        frame = reader.format(fmt).load(args.input)
+        hadoop_filesystem(spark, args.input)
+        reachable = True
+    except Exception:  # Py4J: UnsupportedFileSystemException "No FileSystem for scheme"
+        reachable = False
+    try:
+        if reachable:
+            reader = spark.read.option("header", "true") if fmt == "csv" else spark.read
+            frame = reader.format(fmt).load(args.input)
+        else:
+            frame = spark.createDataFrame(_arrow_table(args.input, fmt))
+    except DataError:
+        raise
     except Exception as err:  # Spark's AnalysisException: path missing, unreadable format
         raise DataError(f"cannot read input {args.input!r} as {fmt}: {err}") from err
     if args.text_column not in frame.columns:
@@ -92,6 +105,17 @@ def read(spark, args: argparse.Namespace):
         frame = frame.repartition(parallelism)
     frame = frame.cache()
     return frame, frame.count()
+
+
+def _arrow_table(path: str, fmt: str):
+    """The whole input read by pyarrow (any filesystem pyarrow reaches)."""
+    import pyarrow.dataset as ds
+
+    from dlexplain.base.tables import arrow_source
+
+    filesystem, where = arrow_source(path)
+    logger.info("reading %s with pyarrow (Spark has no filesystem for its scheme)", path)
+    return ds.dataset(where, filesystem=filesystem, format=fmt).to_table()
 
 
 def ship(spark, model_uri: str, workdir: str) -> tuple[str, str]:
@@ -197,8 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         summary = run(parse_args(argv))
     except DlexplainError as err:
-        print(f"dlexplain batch_explain: error: {err}", file=sys.stderr, flush=True)
-        return 2
+        print(f"{ERROR_PREFIX} {err}", file=sys.stderr, flush=True)
+        return EXIT_DETERMINISTIC
     print("DLEXPLAIN_SUMMARY " + summary.to_json(), flush=True)
     return 0
 

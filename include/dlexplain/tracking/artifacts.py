@@ -3,6 +3,9 @@
 Layout under ``<prefix>/`` (e.g. ``explanations/ds=2026-01-03/batch-0000``)::
 
     bar_<CLASS>.png     shap.plots.bar of the top tokens by mean |SHAP value| for one class
+                        (one per class the batch predicts, or the asked classes)
+    first_row_<CLASS>.png  the seed's signed shap.plots.bar of the batch's first explained row,
+                        for its predicted class
     text/row-<i>.html   shap.plots.text of each explained row
     shap_values.npz     values (sum tokens × classes), offsets (rows + 1), tokens, output_names,
                         probabilities (rows × classes); load with np.load(..., allow_pickle=False)
@@ -48,21 +51,18 @@ def top_tokens(results: Sequence[TextExplanation], class_index: int, k: int = 10
             for word, values in ranked]
 
 
-def _shap_explanation(result: TextExplanation):
-    import shap
+def _save_figure(path: Path, title: str) -> None:
+    import matplotlib.pyplot as plt
 
-    return shap.Explanation(values=result.values, base_values=result.base_values,
-                            data=np.array(result.tokens, dtype=object),
-                            output_names=list(result.output_names))
+    figure = plt.gcf()
+    figure.suptitle(title)
+    figure.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(figure)
 
 
 def write_bar_plot(results: Sequence[TextExplanation], class_name: str, path: Path,
                    k: int = 20) -> None:
     """A shap bar plot of the top ``k`` tokens by mean |value| for ``class_name``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import shap
 
     names = next((r.output_names for r in results if r.ok), ())
@@ -72,10 +72,18 @@ def write_bar_plot(results: Sequence[TextExplanation], class_name: str, path: Pa
         feature_names=[t["token"] for t in ranked],
     )
     shap.plots.bar(explanation, max_display=k, show=False)
-    figure = plt.gcf()
-    figure.suptitle(f"mean |SHAP value| for {class_name} over {sum(r.ok for r in results)} texts")
-    figure.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(figure)
+    _save_figure(path, f"mean |SHAP value| for {class_name} over "
+                       f"{sum(r.ok for r in results)} texts")
+
+
+def write_row_plot(result: TextExplanation, path: Path, k: int = 20) -> None:
+    """The seed's plot: signed SHAP values of one text for its predicted class."""
+    import shap
+
+    from dlexplain.explain.shap_form import to_shap
+
+    shap.plots.bar(to_shap(result)[:, result.label], max_display=k, show=False)
+    _save_figure(path, f"SHAP values for {result.label} (p={result.score:.2f})")
 
 
 def write_arrays(results: Sequence[TextExplanation], folder: Path, n_classes: int) -> None:
@@ -96,41 +104,61 @@ def write_arrays(results: Sequence[TextExplanation], folder: Path, n_classes: in
             np.array([r.base_values if r.ok else nan_row for r in results]))
 
 
-def write_explanations(results: Sequence[TextExplanation], folder: Path,
-                       class_name: str | None = None, top_k: int = 20) -> dict:
-    """Write every artifact of one batch into ``folder``; returns the summary."""
+def plotted_classes(results: Sequence[TextExplanation],
+                    class_names: Sequence[str] | None = None) -> list[str]:
+    """``class_names`` if every one is an output, or (None) the classes the rows predict, in
+    output order; :class:`DataError` for a class that is no output."""
     good = [r for r in results if r.ok]
     names = good[0].output_names if good else ()
-    class_name = class_name or (names[-1] if names else None)
-    if good and class_name not in names:
-        raise DataError(f"class {class_name!r} is not one of the outputs {list(names)}")
+    if class_names is None:
+        predicted = {r.label for r in good}
+        return [name for name in names if name in predicted]
+    unknown = [c for c in class_names if c not in names]
+    if good and unknown:
+        raise DataError(f"class {unknown[0]!r} is not one of the outputs {list(names)}")
+    return list(class_names) if good else []
+
+
+def write_explanations(results: Sequence[TextExplanation], folder: Path,
+                       class_names: Sequence[str] | None = None, top_k: int = 20) -> dict:
+    """Write every artifact of one batch into ``folder``; returns the summary."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import shap
+
+    from dlexplain.explain.shap_form import to_shap
+
+    good = [r for r in results if r.ok]
+    names = good[0].output_names if good else ()
+    plotted = plotted_classes(results, class_names)
     summary = {
         **summarize(list(results)),
-        "plotted_class": class_name,
+        "plotted_classes": plotted,
         "errors": [{"row": i, "error": r.error} for i, r in enumerate(results) if not r.ok],
         "top_tokens": {name: top_tokens(results, i) for i, name in enumerate(names)},
     }
     write_arrays(results, folder, len(names))
+    for name in plotted:
+        write_bar_plot(results, name, folder / f"bar_{name}.png", k=top_k)
     if good:
-        write_bar_plot(results, class_name, folder / f"bar_{class_name}.png", k=top_k)
-        import shap
-
+        write_row_plot(good[0], folder / f"first_row_{good[0].label}.png", k=top_k)
         (folder / "text").mkdir()
         for i, result in enumerate(results):
             if result.ok:
-                html = shap.plots.text(_shap_explanation(result), display=False)
+                html = shap.plots.text(to_shap(result), display=False)
                 (folder / "text" / f"row-{i:04d}.html").write_text(html, encoding="utf-8")
     (folder / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 
 
 def log_explanations(results: Sequence[TextExplanation], prefix: str, *,
-                     class_name: str | None = None, step: int | None = None) -> dict:
+                     class_names: Sequence[str] | None = None, step: int | None = None) -> dict:
     """Log one batch's artifacts under ``prefix`` and its metrics into the active MLflow run."""
     import mlflow
 
     with tempfile.TemporaryDirectory(prefix="dlexplain-artifacts-") as tmp:
-        summary = write_explanations(results, Path(tmp), class_name)
+        summary = write_explanations(results, Path(tmp), class_names)
         mlflow.log_artifacts(tmp, artifact_path=prefix)
     mlflow.log_metrics({
         "rows_explained": summary["explained"], "rows_failed": summary["failed"],

@@ -21,8 +21,9 @@ from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE
 from mlflow.types.schema import Array, ColSpec, Schema
 
 from dlexplain.explain.config import ExplainerConfig
-from dlexplain.explain.row import COLUMNS, STRING, Kind, field_names, to_pandas
+from dlexplain.explain.row import COLUMNS, STRING, Kind, to_pandas
 from dlexplain.tracking.request_limits import in_scoring_server
+from dlexplain.tracking.udf_nulls import in_spark_task, keep_nulls
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +35,11 @@ CONFIG_TEXT_COLUMN = "text_column"
 CONFIG_RUN_ID = "run_id"
 CONFIG_IDENTITY = "identity"
 
-#: Columns added to the explanation's (name, kind, required): its JSON form, and which
-#: explainer answered.
-EXTRA_COLUMNS = (("explanation_json", STRING, True), ("explainer_run_id", STRING, False))
+#: Output columns besides the explanation's, (name, kind, required): its JSON form comes FIRST,
+#: because ``mlflow.pyfunc.spark_udf(..., result_type=StringType())`` returns the leftmost
+#: column (the book chapter's call), and which explainer answered comes last.
+JSON_COLUMN = ("explanation_json", STRING, True)
+RUN_COLUMN = ("explainer_run_id", STRING, False)
 #: Distributions the logged model pins (at the versions installed from requirements.lock).
 PINNED_DISTRIBUTIONS = ("mlflow", "shap", "transformers", "torch", "numpy", "pandas", "pyarrow",
                         "matplotlib", "tqdm")
@@ -60,19 +63,22 @@ def _legacy_identity(classifier_dir: str, config: ExplainerConfig) -> str:
     return hashlib.sha256(seed.encode()).hexdigest()
 
 
+def _output_table() -> list[tuple[str, Kind, bool]]:
+    """(name, kind, required) of every output column, in order."""
+    explanation = [(f.name, f.metadata["kind"], f.metadata["required"]) for f in COLUMNS]
+    return [JSON_COLUMN, *explanation, RUN_COLUMN]
+
+
 def output_columns() -> list[str]:
-    """The pyfunc's output columns: the explanation's, then the extras."""
-    return [*field_names(), *(name for name, _, _ in EXTRA_COLUMNS)]
+    """The pyfunc's output columns: the JSON form, the explanation's columns, the run id."""
+    return [name for name, _, _ in _output_table()]
 
 
 def output_arrow_type():
     """Arrow struct of one output row (the Spark UDF's result type is derived from it)."""
     import pyarrow as pa
 
-    from dlexplain.explain.row import arrow_type
-
-    extras = [pa.field(name, kind.arrow_type()) for name, kind, _ in EXTRA_COLUMNS]
-    return pa.struct([*arrow_type(), *extras])
+    return pa.struct([pa.field(name, kind.arrow_type()) for name, kind, _ in _output_table()])
 
 
 def _mlflow_type(kind: Kind):
@@ -85,9 +91,8 @@ def _mlflow_type(kind: Kind):
 
 def explainer_signature(text_column: str = "text") -> ModelSignature:
     """Input: one string column; output: the typed explanation columns and the extras."""
-    columns = [(f.name, f.metadata["kind"], f.metadata["required"]) for f in COLUMNS]
     outputs = [ColSpec(_mlflow_type(kind), name, required=required)
-               for name, kind, required in (*columns, *EXTRA_COLUMNS)]
+               for name, kind, required in _output_table()]
     return ModelSignature(inputs=Schema([ColSpec("string", text_column)]), outputs=Schema(outputs))
 
 
@@ -185,6 +190,9 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
         results, hits = explain_cached(texts, self._explain, self._cache, self.identity)
         self.cache_hits += hits
         out = to_pandas(results)
-        out["explanation_json"] = [r.to_json() for r in results]
-        out["explainer_run_id"] = self._run_id
+        out.insert(0, JSON_COLUMN[0], [r.to_json() for r in results])
+        out[RUN_COLUMN[0]] = self._run_id
+        if in_spark_task():  # mlflow.pyfunc.spark_udf would turn null strings into "None"
+            keep_nulls(out, [name for name, kind, required in _output_table()
+                             if kind is STRING and not required])
         return out

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 from dlexplain.base.records import Record
+from dlexplain.errors import ModelError
 from dlexplain.explain.config import ExplainerConfig
 from dlexplain.tracking import pyfunc
 from dlexplain.tracking.filters import tag, where
@@ -21,8 +24,8 @@ from dlexplain.tracking.sources import SourceModel, describe_source, folder_dige
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_REGISTERED_EXPLAINER = "sentiment-explainer"
 DEFAULT_REGISTERED_CLASSIFIER = "sentiment-classifier"
+DEFAULT_REGISTERED_EXPLAINER = "sentiment-explainer"
 EXPLAINER_MODEL_NAME = "explainer"
 
 TAG_SOURCE_URI = "dlexplain.source_model"
@@ -59,33 +62,61 @@ class ExplainerRef(Record):
                    text_column=text_column)
 
 
+def explainer_name(source: SourceModel) -> str:
+    """The registered name of ``source``'s explainer: ``<name>-explainer`` for a registered
+    classifier (``sentiment-classifier`` → ``sentiment-explainer``), the folder's name for a
+    Hugging Face folder, ``run-<id>`` for a run's model; one served explainer per classifier."""
+    if source.registered_name:
+        stem = source.registered_name.removesuffix("-classifier")
+    elif source.folder is not None:
+        stem = source.folder.name
+    else:
+        stem = "run-" + source.uri.removeprefix("runs:/").split("/")[0][:12]
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-._") or "classifier"
+    return f"{stem}-explainer"
+
+
 def log_explainer(source_model: str | Path, spec: ExplainerSpec | None = None,
                   experiment: str = EXPLAINERS_EXPERIMENT, *,
-                  registered_model_name: str = DEFAULT_REGISTERED_EXPLAINER) -> ExplainerRef:
-    """Log the explainer of ``source_model`` (HF folder or MLflow URI) and register it.
+                  registered_model_name: str | None = None) -> ExplainerRef:
+    """Log the explainer of ``source_model`` (HF folder or MLflow URI) and register it under
+    ``registered_model_name`` (default :func:`explainer_name` of the source).
 
     Idempotent: when the experiment already holds an explainer run of the same identity (source
-    weights, settings, input column, package version), that run is returned, and nothing is
-    logged or downloaded.
+    weights, settings, input column, package version), that run is returned (and registered
+    under the name if it is not yet), and nothing is logged or downloaded.
     """
     spec = spec or ExplainerSpec()
     source = describe_source(source_model)
+    name = registered_model_name or explainer_name(source)
     identity = pyfunc.explainer_identity(source.key, spec.config, spec.text_column)
     existing = find_run(experiment, {TAG_KIND: KIND_EXPLAINER, TAG_IDENTITY: identity},
                         finished=True)
     if existing:
         logger.info("explainer of %s exists: run %s (identity %s)", source.uri, existing,
                     identity[:16])
-        return ExplainerRef.of_run(existing, spec.text_column)
-    with tempfile.TemporaryDirectory(prefix="dlexplain-source-") as workdir:
-        folder = materialise(source, Path(workdir))
-        run_id = _log_new_explainer(source, folder, identity, spec, experiment,
-                                    registered_model_name)
-    return ExplainerRef.of_run(run_id, spec.text_column)
+        run_id = existing
+    else:
+        with tempfile.TemporaryDirectory(prefix="dlexplain-source-") as workdir:
+            folder = materialise(source, Path(workdir))
+            run_id = _log_new_explainer(source, folder, identity, spec, experiment)
+    version = _registered_version(name, run_id)
+    return replace(ExplainerRef.of_run(run_id, spec.text_column), registered_model=name,
+                   version=version)
+
+
+def _registered_version(name: str, run_id: str) -> str:
+    """The version of ``name`` that holds run ``run_id``'s explainer, registered if missing."""
+    found = MlflowClient().search_model_versions(where({"name": name, "run_id": run_id}))
+    if found:
+        return str(max(int(v.version) for v in found))
+    registered = mlflow.register_model(ExplainerRef.of_run(run_id).model_uri, name)
+    logger.info("explainer run %s registered as %s version %s", run_id, name, registered.version)
+    return str(registered.version)
 
 
 def _log_new_explainer(source: SourceModel, folder: Path, identity: str, spec: ExplainerSpec,
-                       experiment: str, registered_model_name: str) -> str:
+                       experiment: str) -> str:
     import shap
     import torch
     import transformers
@@ -113,11 +144,9 @@ def _log_new_explainer(source: SourceModel, folder: Path, identity: str, spec: E
             signature=pyfunc.explainer_signature(spec.text_column),
             input_example=INPUT_EXAMPLE.rename(columns={"text": spec.text_column}),
             pip_requirements=pyfunc.pinned_requirements(),
-            registered_model_name=registered_model_name,
             tags=tags,
         )
-    logger.info("logged explainer run %s (model %s, registered %s v%s)", run.info.run_id,
-                info.model_uri, registered_model_name, info.registered_model_version)
+    logger.info("logged explainer run %s (model %s)", run.info.run_id, info.model_uri)
     return run.info.run_id
 
 
@@ -151,17 +180,51 @@ def register_classifier(folder: Path, name: str = DEFAULT_REGISTERED_CLASSIFIER,
     return f"models:/{name}@{alias}"
 
 
+def registered_explainer(registered_model: str, version: str | None = None,
+                         alias: str | None = None) -> ExplainerRef | None:
+    """Version ``version``, or the one ``alias`` points at, or else the newest version of
+    ``registered_model`` (None when it has none)."""
+    client = MlflowClient()
+    if version or alias:
+        try:
+            found = (client.get_model_version_by_alias(registered_model, alias) if alias
+                     else client.get_model_version(registered_model, version))
+        except MlflowException as err:
+            raise ModelError(f"no explainer {registered_model} "
+                             f"{'@' + alias if alias else 'version ' + str(version)}: "
+                             f"{err.message}") from err
+        return _ref(registered_model, found)
+    versions = client.search_model_versions(where({"name": registered_model}))
+    return _ref(registered_model, max(versions, key=lambda v: int(v.version))) if versions else None
+
+
 def newest_explainer(registered_model: str = DEFAULT_REGISTERED_EXPLAINER) -> ExplainerRef | None:
     """The newest registered version of ``registered_model`` (or None)."""
+    return registered_explainer(registered_model)
+
+
+def explainer_for(classifier: str, registered_model: str | None = None) -> ExplainerRef | None:
+    """The newest registered explainer of the weights ``classifier`` names now (e.g. what
+    ``sentiment-classifier@champion`` points at), or None when none is logged yet.
+
+    Looks in ``registered_model`` (default :func:`explainer_name` of the classifier) for the
+    versions whose run explains the same weights (tag ``dlexplain.source_key``), so explaining
+    another model never changes the answer.
+    """
+    source = describe_source(classifier)
+    name = registered_model or explainer_name(source)
     client = MlflowClient()
-    versions = client.search_model_versions(where({"name": registered_model}))
-    if not versions:
-        return None
-    newest = max(versions, key=lambda v: int(v.version))
-    params = client.get_run(newest.run_id).data.params
-    return ExplainerRef(run_id=newest.run_id, model_uri=f"models:/{registered_model}/{newest.version}",
+    matching = [v for v in client.search_model_versions(where({"name": name}))
+                if client.get_run(v.run_id).data.tags.get(TAG_SOURCE_KEY) == source.key]
+    return _ref(name, max(matching, key=lambda v: int(v.version))) if matching else None
+
+
+def _ref(registered_model: str, version) -> ExplainerRef:
+    params = MlflowClient().get_run(version.run_id).data.params
+    return ExplainerRef(run_id=version.run_id,
+                        model_uri=f"models:/{registered_model}/{version.version}",
                         text_column=params.get("text_column", "text"),
-                        registered_model=registered_model, version=str(newest.version))
+                        registered_model=registered_model, version=str(version.version))
 
 
 def set_alias(registered_model: str, alias: str, version: str) -> str:

@@ -53,6 +53,17 @@ def folder_digest(folder: Path) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
+#: MLflow error codes that say the request itself is wrong (no retry can heal them)
+DETERMINISTIC_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE",
+                                 "BAD_REQUEST", "NOT_FOUND"})
+
+
+def is_deterministic(err) -> bool:
+    """True when an ``MlflowException`` names a wrong request (no such model, bad URI), False
+    for a fault that may heal (server away, timeout, internal error)."""
+    return getattr(err, "error_code", None) in DETERMINISTIC_CODES
+
+
 def is_mlflow_uri(source: str | Path) -> bool:
     return str(source).startswith(_MLFLOW_SCHEMES)
 
@@ -86,8 +97,49 @@ def _registered_version(uri: str, match: re.Match) -> tuple[str, str, str]:
         else:
             found = client.get_model_version(name, match["version"])
     except MlflowException as err:
+        if not is_deterministic(err):
+            raise  # the server away: the caller's retries may heal it
         raise ModelError(f"cannot resolve {uri!r}: {err.message}") from err
     return name, str(found.version), found.run_id or found.source
+
+
+def source_labels(source: SourceModel) -> tuple[str, ...]:
+    """The class names of ``source``, from its ``config.json`` alone (no weights are read);
+    :class:`ModelError` when that config cannot be read."""
+    import tempfile
+
+    from transformers import AutoConfig
+
+    from dlexplain.explain.classifier import class_labels
+
+    with tempfile.TemporaryDirectory(prefix="dlexplain-config-") as workdir:
+        try:
+            folder = source.folder or _download_config(source.loads_from, Path(workdir))
+            return class_labels(AutoConfig.from_pretrained(folder))
+        except ModelError:
+            raise
+        except Exception as err:  # transformers: bad JSON, unknown model type, no labels
+            raise ModelError(f"cannot read the classifier config of {source.uri!r}: "
+                             f"{type(err).__name__}: {err}") from err
+
+
+def _download_config(uri: str, workdir: Path) -> Path:
+    """Download only ``config.json`` of an MLflow transformers model; its folder."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        flavor = mlflow.models.get_model_info(uri).flavors.get("transformers")
+        if flavor is None:
+            raise ModelError(f"{uri!r} is not an MLflow transformers model")
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=f"{uri}/{flavor.get('model_binary', 'model')}/config.json",
+            dst_path=str(workdir))
+    except MlflowException as err:
+        if not is_deterministic(err):
+            raise
+        raise ModelError(f"cannot read the config of {uri!r}: {err.message}") from err
+    return next(workdir.rglob("config.json")).parent
 
 
 def materialise(source: SourceModel, workdir: Path) -> Path:
@@ -102,6 +154,8 @@ def materialise(source: SourceModel, workdir: Path) -> Path:
     try:
         components = mlflow.transformers.load_model(uri, return_type="components")
     except (MlflowException, OSError) as err:
+        if isinstance(err, MlflowException) and not is_deterministic(err):
+            raise
         raise ModelError(f"cannot load MLflow transformers model {uri!r}: {err}") from err
     if "tokenizer" not in components:
         raise ModelError(f"MLflow model {uri!r} has no tokenizer; log it with one")

@@ -20,7 +20,9 @@ if [ -z "${MLFLOW_TRACKING_URI:-}" ]; then
 fi
 airflow db migrate >"$DLEXPLAIN_HOME/airflow-db-migrate.log" 2>&1 \
   || { tail -n 30 "$DLEXPLAIN_HOME/airflow-db-migrate.log"; exit 1; }
-echo "running the explain_reviews DAG for $DEMO_TO (log: $DLEXPLAIN_HOME/demo-dag.log)"
-airflow dags test explain_reviews "$DEMO_TO" >"$DLEXPLAIN_HOME/demo-dag.log" 2>&1 \
+echo "running the explain_reviews DAG for $DEMO_TO (full log: $DLEXPLAIN_HOME/demo-dag.log)"
+# each task's start and end state as it happens, and the engine's progress, from the full log
+airflow dags test explain_reviews "$DEMO_TO" 2>&1 | tee "$DLEXPLAIN_HOME/demo-dag.log" \
+  | awk -f scripts/dag_progress.awk \
   || { tail -n 60 "$DLEXPLAIN_HOME/demo-dag.log"; exit 1; }
 dlexplain report --dag-id explain_reviews --logical-date "$DEMO_TO"

@@ -121,6 +121,15 @@ def tracking_uri(mlflow_server, monkeypatch):
 
 
 @pytest.fixture()
+def s3_api(tmp_path):
+    """A local S3 API (moto's server) for this test."""
+    from tests.services.s3 import running_s3
+
+    with running_s3(tmp_path) as api:
+        yield api
+
+
+@pytest.fixture()
 def unique():
     """A fresh suffix so tests never share experiments or registered models."""
     return uuid.uuid4().hex[:8]

@@ -84,6 +84,8 @@ def cmd_report(args, settings: Settings) -> None:
     print(f"MLflow UI:              {report.tracking_uri}")
     print(f"explainer run:          {report.explainer_run_url}")
     print(f"explanation artifacts:  {report.explanation_run_url}")
+    for url in report.bar_plots:
+        print(f"bar plot:               {url}")
 
 
 def cmd_mlflow_start(args, settings: Settings) -> None:

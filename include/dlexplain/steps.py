@@ -51,7 +51,9 @@ class BatchItem(Record):
     @property
     def prefix(self) -> str:
         """Where the batch's artifacts go in the run."""
-        return f"explanations/{self.partition}/batch-{self.batch:04d}"
+        from dlexplain.tracking.runs import batch_prefix
+
+        return batch_prefix(self.partition, self.batch)
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,7 @@ def open_explanation_run(*, dag_id: str, airflow_run_id: str, explainer, plan: P
              runs.TAG_LOGICAL_DATE: plan.ds},
         run_name=f"{dag_id}-{plan.partition}",
     )
+    runs.clear_artifacts(run_id, runs.partition_prefix(plan.partition))  # earlier attempts
     client = mlflow.MlflowClient()
     tags = {"airflow.dag_id": dag_id, "airflow.run_id": airflow_run_id,
             "airflow.logical_date": plan.ds, runs.TAG_EXPLAINER_RUN_ID: explainer.run_id,

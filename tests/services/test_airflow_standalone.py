@@ -10,6 +10,7 @@ import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import requests
@@ -26,6 +27,11 @@ pytestmark = pytest.mark.slow
 DAG_ID = "explain_reviews"
 DAYS = [date(2026, 1, d) for d in (1, 2, 3)]
 CONF = {"max_evals": 30, "rows_per_batch": 4}
+#: the user's own data: JSON lines, other column names, a day no backfill touches
+TWEETS_DAY = date(2026, 1, 5)
+TWEETS = pd.DataFrame({"tweet_id": [5, 3, 1, 4, 2],
+                       "tweet": ["great film", "so boring", "ok I guess", "loved it", "meh"],
+                       "lang": "en"})
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +39,9 @@ def standalone(tmp_path_factory, mlflow_server, settings):
     root = tmp_path_factory.mktemp("airflow-standalone")
     home = root / "dlexplain"
     build_default_data(settings.cache_dir, home / "data", DAYS[0], DAYS[-1], rows_per_day=3)
+    tweets = home / "data" / "tweets" / f"ds={TWEETS_DAY}" / "tweets.jsonl"
+    tweets.parent.mkdir(parents=True)
+    tweets.write_text(TWEETS.to_json(orient="records", lines=True))
     # once unpaused, the scheduler also starts today's run (catchup=False): give it data
     today = date.today()
     build_default_data(settings.cache_dir, home / "data", today, today, rows_per_day=1)
@@ -186,16 +195,66 @@ def test_backfill_explains_each_day_once(standalone, tracking_uri):
     assert [pq.read_table(p).num_rows for p in outputs] == [3, 3, 3]
 
 
-def test_trigger_from_the_api_with_params(standalone):
+def _run_state(standalone, run_id: str) -> str:
+    reply = requests.get(f"{standalone['api']}/api/v2/dags/{DAG_ID}/dagRuns/{run_id}",
+                         headers=standalone["headers"], timeout=10)
+    reply.raise_for_status()
+    return reply.json()["state"]
+
+
+def test_trigger_from_the_api_with_params(standalone, tiny_family_dirs):
+    """Every param of the trigger form changes the outcome as documented."""
+    from dlexplain.explain.table import read_explanations
+
+    _airflow(standalone, "dags", "unpause", DAG_ID)
     url = f"{standalone['api']}/api/v2/dags/{DAG_ID}/dagRuns"
-    conf = {"max_evals": 64, "rows_per_batch": 2, "partition_date": "2026-01-02"}
+    conf = {"partition_date": str(TWEETS_DAY), "row_limit": 3, "rows_per_batch": 2,
+            "max_evals": 40, "class_to_plot": None,
+            "dataset_path_template": "{data_dir}/tweets/ds={ds}/tweets.jsonl",
+            "output_path_template": "{home}/explanations/tweets/ds={ds}",
+            "text_column": "tweet", "id_column": "tweet_id",
+            "source_model": str(tiny_family_dirs["distilbert"]),
+            "explainer_name": "tweets-explainer"}
     reply = requests.post(url, headers=standalone["headers"], timeout=30,
                           json={"logical_date": None, "conf": conf})
     assert reply.status_code == 200, reply.text
     assert reply.json()["conf"] == conf
+    run_id = reply.json()["dag_run_id"]
 
     bad = requests.post(url, headers=standalone["headers"], timeout=30,
                         json={"logical_date": None, "conf": {"max_evals": -1}})
     assert bad.status_code == 400, bad.text
     assert "max_evals" in bad.text and "minimum" in bad.text.lower()
     assert "Traceback" not in bad.text
+
+    wait_for(lambda: _run_state(standalone, run_id) in ("success", "failed"), 900,
+             "the triggered run")
+    assert _run_state(standalone, run_id) == "success"
+    # partition_date and both path templates: that day's JSON lines in, that folder out
+    table = pq.read_table(standalone["home"] / "explanations" / "tweets" / f"ds={TWEETS_DAY}")
+    # row_limit: 3 of 5 rows; id_column: sorted by it; every input column kept
+    assert table.num_rows == 3
+    assert table.column_names == ["tweet_id", "tweet", "lang", "explanation"]
+    ids = table.column("tweet_id").to_pylist()
+    assert ids == sorted(ids)
+    results = read_explanations(table)
+    # text_column: the tweets were explained; source_model: the 3-label classifier
+    assert [("".join(r.tokens)) for r in results] == table.column("tweet").to_pylist()
+    assert all(r.output_names == ("negative", "neutral", "positive") for r in results)
+
+    client = MlflowClient(standalone["env"]["MLFLOW_TRACKING_URI"])
+    # explainer_name and max_evals: the explainer is registered under the name, with 40 evals
+    (version,) = client.search_model_versions(where({"name": "tweets-explainer"}))
+    assert client.get_run(version.run_id).data.params["max_evals"] == "40"
+    (explanations,) = [r for r in client.search_runs(
+        [experiment_id(EXPLANATIONS_EXPERIMENT)], filter_string=where({tag(TAG_DAG_ID): DAG_ID}))
+        if r.data.tags["dlexplain.logical_date"] == str(TWEETS_DAY)]
+    assert explanations.data.tags["dlexplain.explainer_run_id"] == version.run_id
+    # rows_per_batch: 3 rows in batches of 2; class_to_plot empty: a plot per predicted class
+    folder = f"explanations/ds={TWEETS_DAY}"
+    batches = [a.path for a in client.list_artifacts(explanations.info.run_id, folder)]
+    assert [b.rsplit("/", 1)[-1] for b in batches] == ["batch-0000", "batch-0001"]
+    plots = {a.path.rsplit("/", 1)[-1] for a in client.list_artifacts(explanations.info.run_id,
+                                                                      batches[0])}
+    assert {p for p in plots if p.startswith("bar_")} == {
+        f"bar_{r.label}.png" for r in results[:2]}

@@ -9,7 +9,8 @@ import requests
 from mlflow import MlflowClient
 
 from dlexplain.config import Settings
-from dlexplain.serving.redeploy import backend_from_settings
+from dlexplain.serving.redeploy import backend_from_settings, pending_explainer
+from dlexplain.tracking.registry import explainer_for, registered_explainer
 from dlexplain.base.processes import process_alive
 from tests.serving.conftest import (delete_model_artifacts, post_texts, run_eaas_dag,
                                     version_of)
@@ -33,9 +34,30 @@ def _task_state(run, task_id: str) -> str:
     return run.get_task_instance(task_id).state
 
 
+def _explain_with_dag(source, explainer_name: str, home) -> str:
+    """One ``explain_reviews`` run over two texts with ``source``; the explainer's run id."""
+    import pandas as pd
+    import pendulum
+    from airflow.dag_processing.dagbag import DagBag
+
+    from dlexplain.defaults.data import partition_path
+    from tests.conftest import REPO
+
+    day = pendulum.datetime(2026, 2, 20, tz="UTC")
+    path = partition_path(home / "data", day.date())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"id": [1, 2], "text": TEXTS[:2]}).to_parquet(path, index=False)
+    dag = DagBag(dag_folder=str(REPO / "dags")).dags["explain_reviews"]
+    run = dag.test(logical_date=day, run_conf={"source_model": str(source), "max_evals": 20,
+                                               "explainer_name": explainer_name})
+    assert run.state == "success"
+    return run.get_task_instance("log_explainer").xcom_pull(task_ids="log_explainer",
+                                                           key="run_id")
+
+
 def test_deploy_redeploy_rollback_and_bad_requests(airflow_db, tracking_uri, dlexplain_home,
                                                    mlflow_server, registered, log_version,
-                                                   tiny_model_dir):
+                                                   tiny_model_dir, tiny_family_dirs):
     settings = Settings.from_env()
     backend = backend_from_settings(tracking_uri, settings)
     try:
@@ -61,6 +83,16 @@ def test_deploy_redeploy_rollback_and_bad_requests(airflow_db, tracking_uri, dle
         assert not process_alive(int(served_a.handle))
         with pytest.raises(requests.ConnectionError):
             requests.get(f"{served_a.url}/ping", timeout=5)
+        assert [e["event"] for e in backend.state.history()] == ["deploy", "deploy"]
+
+        # another classifier explained by the DAG, even registered under the same name: it is
+        # the newest version now, yet the sensor's target stays pinned to the classifier's
+        # weights (the sensor pokes pending_explainer)
+        other = _explain_with_dag(tiny_family_dirs["distilbert"], registered, dlexplain_home)
+        assert registered_explainer(registered).run_id == other
+        assert pending_explainer(str(tiny_model_dir), backend.state, registered) is None
+        assert explainer_for(str(tiny_model_dir), registered).run_id == run_b
+        assert backend.state.active() == served_b
         assert [e["event"] for e in backend.state.history()] == ["deploy", "deploy"]
 
         # broken explainer C: redeploy fails clearly, B keeps serving, the alias stays on B

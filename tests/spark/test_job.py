@@ -41,3 +41,35 @@ def test_a_failed_job_says_why_and_cleans_up(problem, args, message, tmp_path):
     assert "Traceback" not in logged, problem
     assert not output.parent.exists() or list(output.parent.iterdir()) == [], "no output, no temp"
     assert not list(scratch.glob("dlexplain-job-*")), "the job's work folder is removed"
+
+
+@pytest.mark.slow
+def test_input_on_s3_keeps_every_column(s3_api, tracking_uri, tiny_model_dir, tmp_path, unique):
+    """A JSON-lines partition in an S3 bucket (moto's S3 API), read by pyarrow: Spark has no
+    S3 filesystem here; the output keeps every input column, in input order."""
+    import pyarrow.parquet as pq
+
+    from dlexplain.explain.config import ExplainerConfig
+    from dlexplain.tracking.registry import ExplainerSpec, log_explainer
+
+    s3_api.client.create_bucket(Bucket="tweets")
+    lines = pd.DataFrame({"tweet_id": [3, 1, 2], "tweet": ["great film", "awful", None],
+                          "lang": ["en", "en", "en"]}).to_json(orient="records", lines=True)
+    s3_api.client.put_object(Bucket="tweets", Key="ds=2026-01-01/tweets.jsonl", Body=lines)
+    model_uri = log_explainer(tiny_model_dir, ExplainerSpec(ExplainerConfig(max_evals=20)),
+                              f"exp-{unique}", registered_model_name=f"expl-{unique}").model_uri
+    output = tmp_path / "out" / "ds=2026-01-01"
+    env = {**os.environ, **s3_api.env, "SPARK_LOCAL_IP": "127.0.0.1",
+           "PYSPARK_PYTHON": sys.executable}
+    done = subprocess.run([SPARK_SUBMIT, "--master", "local[1]", application_path(),
+                           "--model-uri", model_uri,
+                           "--input", "s3://tweets/ds=2026-01-01/tweets.jsonl",
+                           "--output", str(output), "--text-column", "tweet",
+                           "--id-column", "tweet_id"],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    table = pq.read_table(output)
+    assert table.column_names == ["tweet_id", "tweet", "lang", "explanation"]
+    assert table.column("tweet_id").to_pylist() == [1, 2, 3]
+    errors = table.column("explanation").combine_chunks().field("error").to_pylist()
+    assert errors[0] is None and errors[2] is None and "missing" in errors[1]

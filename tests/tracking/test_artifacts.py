@@ -23,55 +23,34 @@ from dlexplain.explain.engine import Explainer
 from dlexplain.errors import DataError
 from dlexplain.base.processes import free_port
 from dlexplain.tracking.server import start_server, stop_server
-from tests.services.processes import background
+from tests.services.s3 import S3_CREDENTIALS
 
 TEXTS = ["the film was great", None, "a dull and boring movie", "love this story , best acting !"]
 PREFIX = "explanations/ds=2026-01-03/batch-0000"
 BUCKET = "dlexplain-artifacts"
-#: moto accepts any credentials; they are given to the MLflow server only
-S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "moto", "AWS_SECRET_ACCESS_KEY": "moto",
-                  "AWS_DEFAULT_REGION": "us-east-1"}
 
 
 @pytest.fixture()
-def s3_tracking_uri(tmp_path, monkeypatch):
+def s3_tracking_uri(s3_api, tmp_path, monkeypatch):
     """An MLflow server whose artifacts go to a bucket of a local S3 API; yields (uri, keys)."""
-    import boto3
-    import requests
+    s3 = s3_api.client
+    s3.create_bucket(Bucket=BUCKET)
+    server = start_server(tmp_path / "mlflow", artifacts_destination=f"s3://{BUCKET}/mlflow",
+                          env={"MLFLOW_S3_ENDPOINT_URL": s3_api.endpoint, **S3_CREDENTIALS})
+    try:
+        for name in (*S3_CREDENTIALS, "MLFLOW_S3_ENDPOINT_URL"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
+        mlflow.set_tracking_uri(server.url)
 
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
+        def keys() -> list[str]:
+            listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="mlflow/")
+            return [item["Key"] for item in listed.get("Contents", [])]
 
-    def ready() -> bool:
-        try:
-            return requests.get(endpoint, timeout=2).status_code == 200
-        except requests.RequestException:
-            return False
-
-    moto = str(Path(sys.executable).parent / "moto_server")
-    with background([moto, "-H", "127.0.0.1", "-p", str(port)], tmp_path / "moto.log",
-                    dict(os.environ), ready, timeout=60):
-        s3 = boto3.client("s3", endpoint_url=endpoint,
-                          aws_access_key_id=S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                          aws_secret_access_key=S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-                          region_name=S3_CREDENTIALS["AWS_DEFAULT_REGION"])
-        s3.create_bucket(Bucket=BUCKET)
-        server = start_server(tmp_path / "mlflow", artifacts_destination=f"s3://{BUCKET}/mlflow",
-                              env={"MLFLOW_S3_ENDPOINT_URL": endpoint, **S3_CREDENTIALS})
-        try:
-            for name in (*S3_CREDENTIALS, "MLFLOW_S3_ENDPOINT_URL"):
-                monkeypatch.delenv(name, raising=False)
-            monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
-            mlflow.set_tracking_uri(server.url)
-
-            def keys() -> list[str]:
-                listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="mlflow/")
-                return [item["Key"] for item in listed.get("Contents", [])]
-
-            yield server.url, keys
-        finally:
-            mlflow.set_tracking_uri(None)
-            stop_server(tmp_path / "mlflow")
+        yield server.url, keys
+    finally:
+        mlflow.set_tracking_uri(None)
+        stop_server(tmp_path / "mlflow")
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,9 @@
 """The explainer as a Spark iterator pandas UDF, loaded once per Python worker.
 
-Why not ``mlflow.pyfunc.spark_udf``: with a struct ``result_type`` MLflow 3.17 casts nullable
-string fields with ``astype(str)``, so a null ``error`` or ``label`` arrives as the string
-``"None"``. This UDF does the same work (model shipped to executors once, loaded once per Python
-worker, typed struct out) and keeps nulls null.
+``mlflow.pyfunc.spark_udf`` on the logged explainer works too (the chapter's call; nulls are
+kept, see ``dlexplain.tracking.udf_nulls``). The job uses this UDF because it also reports model
+evaluations and cache hits through accumulators, sets torch threads per task, and ships the model
+once as one zip (``pack_model``).
 """
 
 from __future__ import annotations

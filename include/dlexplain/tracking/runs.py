@@ -27,6 +27,16 @@ TAG_ROWS = "dlexplain.rows"
 TAG_ROWS_FAILED = "dlexplain.rows_failed"
 
 
+def partition_prefix(partition: str) -> str:
+    """Where a partition's batches go in its explanation run."""
+    return f"explanations/{partition}"
+
+
+def batch_prefix(partition: str, batch: int) -> str:
+    """Where one batch's artifacts go in the explanation run."""
+    return f"{partition_prefix(partition)}/batch-{batch:04d}"
+
+
 def experiment_id(name: str) -> str:
     """The id of experiment ``name``, created when missing."""
     client = MlflowClient()
@@ -58,3 +68,17 @@ def find_or_create_run(experiment: str, key: dict[str, str], tags: dict[str, str
                             run_name=run_name)
     client.set_terminated(run.info.run_id)
     return run.info.run_id
+
+
+def clear_artifacts(run_id: str, path: str) -> None:
+    """Delete the artifacts under ``path`` of run ``run_id`` (nothing there: nothing to do).
+
+    A reused explanation run gets a partition's batches anew: batches of an earlier attempt
+    (another model's plots, more batches than now) must not stay beside them.
+    """
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    client = MlflowClient()
+    if not client.list_artifacts(run_id, path):
+        return
+    get_artifact_repository(client.get_run(run_id).info.artifact_uri).delete_artifacts(path)

@@ -1,0 +1,57 @@
+"""The book chapter's own Spark call on the logged explainer: ``mlflow.pyfunc.spark_udf``.
+
+With ``result_type=StringType()`` it returns the explanation JSON (the leftmost output column),
+a null text included (a JSON with ``error``); with the default struct result type nulls stay
+null (MLflow's conversion alone would turn them into the string ``"None"``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import mlflow
+import pandas as pd
+import pytest
+
+from dlexplain.explain.config import ExplainerConfig
+from dlexplain.explain.row import TextExplanation
+from dlexplain.tracking.registry import ExplainerSpec, log_explainer
+
+pytestmark = pytest.mark.slow
+TEXTS = ["the film was great", None, "a dull and boring movie"]
+
+
+@pytest.fixture(scope="module")
+def spark():
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    session = (SparkSession.builder.master("local[2]").appName("dlexplain-chapter-test")
+               .config("spark.ui.enabled", "false").getOrCreate())
+    yield session
+    session.stop()
+
+
+def test_the_chapters_spark_udf_calls(spark, tracking_uri, tiny_model_dir, unique):
+    from pyspark.sql.types import StringType
+
+    model_uri = log_explainer(tiny_model_dir, ExplainerSpec(ExplainerConfig(max_evals=40)),
+                              f"exp-{unique}", registered_model_name=f"expl-{unique}").model_uri
+    frame = spark.createDataFrame(pd.DataFrame({"text": TEXTS}), "text string")
+
+    as_json = mlflow.pyfunc.spark_udf(spark, model_uri, result_type=StringType(),
+                                      env_manager="local")
+    rows = frame.withColumn("explanation", as_json("text")).collect()
+    parsed = [TextExplanation.from_json(row.explanation) for row in rows]
+    assert parsed[0].ok and parsed[2].ok
+    assert all(p.additivity_error < 1e-4 for p in (parsed[0], parsed[2]))
+    assert "".join(parsed[0].tokens) == TEXTS[0]
+    assert not parsed[1].ok and "missing" in parsed[1].error
+
+    as_struct = mlflow.pyfunc.spark_udf(spark, model_uri, env_manager="local")
+    rows = frame.withColumn("e", as_struct("text")).select("e.*").collect()
+    assert rows[1].label is None and rows[1].score is None, "a null stays null, not 'None'"
+    assert "missing" in rows[1].error
+    assert rows[0].error is None and rows[2].error is None
+    assert rows[0].label in ("NEGATIVE", "POSITIVE") and rows[0].explainer_run_id

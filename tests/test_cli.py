@@ -51,3 +51,12 @@ def test_bad_setting_is_a_clear_error(tmp_path):
     env = {**os.environ, "DLEXPLAIN_MAX_EVALS": "many"}
     done = run_cli("model", "path", env=env)
     assert done.returncode == 2 and "DLEXPLAIN_MAX_EVALS='many'" in done.stderr
+
+
+def test_eaas_deploy_refuses_a_version_without_its_model(capsys):
+    from dlexplain.cli import main
+
+    assert main(["eaas", "deploy", "--version", "3"]) == 2
+    assert "--version/--alias need --registered-model" in capsys.readouterr().err
+    done = run_cli("eaas", "deploy", "--version", "3", "--alias", "production")
+    assert done.returncode == 2 and "not allowed with argument" in done.stderr

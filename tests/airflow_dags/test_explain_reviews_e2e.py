@@ -58,6 +58,9 @@ def test_dag_end_to_end_and_rerun(airflow_db, tracking_uri, dlexplain_home, part
     explainer_run_id = run.get_task_instance("log_explainer").xcom_pull(task_ids="log_explainer",
                                                                        key="run_id")
     assert MlflowClient().get_run(explainer_run_id).data.tags["dlexplain.kind"] == "explainer"
+    registered = run.get_task_instance("log_explainer").xcom_pull(task_ids="log_explainer",
+                                                                 key="registered_model")
+    assert registered == "sentiment-explainer", "the default classifier's own explainer name"
 
     output = dlexplain_home / "explanations" / "reviews" / f"ds={DAY}"
     table = pq.read_table(output)
@@ -81,7 +84,9 @@ def test_dag_end_to_end_and_rerun(airflow_db, tracking_uri, dlexplain_home, part
     assert batches == ["batch-0000", "batch-0001", "batch-0002"]
     files = {a.path.rsplit("/", 1)[-1] for a in MlflowClient().list_artifacts(
         runs[0].info.run_id, f"explanations/ds={DAY}/batch-0000")}
-    assert {"bar_POSITIVE.png", "shap_values.npz", "base_values.npy", "summary.json"} <= files
+    assert {"shap_values.npz", "base_values.npy", "summary.json"} <= files
+    first = results[sorted(results)[0]]
+    assert f"bar_{first.label}.png" in files and f"first_row_{first.label}.png" in files
 
     assert _metric_history(runs[0].info.run_id, "cache_hits") == [0]
     assert _metric_history(runs[0].info.run_id, "model_evaluations")[0] > 8 * 30

@@ -102,3 +102,36 @@ def test_a_model_name_with_a_quote_is_found(tracking_uri, tiny_model_dir, unique
     newest = newest_explainer(name)
     assert newest is not None and newest.run_id == explainer.run_id
     assert newest.model_uri == f"models:/{name}/1" and newest.registered_model == name
+
+
+def test_each_classifier_gets_its_own_explainer(tracking_uri, tiny_model_dir, tiny_family_dirs,
+                                                unique):
+    from dlexplain.tracking.registry import explainer_for, registered_explainer
+    from dlexplain.tracking.sources import describe_source, source_labels
+
+    experiment = f"exp-{unique}"
+    spec = ExplainerSpec(ExplainerConfig(max_evals=20))
+    uri = register_classifier(tiny_family_dirs["distilbert"], f"tweets-{unique}-classifier",
+                              "champion", experiment)
+    # the labels come from config.json alone, before any explainer exists
+    assert source_labels(describe_source(uri)) == ("negative", "neutral", "positive")
+
+    tweets = log_explainer(uri, spec, experiment)
+    assert (tweets.registered_model, tweets.version) == (f"tweets-{unique}-explainer", "1")
+    folder = log_explainer(tiny_model_dir, spec, experiment)
+    assert folder.registered_model == f"{tiny_model_dir.name}-explainer"
+    found = explainer_for(uri)
+    assert (found.run_id, found.registered_model, found.version) == (
+        tweets.run_id, tweets.registered_model, "1")
+    assert explainer_for(str(tiny_model_dir)).run_id == folder.run_id
+
+    # asked under another name, the same explainer is registered there, not logged again
+    pinned = log_explainer(uri, spec, experiment, registered_model_name=f"pinned-{unique}")
+    assert pinned.run_id == tweets.run_id and pinned.registered_model == f"pinned-{unique}"
+    assert len(MlflowClient().search_runs([experiment_id(experiment)])) == 3  # + the classifier
+
+    MlflowClient().set_registered_model_alias(f"pinned-{unique}", "production", "1")
+    assert registered_explainer(f"pinned-{unique}", alias="production").run_id == tweets.run_id
+    assert registered_explainer(f"tweets-{unique}-explainer", version="1") == found
+    with pytest.raises(ModelError, match="no explainer"):
+        registered_explainer(f"pinned-{unique}", alias="nope")

@@ -44,18 +44,32 @@ def test_a_failed_job_says_why_and_cleans_up(problem, args, message, tmp_path):
 
 
 @pytest.mark.slow
-def test_input_on_s3_keeps_every_column(s3_api, tracking_uri, tiny_model_dir, tmp_path, unique):
-    """A JSON-lines partition in an S3 bucket (moto's S3 API), read by pyarrow: Spark has no
-    S3 filesystem here; the output keeps every input column, in input order."""
+def test_input_on_s3_keeps_every_column(s3_api, tracking_uri, tiny_model_dir, tmp_path, unique,
+                                        monkeypatch):
+    """A CSV partition in an S3 bucket (moto's S3 API), read by pyarrow: Spark has no S3
+    filesystem here; the output keeps every input column. (JSON lines: the REST-triggered run of
+    tests/services/test_airflow_standalone.py; Parquet: every other DAG test.)"""
     import pyarrow.parquet as pq
 
+    from dlexplain.config import Settings
+    from dlexplain.errors import DataError
     from dlexplain.explain.config import ExplainerConfig
+    from dlexplain.steps import plan_partition
     from dlexplain.tracking.registry import ExplainerSpec, log_explainer
 
     s3_api.client.create_bucket(Bucket="tweets")
-    lines = pd.DataFrame({"tweet_id": [3, 1, 2], "tweet": ["great film", "awful", None],
-                          "lang": ["en", "en", "en"]}).to_json(orient="records", lines=True)
-    s3_api.client.put_object(Bucket="tweets", Key="ds=2026-01-01/tweets.jsonl", Body=lines)
+    lines = pd.DataFrame({"tweet_id": [3, 1, 2], "tweet": ["great film", "awful", ""],
+                          "lang": ["en", "en", "en"]}).to_csv(index=False)
+    s3_api.client.put_object(Bucket="tweets", Key="ds=2026-01-01/tweets.csv", Body=lines)
+    # the DAG's prepare step reads the schema there, and refuses a day that is not there
+    for name, value in s3_api.env.items():
+        monkeypatch.setenv(name, value)
+    template = "s3://tweets/ds={ds}/tweets.csv"
+    plan = plan_partition("2026-01-01", template, str(tmp_path / "o"), Settings.from_env(),
+                          text_column="tweet")
+    assert plan.input == "s3://tweets/ds=2026-01-01/tweets.csv"
+    with pytest.raises(DataError, match="does not exist"):
+        plan_partition("2026-01-02", template, str(tmp_path / "o"), Settings.from_env())
     model_uri = log_explainer(tiny_model_dir, ExplainerSpec(ExplainerConfig(max_evals=20)),
                               f"exp-{unique}", registered_model_name=f"expl-{unique}").model_uri
     output = tmp_path / "out" / "ds=2026-01-01"
@@ -63,7 +77,7 @@ def test_input_on_s3_keeps_every_column(s3_api, tracking_uri, tiny_model_dir, tm
            "PYSPARK_PYTHON": sys.executable}
     done = subprocess.run([SPARK_SUBMIT, "--master", "local[1]", application_path(),
                            "--model-uri", model_uri,
-                           "--input", "s3://tweets/ds=2026-01-01/tweets.jsonl",
+                           "--input", plan.input,
                            "--output", str(output), "--text-column", "tweet",
                            "--id-column", "tweet_id"],
                           capture_output=True, text=True, timeout=300, env=env)
@@ -72,4 +86,4 @@ def test_input_on_s3_keeps_every_column(s3_api, tracking_uri, tiny_model_dir, tm
     assert table.column_names == ["tweet_id", "tweet", "lang", "explanation"]
     assert table.column("tweet_id").to_pylist() == [1, 2, 3]
     errors = table.column("explanation").combine_chunks().field("error").to_pylist()
-    assert errors[0] is None and errors[2] is None and "missing" in errors[1]
+    assert errors[0] is None and errors[2] is None and "empty" in errors[1]

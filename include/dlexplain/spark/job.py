@@ -98,6 +98,8 @@ def read(spark, args: argparse.Namespace):
         raise DataError(f"cannot read input {args.input!r} as {fmt}: {err}") from err
     if args.text_column not in frame.columns:
         raise DataError(f"text column {args.text_column!r} not in input columns {frame.columns}")
+    if fmt == "json" and reachable:  # Spark's JSON schema inference sorts the columns by name
+        frame = frame.select(*_columns_in_file_order(args.input, frame.columns))
     if args.max_rows:
         frame = frame.limit(args.max_rows)
     parallelism = spark.sparkContext.defaultParallelism
@@ -105,6 +107,18 @@ def read(spark, args: argparse.Namespace):
         frame = frame.repartition(parallelism)
     frame = frame.cache()
     return frame, frame.count()
+
+
+def _columns_in_file_order(path: str, columns: list[str]) -> list[str]:
+    """``columns`` in the order the input's first records list them (as pyarrow reads them);
+    Spark's order when pyarrow cannot read the path."""
+    from dlexplain.base.tables import input_columns
+
+    try:
+        ordered = [c for c in input_columns(path, "json") if c in columns]
+    except DataError:
+        return columns
+    return ordered + [c for c in columns if c not in ordered]
 
 
 def _arrow_table(path: str, fmt: str):

@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYTHONUNBUFFERED := 1
+# two pytest workers, one test file each at a time: most slow tests wait on servers (Airflow's
+# scheduler, MLflow, Spark start-up); `make test PARALLEL=` runs them one by one
+PARALLEL ?= -n 2 --dist loadfile
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: help setup java system model docker-engine demo stop test test-fast lint bench bench-eaas lock clean
@@ -39,10 +42,10 @@ stop: setup
 	@$(BIN)/dlexplain mlflow stop
 
 test: setup java model docker-engine lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PARALLEL) $(PYTEST_ARGS)
 
 test-fast: setup system lint
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" $(PARALLEL) $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/lint-imports

@@ -27,6 +27,11 @@ def pytest_configure(config):
     venv_bin = str(Path(sys.executable).parent)  # spark-submit, airflow, mlflow of this venv
     os.environ["PATH"] = f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"
     home = tempfile.mkdtemp(prefix="dlexplain-airflow-")
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # a pytest-xdist worker inherits the controller's environment: it gets its own Airflow
+        # database and explanation cache, so workers never share a SQLite file
+        os.environ["AIRFLOW_HOME"] = home
+        os.environ["DLEXPLAIN_EXPLANATION_CACHE_PATH"] = os.path.join(home, "explanations.sqlite")
     os.environ.setdefault("AIRFLOW_HOME", home)
     os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))
     os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(REPO / "plugins"))

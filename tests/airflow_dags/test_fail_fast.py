@@ -47,6 +47,15 @@ def _broken_model(tmp_path) -> str:
     return str(folder)
 
 
+def _no_weights(dirs, tmp_path) -> str:
+    """A readable config and tokenizer, but no weights."""
+    import shutil
+
+    folder = tmp_path / "no-weights"
+    shutil.copytree(dirs["bert"], folder, ignore=shutil.ignore_patterns("*.safetensors", "*.bin"))
+    return str(folder)
+
+
 @pytest.mark.parametrize("kind,call,message", [
     ("bad param", lambda dirs, tmp: ensure_explainer(str(dirs["bert"]), 1, Settings.from_env()),
      "max_evals=1 must be an integer >= 2"),
@@ -56,9 +65,11 @@ def _broken_model(tmp_path) -> str:
      "class_to_plot 'POSITIVE' is not a class"),
     ("unreadable model", lambda dirs, tmp: _prepare(_broken_model(tmp)),
      "cannot read the classifier config"),
+    ("model without weights", lambda dirs, tmp: ensure_explainer(
+        _no_weights(dirs, tmp), 20, Settings.from_env()), "cannot be loaded"),
 ])
 def test_deterministic_errors_fail_without_retry(kind, call, message, day_partition,
-                                                 tiny_family_dirs, tmp_path):
+                                                 tiny_family_dirs, tmp_path, tracking_uri):
     from airflow.sdk.exceptions import AirflowFailException
 
     with pytest.raises(AirflowFailException, match=message):

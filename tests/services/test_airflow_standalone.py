@@ -202,7 +202,7 @@ def _run_state(standalone, run_id: str) -> str:
     return reply.json()["state"]
 
 
-def test_trigger_from_the_api_with_params(standalone, tiny_family_dirs):
+def test_trigger_from_the_api_with_params(standalone, tiny_family_dirs, tracking_uri):
     """Every param of the trigger form changes the outcome as documented."""
     from dlexplain.explain.table import read_explanations
 

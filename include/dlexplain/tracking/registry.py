@@ -99,10 +99,26 @@ def log_explainer(source_model: str | Path, spec: ExplainerSpec | None = None,
     else:
         with tempfile.TemporaryDirectory(prefix="dlexplain-source-") as workdir:
             folder = materialise(source, Path(workdir))
+            _check_loads(folder)
             run_id = _log_new_explainer(source, folder, identity, spec, experiment)
     version = _registered_version(name, run_id)
     return replace(ExplainerRef.of_run(run_id, spec.text_column), registered_model=name,
                    version=version)
+
+
+def _check_loads(folder: Path) -> None:
+    """Load the classifier once before logging its explainer: weights that cannot be read are a
+    :class:`ModelError` here, not a failure of every Spark task later."""
+    from dlexplain.errors import DlexplainError
+    from dlexplain.explain.classifier import TextClassifier
+
+    try:
+        TextClassifier.from_pretrained(folder, device="cpu")
+    except DlexplainError:
+        raise
+    except Exception as err:  # transformers/torch: missing or corrupt weights, bad tokenizer
+        raise ModelError(f"the classifier in {str(folder)!r} cannot be loaded: "
+                         f"{type(err).__name__}: {err}") from err
 
 
 def _registered_version(name: str, run_id: str) -> str:

@@ -35,6 +35,17 @@ def pack_model(model_dir: str) -> str:
     return shutil.make_archive(model_dir.rstrip("/"), "zip", model_dir)
 
 
+def _log_progress_to_stderr() -> None:
+    """The engine's progress lines (``explained N of M texts``) on this worker's stderr, which
+    Spark relays to the driver's log (and so to the Airflow task log)."""
+    package = logging.getLogger("dlexplain")
+    if not package.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        package.addHandler(handler)
+        package.setLevel(logging.INFO)
+
+
 def load_once(archive: str, torch_threads: int):
     """The pyfunc explainer packed in ``archive``, unpacked and loaded on first call only."""
     if archive not in _LOADED:
@@ -45,6 +56,7 @@ def load_once(archive: str, torch_threads: int):
         import torch
 
         torch.set_num_threads(torch_threads)
+        _log_progress_to_stderr()
         folder = tempfile.mkdtemp(prefix="dlexplain-explainer-")
         shutil.unpack_archive(archive, folder, "zip")
         _LOADED[archive] = mlflow.pyfunc.load_model(folder)

@@ -33,8 +33,14 @@ class NewExplainerSensor(BaseSensorOperator):
         from dlexplain.serving.deployment import DeploymentState
         from dlexplain.serving.redeploy import pending_explainer
 
+        from dlexplain.errors import ModelError
+
         state = DeploymentState(self.state_path)
-        target = pending_explainer(self.classifier, state, self.registered_model or None)
+        try:
+            target = pending_explainer(self.classifier, state, self.registered_model or None)
+        except ModelError as err:  # e.g. a fresh stack: the classifier is not registered yet
+            self.log.warning("nothing to serve yet: %s", err)
+            return False
         active = state.active()
         deployed = f"run {active.run_id} (version {active.version})" if active else "nothing"
         if target is None:

@@ -70,3 +70,17 @@ def test_cli_status_prints_the_state(tmp_path, monkeypatch, capsys):
     assert main(["eaas", "status"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["active"]["run_id"] == "a" and printed["history"][0]["event"] == "deploy"
+
+
+def test_sensor_waits_while_the_classifier_is_not_registered(tracking_uri, tmp_path, unique):
+    """A fresh stack: no classifier behind the alias yet, so nothing to serve (no task error)."""
+    import sys
+
+    from tests.conftest import REPO
+
+    sys.path.insert(0, str(REPO / "plugins"))
+    from eaas_sensors import NewExplainerSensor
+
+    sensor = NewExplainerSensor(task_id="wait", classifier=f"models:/none-{unique}@champion",
+                                state_path=tmp_path / "state.json")
+    assert sensor.poke({}) is False

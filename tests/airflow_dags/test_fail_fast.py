@@ -89,6 +89,14 @@ def test_a_transient_fault_keeps_its_retries(day_partition, monkeypatch):
     with pytest.raises(MlflowException) as raised:
         fail_fast(_prepare)("models:/sentiment-classifier@champion")
     assert not isinstance(raised.value, AirflowFailException)
+    # the same when the server goes away between resolving the version and reading its config
+    from dlexplain.tracking.sources import SourceModel, source_labels
+
+    pinned = SourceModel(uri="models:/sentiment-classifier/1", key="k",
+                         registered_name="sentiment-classifier", registered_version="1")
+    with pytest.raises(MlflowException) as raised:
+        fail_fast(source_labels)(pinned)
+    assert not isinstance(raised.value, AirflowFailException)
 
 
 def test_a_bad_class_fails_prepare_within_seconds(airflow_db, tracking_uri, dlexplain_home,

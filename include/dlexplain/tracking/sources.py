@@ -113,11 +113,10 @@ def source_labels(source: SourceModel) -> tuple[str, ...]:
     from dlexplain.explain.classifier import class_labels
 
     with tempfile.TemporaryDirectory(prefix="dlexplain-config-") as workdir:
+        # a transient MLflow fault in the download propagates as is (retryable)
+        folder = source.folder or _download_config(source.loads_from, Path(workdir))
         try:
-            folder = source.folder or _download_config(source.loads_from, Path(workdir))
             return class_labels(AutoConfig.from_pretrained(folder))
-        except ModelError:
-            raise
         except Exception as err:  # transformers: bad JSON, unknown model type, no labels
             raise ModelError(f"cannot read the classifier config of {source.uri!r}: "
                              f"{type(err).__name__}: {err}") from err

@@ -10,11 +10,13 @@ import pandas as pd
 from dlexplain.base.files import atomic_write_bytes
 from dlexplain.errors import DataError
 
+#: input format of a path by its suffix (a folder or no known suffix: Parquet)
+FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "json", ".json": "json"}
+#: pandas reader of each input format (``json``: JSON lines)
 READERS = {
-    ".parquet": pd.read_parquet,
-    ".csv": pd.read_csv,
-    ".jsonl": lambda path: pd.read_json(path, lines=True),
-    ".json": lambda path: pd.read_json(path, lines=True),
+    "parquet": pd.read_parquet,
+    "csv": pd.read_csv,
+    "json": lambda path: pd.read_json(path, lines=True),
 }
 
 
@@ -24,13 +26,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if not path.exists():
         raise DataError(f"input {str(path)!r} does not exist")
     suffix = ".parquet" if path.is_dir() else path.suffix.lower()
-    if suffix not in READERS:
-        raise DataError(f"input {str(path)!r}: unknown format; use one of {sorted(READERS)}")
-    return READERS[suffix](path)
-
-
-#: input format of a path by its suffix (a folder or no known suffix: Parquet)
-FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "json", ".json": "json"}
+    if suffix not in FORMATS:
+        raise DataError(f"input {str(path)!r}: unknown format; use one of {sorted(FORMATS)}")
+    return READERS[FORMATS[suffix]](path)
 
 
 def input_format(path: str) -> str:
@@ -51,9 +49,10 @@ def arrow_source(path: str):
         raise DataError(f"cannot open {path!r}: {err}") from err
 
 
-def input_columns(path: str, fmt: str | None = None) -> list[str]:
-    """Column names of a Parquet, CSV or JSON-lines input (a file or a folder of files), read
-    from its schema only; :class:`DataError` when it is missing or unreadable."""
+def open_dataset(path: str, fmt: str | None = None):
+    """A ``pyarrow.dataset.Dataset`` of a Parquet, CSV or JSON-lines input (a file or a folder
+    of files, local or on any filesystem pyarrow reaches); nothing is read but its schema.
+    :class:`DataError` when it is missing or unreadable."""
     import pyarrow.dataset as ds
     from pyarrow import fs
 
@@ -61,11 +60,16 @@ def input_columns(path: str, fmt: str | None = None) -> list[str]:
     try:
         if filesystem.get_file_info(where).type == fs.FileType.NotFound:
             raise DataError(f"input {path!r} does not exist")
-        return ds.dataset(where, filesystem=filesystem, format=fmt or input_format(path)).schema.names
+        return ds.dataset(where, filesystem=filesystem, format=fmt or input_format(path))
     except DataError:
         raise
     except Exception as err:  # pyarrow: unreadable file, wrong format, no access
         raise DataError(f"cannot read input {path!r}: {err}") from err
+
+
+def input_columns(path: str, fmt: str | None = None) -> list[str]:
+    """Column names of an input (see :func:`open_dataset`), read from its schema only."""
+    return open_dataset(path, fmt).schema.names
 
 
 def write_table(table, path: str | Path) -> Path:

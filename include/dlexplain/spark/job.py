@@ -30,7 +30,7 @@ import uuid
 from contextlib import contextmanager
 from typing import Iterator
 
-from dlexplain.base.tables import FORMATS, input_format
+from dlexplain.base.tables import FORMATS, input_columns, input_format, open_dataset
 from dlexplain.errors import ConfigError, DataError, DlexplainError
 from dlexplain.spark import ERROR_PREFIX, EXIT_DETERMINISTIC
 from dlexplain.explain.table import EXPLANATION_COLUMN
@@ -112,8 +112,6 @@ def read(spark, args: argparse.Namespace):
 def _columns_in_file_order(path: str, columns: list[str]) -> list[str]:
     """``columns`` in the order the input's first records list them (as pyarrow reads them);
     Spark's order when pyarrow cannot read the path."""
-    from dlexplain.base.tables import input_columns
-
     try:
         ordered = [c for c in input_columns(path, "json") if c in columns]
     except DataError:
@@ -123,13 +121,8 @@ def _columns_in_file_order(path: str, columns: list[str]) -> list[str]:
 
 def _arrow_table(path: str, fmt: str):
     """The whole input read by pyarrow (any filesystem pyarrow reaches)."""
-    import pyarrow.dataset as ds
-
-    from dlexplain.base.tables import arrow_source
-
-    filesystem, where = arrow_source(path)
     logger.info("reading %s with pyarrow (Spark has no filesystem for its scheme)", path)
-    return ds.dataset(where, filesystem=filesystem, format=fmt).to_table()
+    return open_dataset(path, fmt).to_table()
 
 
 def ship(spark, model_uri: str, workdir: str) -> tuple[str, str]:

@@ -17,6 +17,7 @@ import numpy as np
 from dlexplain.errors import ConfigError
 from dlexplain.explain.classifier import TextClassifier
 from dlexplain.explain.config import ExplainerConfig
+from dlexplain.explain.masking import is_byte_level, text_masker
 from dlexplain.explain.row import TextExplanation
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ class Explainer:
         classifier.use_batch_size(self.config.batch_size)
         limit = classifier.max_length - classifier.num_special_tokens
         self.max_tokens = min(self.config.max_tokens or limit, limit)
+        #: masked inputs are token ids (byte-level BPE, ``dlexplain.explain.masking``), not text
+        self.masks_token_ids = is_byte_level(classifier.tokenizer)
 
     @property
     def output_names(self) -> tuple[str, ...]:
@@ -93,9 +96,8 @@ class Explainer:
         import shap
 
         from dlexplain.explain.lockstep import run_lockstep
-        from dlexplain.explain.masking import is_byte_level, text_masker
 
-        by_ids = is_byte_level(self.classifier.tokenizer)  # masked inputs are token ids
+        by_ids = self.masks_token_ids
         forward = self.classifier.predict_token_ids if by_ids else self.classifier.predict_proba
         memo: dict[object, np.ndarray] = {}
 
@@ -112,7 +114,8 @@ class Explainer:
             def shap_values(call_model):
                 explainer = shap.PartitionExplainer(
                     lambda masked: call_model([hashable(row) for row in masked]),
-                    text_masker(self.classifier.tokenizer), output_names=list(self.output_names),
+                    text_masker(self.classifier.tokenizer, by_ids),
+                    output_names=list(self.output_names),
                 )
                 return explainer([text], max_evals=self.config.max_evals, silent=True)
             return shap_values

@@ -44,12 +44,12 @@ def segments(text: str, offsets: Sequence[tuple[int, int] | None]) -> list[str]:
     return out
 
 
-def text_masker(tokenizer):
-    """shap's masker for ``tokenizer``: token-id masking for byte-level tokenizers, else
-    shap's own Text masker (strings in, strings to the model)."""
+def text_masker(tokenizer, token_ids: bool):
+    """shap's masker for ``tokenizer``: token-id masking when ``token_ids`` (for byte-level
+    tokenizers: :func:`is_byte_level`), else shap's own Text masker (strings to the model)."""
     import shap
 
-    if not is_byte_level(tokenizer):
+    if not token_ids:
         return shap.maskers.Text(tokenizer)
 
     class TokenIdText(shap.maskers.Text):

@@ -66,6 +66,8 @@ def make_tiny_distilbert(folder=None):
 
 def train_bpe_tokenizer(texts, vocab_size: int = 800):
     """A RoBERTa tokenizer with a byte-level BPE vocabulary trained on ``texts``."""
+    import json
+
     from tokenizers import ByteLevelBPETokenizer
     from transformers import RobertaTokenizer
 
@@ -73,16 +75,9 @@ def train_bpe_tokenizer(texts, vocab_size: int = 800):
     bpe = ByteLevelBPETokenizer()
     bpe.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=2,
                             special_tokens=specials, show_progress=False)
-    model = bpe._tokenizer.model
-    vocab = bpe.get_vocab()
-    merges = [tuple(pair) for pair in model.get_merges()] if hasattr(model, "get_merges") \
-        else None
-    if merges is None:  # tokenizers without get_merges: read them from the saved model
-        import json
-
-        merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m)
-                  for m in json.loads(bpe.to_str())["model"]["merges"]]
-    return RobertaTokenizer(vocab=vocab, merges=merges, model_max_length=64)
+    # the trained merges, as pairs, from the tokenizer's own JSON form
+    merges = [tuple(pair) for pair in json.loads(bpe.to_str())["model"]["merges"]]
+    return RobertaTokenizer(vocab=bpe.get_vocab(), merges=merges, model_max_length=64)
 
 
 def make_tiny_roberta(texts, folder=None):

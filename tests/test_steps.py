@@ -4,7 +4,6 @@ and the explainer's settings come from Settings unless a param overrides them.""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import mlflow
 import pandas as pd
@@ -26,8 +25,6 @@ def test_plan_is_a_record_that_round_trips_as_json(tmp_path):
     assert isinstance(plan, PartitionPlan)
     assert plan.input == str(tmp_path / "data" / "reviews" / "ds=2026-01-02")
     assert plan.output == str(tmp_path / "explanations" / "reviews" / "ds=2026-01-02")
-    assert PartitionPlan.from_json_dict(json.loads(json.dumps(plan.to_json_dict()))) == plan
-    plan = replace(plan, output_names=("a", "b"))
     assert PartitionPlan.from_json_dict(json.loads(json.dumps(plan.to_json_dict()))) == plan
     with pytest.raises(DataError, match="does not exist"):
         plan_partition("2026-01-03", DATASET_TEMPLATE, OUTPUT_TEMPLATE, settings)

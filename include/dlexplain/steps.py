@@ -34,8 +34,6 @@ class PartitionPlan(Record):
     output: str
     tracking_uri: str
     python: str
-    #: the source classifier's classes, in output order
-    output_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,7 +103,7 @@ def prepare_run(ds: str, *, dataset_template: str, output_template: str, text_co
                         f"its classes: {list(names)} (or leave it empty for every predicted "
                         "class)")
     logger.info("classes of %s: %s", source, list(names))
-    return replace(plan, output_names=tuple(names))
+    return plan
 
 
 def _source_location(source: str, settings: Settings) -> str:

@@ -27,14 +27,13 @@ class Record:
 
     @classmethod
     def from_json_dict(cls: type[R], data: Mapping[str, Any]) -> R:
-        """The record of ``data``; unknown keys and missing required keys are refused. JSON
-        arrays become tuples (records are immutable)."""
+        """The record of ``data``; unknown keys and missing required keys are refused."""
         names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
         unknown = set(data) - names
         if unknown:
             raise DataError(f"{cls.__name__}: unknown fields {sorted(unknown)}")
         try:
-            return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+            return cls(**data)
         except TypeError as err:
             raise DataError(f"{cls.__name__}: {err}") from err
 

@@ -16,13 +16,14 @@ difference between (a) and (b) attributions, and peak RSS. Run: ``make bench`` o
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import resource
 import time
 from pathlib import Path
 
 import numpy as np
+
+from figures import print_figures
 
 
 def parse_args() -> argparse.Namespace:
@@ -130,12 +131,7 @@ def main() -> None:
             figures["speedup_d_over_a"] = figures["d_bf16_texts_per_s"] / figures["a_seed_texts_per_s"]
     figures["peak_rss_mib"] = peak_rss_mib()
 
-    width = max(len(k) for k in figures)
-    for key, value in figures.items():
-        print(f"{key:<{width}}  {value:.6g}" if isinstance(value, float) else f"{key:<{width}}  {value}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2))
+    print_figures(figures, args.json, digits=6)
 
 
 if __name__ == "__main__":

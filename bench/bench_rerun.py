@@ -10,13 +10,14 @@ hits. Run: ``.venv/bin/python bench/bench_rerun.py --texts 32 --chars 500 --max-
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from figures import print_figures
 
 REPO = Path(__file__).resolve().parents[1]
 DAY = "2026-02-01"
@@ -89,11 +90,7 @@ def main() -> None:
             / (figures["first_wall_s"] - figures["first_jvm_start_s"]))
     finally:
         stop_server(work / "mlflow")
-    width = max(len(k) for k in figures)
-    for key, value in figures.items():
-        print(f"{key:<{width}}  {value:.4g}" if isinstance(value, float) else f"{key:<{width}}  {value}")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2))
+    print_figures(figures, args.json)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from figures import print_figures
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -96,9 +98,7 @@ def main() -> None:
         "ratio spark/in-process (whole spark-submit wall vs load+explain)":
             (local["load_s"] + local["explain_s"]) / spark_wall,
     }
-    width = max(len(k) for k in figures)
-    for key, value in figures.items():
-        print(f"{key:<{width}}  {value:.4g}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+    print_figures(figures)
 
 
 if __name__ == "__main__":

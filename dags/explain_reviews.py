@@ -13,39 +13,51 @@ the explanations where people look.
    `spark_default` (the explainer as a pandas UDF over the partition; texts already explained by
    the same explainer come from the explanation cache) and writes Parquet atomically, every
    input column kept;
+   With `faithfulness` on, each row also gets its ERASER comprehensiveness and sufficiency
+   against a random ranking (about 20 more forward passes a text);
 4. **open_explanation_run** finds or creates the one MLflow explanation run of this DAG and logical
    date; **log_batch_artifacts** (one mapped task per batch) logs each batch's bar plots (one per
-   predicted class, or `class_to_plot`), the first row's signed bar plot, Shapley arrays and text
-   plots into it; the run's metrics `model_evaluations` and `cache_hits` say what the Spark job
-   computed and what it reused.
+   predicted class, or `class_to_plot`), the first row's signed bar plot, Shapley arrays, text
+   plots and mean faithfulness into it; the run's metrics `model_evaluations` and `cache_hits`
+   say what the Spark job computed and what it reused;
+5. **measure_night** logs the night's global token importance (table, signed plot per class)
+   and its metrics (rows, errors, faithfulness) into the run and into the DAG's trend run, where
+   MLflow charts them across nights;
+6. **check_drift** compares tonight's token ranking with the baseline (the previous
+   `drift_baseline_nights` nights pooled, or the pinned `drift_baseline_from`..`drift_baseline_to`)
+   with nDCG@50 and logs the report `quality/drift.html`. Below `drift_threshold` it emits an
+   event of the Asset `dlexplain_drift_detected` (the DAG `drift_alert` runs on it): the night's
+   explanations still succeed, and the alert is a recorded, visible event any DAG can act on.
 
 Deterministic errors (a bad param, a missing partition or column, an unknown class, a model that
 cannot be read) fail their task at once with the message; only transient faults are retried.
 
 Runs nightly, on demand from the trigger form (params below), and as backfills:
 `airflow backfill create --dag-id explain_reviews --from-date 2026-01-01 --to-date 2026-01-03`.
+One run at a time (`max_active_runs=1`), so a backfill explains its nights in date order and each
+night's drift is measured against the nights before it.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import Asset, Param, dag, get_current_context, task
+from airflow.sdk import Param, dag, get_current_context, task
 from dag_defaults import dag_defaults
+from dlexplain_assets import DRIFT_ALIAS, DRIFT_DETECTED, EXPLAINED_REVIEWS
 from fail_fast import BatchExplainOperator, fail_fast
 
 from dlexplain.config import Settings
 from dlexplain.explain.config import MIN_MAX_EVALS
+from dlexplain.quality.drift import THRESHOLD
 from dlexplain.spark import application_path
 from dlexplain.steps import DATASET_TEMPLATE, DEFAULT_SOURCE, OUTPUT_TEMPLATE
 
 SETTINGS = Settings.from_env()
-EXPLAINED_REVIEWS = Asset(name="dlexplain_explained_reviews",
-                          uri="file:///dlexplain/explanations/reviews")
 
 
 @dag(
-    **dag_defaults(schedule=SETTINGS.schedule, max_active_runs=2, doc_md=__doc__,
+    **dag_defaults(schedule=SETTINGS.schedule, max_active_runs=1, doc_md=__doc__,
                    retry_delay=timedelta(minutes=1), max_retry_delay=timedelta(minutes=30)),
     tags=["dlexplain", "explainability", "spark", "mlflow"],
     params={
@@ -76,6 +88,20 @@ EXPLAINED_REVIEWS = Asset(name="dlexplain_explained_reviews",
         "explainer_name": Param(None, type=["null", "string"], minLength=1,
                                 description="registered name of the explainer (empty: "
                                             "<classifier name>-explainer)"),
+        "faithfulness": Param(True, type="boolean",
+                              description="measure each explanation's faithfulness (ERASER "
+                                          "comprehensiveness/sufficiency vs random, ~20 more "
+                                          "forward passes a text)"),
+        "drift_threshold": Param(THRESHOLD, type="number", minimum=0, maximum=1,
+                                 description="nDCG@50 below which the night has drifted"),
+        "drift_baseline_nights": Param(7, type="integer", minimum=1, maximum=366,
+                                       description="baseline: this many latest nights before "
+                                                   "the run's, pooled"),
+        "drift_baseline_from": Param(None, type=["null", "string"], format="date",
+                                     description="baseline: pinned first night (with or "
+                                                 "without drift_baseline_to)"),
+        "drift_baseline_to": Param(None, type=["null", "string"], format="date",
+                                   description="baseline: pinned last night"),
     },
 )
 def explain_reviews():
@@ -117,6 +143,7 @@ def explain_reviews():
             "--text-column", "{{ params.text_column }}",
             "--id-column", "{{ params.id_column }}",
             "--max-rows", "{{ params.row_limit or 0 }}",
+            "--faithfulness", "{{ params.faithfulness }}",
         ],
         env_vars={"MLFLOW_TRACKING_URI": plan["tracking_uri"], "PYSPARK_PYTHON": plan["python"]},
         outlets=[EXPLAINED_REVIEWS],
@@ -143,9 +170,37 @@ def explain_reviews():
         class_name = get_current_context()["params"]["class_to_plot"]
         return log_batch(BatchItem.from_json_dict(item), class_name).to_json_dict()
 
+    @task
+    @fail_fast
+    def measure_night(plan: dict, batches: list[dict]) -> dict:
+        from dlexplain.steps import PartitionPlan, measure_night as measure
+
+        return measure(dag_id=get_current_context()["dag"].dag_id, run_id=batches[0]["run_id"],
+                       plan=PartitionPlan.from_json_dict(plan)).to_json_dict()
+
+    @task(outlets=[DRIFT_ALIAS])
+    @fail_fast
+    def check_drift(plan: dict, batches: list[dict], *, outlet_events=None) -> dict:
+        from dlexplain.steps import check_drift as check
+
+        context = get_current_context()
+        params = context["params"]
+        night = plan["ds"]
+        result = check(dag_id=context["dag"].dag_id, run_id=batches[0]["run_id"], ds=night,
+                       threshold=params["drift_threshold"],
+                       nights=params["drift_baseline_nights"],
+                       date_from=params["drift_baseline_from"],
+                       date_to=params["drift_baseline_to"])
+        if result.drifted:
+            outlet_events[DRIFT_ALIAS].add(DRIFT_DETECTED, extra={
+                "dag_id": context["dag"].dag_id, "night": night, "score": result.score,
+                "threshold": result.threshold, "report_url": result.report_url})
+        return result.to_json_dict()
+
     batches = open_explanation_run(plan, explainer)
     batch_explain >> batches
     log_batch_artifacts.expand(item=batches)
+    measure_night(plan, batches) >> check_drift(plan, batches)
 
 
 explain_reviews()

@@ -9,7 +9,7 @@ import pendulum
 START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
 
 
-def dag_defaults(*, schedule: str, max_active_runs: int, doc_md: str, retry_delay: timedelta,
+def dag_defaults(*, schedule, max_active_runs: int, doc_md: str, retry_delay: timedelta,
                  max_retry_delay: timedelta) -> dict:
     """Keyword arguments of ``@dag``: the given schedule and retry bounds, the shared rest.
 

@@ -93,3 +93,34 @@ def make_tiny_roberta(texts, folder=None):
                            pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
                            eos_token_id=tokenizer.eos_token_id, **SMALL, **_labels(SENTIMENT))
     return _save(RobertaForSequenceClassification(config), tokenizer, folder)
+
+
+#: the keyword model's words and their pull towards POSITIVE (logit units)
+KEYWORDS = {"great": 4.0, "good": 1.5}
+
+
+def make_keyword_model(bias: float = -2.0):
+    """A classifier of known behaviour: POSITIVE's logit is ``bias`` plus the weight of each
+    keyword of ``KEYWORDS`` present in the text (NEGATIVE's is 0), so "great" alone flips the
+    class (p(POSITIVE) 0.12 without it, 0.88 with it). A real torch module behind the same
+    WordPiece tokenizer as the tiny BERT, run by ``TextClassifier`` like any model."""
+    import torch
+    from transformers import BertTokenizer, PretrainedConfig
+    from transformers.modeling_outputs import SequenceClassifierOutput
+
+    vocab = _wordpiece_vocab()
+
+    class KeywordClassifier(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.config = PretrainedConfig(max_position_embeddings=64, **_labels(SENTIMENT))
+            self.register_buffer("ids", torch.tensor([vocab[w] for w in KEYWORDS]))
+            self.register_buffer("weights", torch.tensor(list(KEYWORDS.values())))
+
+        def forward(self, input_ids, attention_mask, token_type_ids=None):
+            present = ((input_ids[:, :, None] == self.ids) & attention_mask.bool()[:, :, None])
+            positive = bias + (present.any(dim=1).float() * self.weights).sum(dim=1)
+            return SequenceClassifierOutput(
+                logits=torch.stack([torch.zeros_like(positive), positive], dim=1))
+
+    return KeywordClassifier().eval(), BertTokenizer(vocab=vocab, model_max_length=64)

@@ -2,7 +2,8 @@
 
 The package face: the names below load their module (and torch, shap) only when first used.
 Layout: ``config`` (settings), ``errors``, ``cli``, ``steps`` (the DAG steps) at the root, and a
-folder per concept: ``explain``, ``tracking``, ``spark``, ``serving``, ``defaults``, ``base``.
+folder per concept: ``explain``, ``quality``, ``tracking``, ``spark``, ``serving``, ``defaults``,
+``base``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import importlib.abc
 import importlib.util
 import sys
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 _EXPORTS = {
     "Settings": "dlexplain.config",

@@ -86,6 +86,8 @@ def cmd_report(args, settings: Settings) -> None:
     print(f"explanation artifacts:  {report.explanation_run_url}")
     for url in report.bar_plots:
         print(f"bar plot:               {url}")
+    for url in report.quality:
+        print(f"night's quality:        {url}")
 
 
 def cmd_mlflow_start(args, settings: Settings) -> None:

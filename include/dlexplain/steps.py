@@ -179,8 +179,6 @@ def open_explanation_run(*, dag_id: str, airflow_run_id: str, explainer, plan: P
             runs.TAG_ROWS_FAILED: str(failed)}
     for key, value in tags.items():
         client.set_tag(run_id, key, value)
-    client.log_metric(run_id, "rows_total", rows)
-    client.log_metric(run_id, "rows_failed_total", failed)
     job = JobSummary.read(plan.output)
     for key in ("model_evaluations", "cache_hits", "explain_and_write_s"):
         client.log_metric(run_id, key, getattr(job, key))  # one point per DAG run: re-runs' history
@@ -208,3 +206,92 @@ def log_batch(item: BatchItem, class_name: str | None = None) -> BatchSummary:
                                    step=item.batch)
     return BatchSummary(**{k: summary[k] for k in ("rows", "explained", "failed",
                                                    "max_additivity_error")})
+
+
+@dataclass(frozen=True)
+class NightQuality(Record):
+    """What one night's explanations say as a whole (logged to the night and trend runs)."""
+
+    metrics: dict
+    importance: str  #: artifact path of the importance table in the night run
+
+
+@dataclass(frozen=True)
+class DriftCheck(Record):
+    """Tonight against its baseline: ``drift``, ``stable`` or ``no_baseline``."""
+
+    status: str
+    score: float | None
+    threshold: float
+    baseline_nights: list
+    report_url: str | None
+
+    @property
+    def drifted(self) -> bool:
+        return self.status == "drift"
+
+
+def measure_night(*, dag_id: str, run_id: str, plan: PartitionPlan) -> NightQuality:
+    """The night's global token importance (table, top tokens, signed plot per class) and its
+    metrics (rows, errors, mean faithfulness), into the night run and the DAG's trend run."""
+    from dlexplain.explain.table import read_explanations, summarize
+    from dlexplain.quality import faithfulness
+    from dlexplain.quality.importance import classes, token_importance
+    from dlexplain.quality.report import signed_importance_png
+    from dlexplain.tracking.quality_runs import log_importance, log_night_metrics
+
+    results = read_explanations(read_output(plan.output))
+    table = token_importance(results)
+    plots = {name: signed_importance_png(table, name, title=f"{name}, night {plan.ds}")
+             for name in classes(table)}
+    path = log_importance(run_id, table, plots)
+    counts = summarize(results)
+    metrics = {"rows_total": counts["rows"], "rows_failed_total": counts["failed"],
+               **faithfulness.summarize(results)}
+    log_night_metrics(dag_id, plan.ds, run_id, metrics)
+    return NightQuality(metrics=metrics, importance=path)
+
+
+def check_drift(*, dag_id: str, run_id: str, ds: str, threshold: float, nights: int,
+                date_from: str | None = None, date_to: str | None = None) -> DriftCheck:
+    """Compare tonight's importance with the baseline (the ``nights`` latest nights before, or
+    the pinned ``[date_from, date_to]``), log the report and the score; nights explained with
+    other classes are left out of the baseline."""
+    from dlexplain.quality.drift import compare
+    from dlexplain.quality.importance import classes, pool
+    from dlexplain.quality.report import drift_html
+    from dlexplain.tracking.quality_runs import (baseline_runs, importance_of, log_drift,
+                                                 log_night_metrics)
+
+    if date_from and date_to and date_from > date_to:
+        raise DataError(f"drift baseline range is empty: {date_from} is after {date_to}")
+    tonight = importance_of(run_id)
+    found = [(night, importance_of(night_run)) for night, night_run in
+             baseline_runs(dag_id, ds, nights=nights, date_from=date_from, date_to=date_to)]
+    usable = [(night, t) for night, t in found if set(classes(t)) == set(classes(tonight))]
+    if not usable or tonight.empty:
+        logger.info("night %s: no baseline to compare with (%d nights found, %d with the same "
+                    "classes)", ds, len(found), len(usable))
+        return DriftCheck(status="no_baseline", score=None, threshold=threshold,
+                          baseline_nights=[], report_url=None)
+    baseline = pool(t for _, t in usable)
+    drift = compare(tonight, baseline, baseline_nights=[n for n, _ in usable],
+                    threshold=threshold)
+    url = log_drift(run_id, drift_html(drift, tonight, baseline, night=ds),
+                    drift.to_json_dict())
+    log_night_metrics(dag_id, ds, run_id, {
+        "drift_ndcg": drift.score,
+        **{f"drift_ndcg_{_metric_name(c.class_name)}": c.ndcg for c in drift.classes}})
+    status = "drift" if drift.drifted else "stable"
+    logger.log(logging.WARNING if drift.drifted else logging.INFO,
+               "night %s: nDCG@%d %.3f against %d nights (threshold %.2f): %s; report %s",
+               ds, drift.top_k, drift.score, len(usable), threshold, status, url)
+    return DriftCheck(status=status, score=drift.score, threshold=threshold,
+                      baseline_nights=[n for n, _ in usable], report_url=url)
+
+
+def _metric_name(text: str) -> str:
+    """``text`` with the characters MLflow metric names refuse replaced by ``_``."""
+    import re
+
+    return re.sub(r"[^\w\-. /]", "_", text)

@@ -19,7 +19,7 @@ def dagbag():
 
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert {"explain_reviews", "eaas_redeploy"} <= set(dagbag.dag_ids)
+    assert {"explain_reviews", "eaas_redeploy", "drift_alert"} <= set(dagbag.dag_ids)
 
 
 def test_every_dag_is_documented_owned_and_retried(dagbag):
@@ -35,7 +35,8 @@ def test_every_dag_is_documented_owned_and_retried(dagbag):
 
 def test_explain_reviews_wiring(dagbag):
     dag = dagbag.dags["explain_reviews"]
-    assert dag.catchup is False and dag.max_active_runs == 2
+    # one run at a time: a backfill explains nights in order, each measured against earlier ones
+    assert dag.catchup is False and dag.max_active_runs == 1
     batch = dag.get_task("batch_explain")
     from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
@@ -46,7 +47,10 @@ def test_explain_reviews_wiring(dagbag):
     assert dag.get_task("log_batch_artifacts").upstream_task_ids == {"open_explanation_run"}
     assert set(dag.params) >= {"source_model", "dataset_path_template", "max_evals",
                                "rows_per_batch", "class_to_plot", "row_limit", "text_column",
-                               "id_column", "explainer_name"}
+                               "id_column", "explainer_name", "faithfulness", "drift_threshold",
+                               "drift_baseline_nights", "drift_baseline_from",
+                               "drift_baseline_to"}
+    assert dag.params["faithfulness"] is True and dag.params["drift_threshold"] == 0.9
     assert dag.params["class_to_plot"] is None, "empty: every class a batch predicts"
     assert dag.get_task("log_explainer").upstream_task_ids == {"prepare"}
     # values cross task seams as XComArgs of the steps' records, not Jinja fragments
@@ -62,6 +66,18 @@ def test_explain_reviews_wiring(dagbag):
         ExplainerRef.__dataclass_fields__)
     assert not any(isinstance(a, str) and "xcom_pull" in a for a in batch.application_args)
     assert dag.params["max_evals"] is None, "empty: the DLEXPLAIN_MAX_EVALS setting applies"
+    assert "{{ params.faithfulness }}" in batch.application_args
+
+
+def test_quality_tasks_and_the_drift_alert(dagbag):
+    dag = dagbag.dags["explain_reviews"]
+    assert dag.get_task("measure_night").upstream_task_ids == {"prepare", "open_explanation_run"}
+    assert dag.get_task("check_drift").upstream_task_ids == {"prepare", "open_explanation_run",
+                                                             "measure_night"}
+    (alias,) = dag.get_task("check_drift").outlets  # emits only when the night drifted
+    assert type(alias).__name__ == "AssetAlias" and alias.name == "dlexplain_drift"
+    alert = dagbag.dags["drift_alert"]
+    assert alert.timetable.asset_condition.name == "dlexplain_drift_detected"
 
 
 def test_eaas_redeploy_wiring(dagbag):

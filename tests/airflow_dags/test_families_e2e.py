@@ -21,6 +21,7 @@ from dlexplain.explain.table import read_explanations
 from dlexplain.tracking.filters import tag, where
 from dlexplain.tracking.runs import (EXPLANATIONS_EXPERIMENT, TAG_DAG_ID, TAG_LOGICAL_DATE,
                                      experiment_id)
+from tests.checks import additivity, run_failures
 
 pytestmark = pytest.mark.slow
 DAY = date(2026, 3, 1)
@@ -65,7 +66,7 @@ def test_each_family_through_the_dag(family, airflow_db, tracking_uri, dlexplain
     source = str(tiny_family_dirs[family])
     run = dag.test(logical_date=pendulum.datetime(2026, 3, 1, tz="UTC"),
                    run_conf={"source_model": source, "rows_per_batch": 3})
-    assert run.state == "success"
+    assert run.state == "success", run_failures(run)
 
     table = pq.read_table(dlexplain_home / "explanations" / "reviews" / f"ds={DAY}")
     assert table.column_names == ["id", "text", "source", "explanation"]
@@ -73,7 +74,9 @@ def test_each_family_through_the_dag(family, airflow_db, tracking_uri, dlexplain
     results = read_explanations(table)
     for text, result in zip(table.column("text").to_pylist(), results):
         assert result.ok, result.error
-        assert result.additivity_error < 1e-4, (family, text)
+        assert additivity(result) < 1e-4, (family, text)  # recomputed from the stored row
+        speaks_for_label = result.values[:, result.output_names.index(result.label)].max() > 0
+        assert (result.faithfulness is not None) == speaks_for_label, family  # on by default
         joined = "".join(result.tokens)
         assert joined == text.strip() or (result.truncated and text.startswith(joined)), \
             (family, result.tokens)

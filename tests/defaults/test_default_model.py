@@ -13,6 +13,7 @@ from dlexplain.explain.classifier import TextClassifier
 from dlexplain.defaults.model import ACCURACY_FILE, DEFAULT_RECIPE
 from dlexplain.explain.config import ExplainerConfig
 from dlexplain.explain.engine import Explainer
+from tests.checks import assert_additive
 
 pytestmark = pytest.mark.slow
 
@@ -46,12 +47,19 @@ def test_files_are_readable_by_other_users(default_model):
         assert mode & stat.S_IROTH, f"{path} is not world-readable"
 
 
-def test_additivity_on_20_held_out_reviews(explainer, holdout_reviews):
-    texts = [t[:400] for t in holdout_reviews["text"].head(20)]
+def test_additivity_and_faithfulness_on_64_held_out_reviews(explainer, holdout_reviews):
+    """Every explanation adds up (recomputed), and SHAP's ranking is at least twice as
+    comprehensive as a random one (``bench/bench_faithfulness.py`` prints the full figures)."""
+    from dlexplain.quality.faithfulness import summarize, with_faithfulness
+
+    texts = [t[:200] for t in holdout_reviews["text"].head(64)]
     results = explainer.explain(texts)
-    assert [r.error for r in results] == [None] * 20
-    worst = max(r.additivity_error for r in results)
-    assert worst < 1e-4, worst
+    assert [r.error for r in results] == [None] * 64
+    assert_additive(results)
+    figures = summarize(with_faithfulness(results, explainer.classifier.predict_proba))
+    assert figures["faithfulness_texts"] >= 60
+    assert figures["comprehensiveness"] >= 2 * figures["random_comprehensiveness"], figures
+    assert figures["sufficiency"] < figures["random_sufficiency"], figures
 
 
 def _words(result, class_name, order):

@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dlexplain.explain.row import (SCHEMA_VERSION, TextExplanation, arrow_type, field_names,
-                              from_arrow, to_arrow, to_pandas)
+from dlexplain.explain.row import (SCHEMA_VERSION, Faithfulness, TextExplanation, arrow_type,
+                                   field_names, from_arrow, to_arrow, to_pandas)
 
 GOOD = TextExplanation(
     tokens=("", "great ", "film", ""),
@@ -21,6 +21,8 @@ GOOD = TextExplanation(
     label="POSITIVE",
     score=0.9,
     additivity_error=0.0,
+    faithfulness=Faithfulness(comprehensiveness=0.4, sufficiency=0.05,
+                              random_comprehensiveness=0.1, random_sufficiency=0.3),
 )
 BAD = TextExplanation.failed("text is missing (None/NaN)", ("NEGATIVE", "POSITIVE"))
 
@@ -59,6 +61,15 @@ def test_arrow_parquet_round_trip(tmp_path):
     back = from_arrow(pq.read_table(tmp_path / "e.parquet"))
     for a, b in zip(back, [GOOD, BAD, GOOD]):
         assert_same(a, b)
+
+
+def test_rows_written_before_faithfulness_read_back_without_it():
+    old = to_arrow([GOOD, BAD]).drop_columns(["faithfulness"])
+    back = from_arrow(old)
+    assert back[0].faithfulness is None and back[0].to_dict()["values"] == GOOD.to_dict()["values"]
+    # Spark keeps a null struct as a struct of nulls (dlexplain.tracking.udf_nulls)
+    assert Faithfulness.from_plain(dict.fromkeys(Faithfulness.names())) is None
+    assert TextExplanation.from_json(GOOD.to_json()).faithfulness == GOOD.faithfulness
 
 
 def test_pandas_form_has_plain_lists():
@@ -101,6 +112,13 @@ def test_every_form_is_derived_from_the_field_table():
     for f, mlflow_column, spark_field in zip(COLUMNS, outputs[1:], spark.fields[1:]):
         arrow = arrow_type().field(f.name).type
         assert to_arrow_type(spark_field.dataType) == arrow, f.name
+        if pa.types.is_struct(arrow):  # an MLflow Object of optional doubles
+            assert mlflow_column["type"] == "object", f.name
+            assert sorted((p, c["type"], c["required"]) for p, c in
+                          mlflow_column["properties"].items()) == sorted(
+                (m.name, "double", False) for m in arrow), f.name
+            assert mlflow_column["required"] == f.metadata["required"] is False
+            continue
         depth, base = _depth_and_base(arrow)
         column = mlflow_column
         for _ in range(depth):  # MLflow nests arrays as {"type": "array", "items": …}

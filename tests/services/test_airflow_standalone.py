@@ -18,6 +18,7 @@ from mlflow import MlflowClient
 
 from dlexplain.defaults import build_default_data
 from dlexplain.tracking.filters import tag, where
+from dlexplain.tracking.quality_runs import night_step, trend_run
 from dlexplain.tracking.runs import EXPLANATIONS_EXPERIMENT, TAG_DAG_ID, experiment_id
 from dlexplain.base.processes import free_port
 from tests.conftest import REPO
@@ -124,8 +125,8 @@ def _backfills(standalone) -> list[dict]:
     return reply.json()["backfills"]
 
 
-def _create_backfill(standalone, *options: str) -> None:
-    """``airflow backfill create`` over DAYS, with a refused try's half-made backfill undone.
+def _create_backfill(standalone, days: list[date], *options: str) -> None:
+    """``airflow backfill create`` over ``days``, with a refused try's half-made backfill undone.
 
     The command commits the backfill before it creates (or clears) its DAG runs. When SQLite
     refuses a write in between, a backfill without runs is left running and every later try is
@@ -140,8 +141,8 @@ def _create_backfill(standalone, *options: str) -> None:
                              headers=standalone["headers"], timeout=30).raise_for_status()
 
     assert all(b["completed_at"] for b in _backfills(standalone)), "no backfill is running"
-    _airflow(standalone, "backfill", "create", "--dag-id", DAG_ID, "--from-date", str(DAYS[0]),
-             "--to-date", str(DAYS[-1]), "--dag-run-conf", json.dumps(CONF), *options,
+    _airflow(standalone, "backfill", "create", "--dag-id", DAG_ID, "--from-date", str(days[0]),
+             "--to-date", str(days[-1]), "--dag-run-conf", json.dumps(CONF), *options,
              before_retry=cancel_half_made)
 
 
@@ -152,9 +153,9 @@ def _runs(standalone) -> list[dict]:
     return reply.json()["dag_runs"]
 
 
-def _backfills_done(standalone, backfills: int) -> bool:
-    """``backfills`` backfills exist and are completed, and every backfill run succeeded after
-    the newest one was created.
+def _backfills_done(standalone, backfills: int, days: list[date]) -> bool:
+    """``backfills`` backfills exist and are completed, no backfill run failed, and the runs of
+    ``days`` (the newest backfill's) succeeded after it was created.
 
     Reprocessing a completed date re-runs (clears) its existing DAG run: no new run is created.
     Airflow may mark the reprocessing backfill completed before it has cleared those runs, so a
@@ -166,8 +167,10 @@ def _backfills_done(standalone, backfills: int) -> bool:
     newest = max(datetime.fromisoformat(b["created_at"]) for b in found)
     runs = [r for r in _runs(standalone) if r["run_type"] == "backfill"]
     assert len(runs) == len(DAYS) and "failed" not in [r["state"] for r in runs], runs
-    return all(r["state"] == "success" and r["end_date"]
-               and datetime.fromisoformat(r["end_date"]) > newest for r in runs)
+    newest_runs = [r for r in runs if r["logical_date"][:10] in {str(d) for d in days}]
+    return len(newest_runs) == len(days) and all(
+        r["state"] == "success" and r["end_date"]
+        and datetime.fromisoformat(r["end_date"]) > newest for r in newest_runs)
 
 
 def _explanation_runs(standalone) -> list:
@@ -175,20 +178,29 @@ def _explanation_runs(standalone) -> list:
         [experiment_id(EXPLANATIONS_EXPERIMENT)],
         filter_string=where({tag(TAG_DAG_ID): DAG_ID}))
     days = {str(d) for d in DAYS}
-    return [r for r in runs if r.data.tags["dlexplain.logical_date"] in days]
+    return [r for r in runs if r.data.tags.get("dlexplain.logical_date") in days]
 
 
 def test_backfill_explains_each_day_once(standalone, tracking_uri):
     _airflow(standalone, "dags", "unpause", DAG_ID)  # backfill runs of a paused DAG stay queued
-    _create_backfill(standalone)
-    wait_for(lambda: _backfills_done(standalone, 1), 1200, "the backfill of 3 days")
+    _create_backfill(standalone, DAYS)
+    wait_for(lambda: _backfills_done(standalone, 1, DAYS), 1200, "the backfill of 3 days")
     outputs = sorted((standalone["home"] / "explanations" / "reviews").glob("ds=2026-01-0*"))
     assert [p.name for p in outputs] == [f"ds={d}" for d in DAYS]
     assert [pq.read_table(p).num_rows for p in outputs] == [3, 3, 3]
     assert len(_explanation_runs(standalone)) == 3
+    # 3 nights of metrics in the trend run, in order: each night's drift against those before
+    trend = trend_run(DAG_ID)
+    client = MlflowClient(standalone["env"]["MLFLOW_TRACKING_URI"])
+    steps = [night_step(str(day))[0] for day in DAYS]
+    for key in ("rows_total", "rows_failed_total", "comprehensiveness", "sufficiency"):
+        assert set(steps) <= {m.step for m in client.get_metric_history(trend, key)}, key
+    drift = {m.step for m in client.get_metric_history(trend, "drift_ndcg")}
+    assert set(steps[1:]) <= drift and steps[0] not in drift  # the first night has no baseline
 
-    _create_backfill(standalone, "--reprocess-behavior", "completed")
-    wait_for(lambda: _backfills_done(standalone, 2), 1200, "the second backfill")
+    # backfilling a done night again re-runs it in place
+    _create_backfill(standalone, DAYS[-1:], "--reprocess-behavior", "completed")
+    wait_for(lambda: _backfills_done(standalone, 2, DAYS[-1:]), 1200, "the second backfill")
     assert len(_explanation_runs(standalone)) == 3, "each logical date keeps its one run"
     outputs = sorted((standalone["home"] / "explanations" / "reviews").glob("ds=2026-01-0*"))
     assert [p.name for p in outputs] == [f"ds={d}" for d in DAYS]

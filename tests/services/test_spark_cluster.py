@@ -17,6 +17,7 @@ from dlexplain.spark import application_path
 from dlexplain.tracking.registry import ExplainerSpec, log_explainer
 from dlexplain.base.processes import free_port
 from tests.services.processes import background
+from tests.checks import assert_additive
 
 pytestmark = pytest.mark.slow
 SPARK_CLASS = str(Path(sys.executable).parent / "spark-class")
@@ -75,4 +76,4 @@ def test_batch_explain_on_a_standalone_cluster(spark_cluster, tracking_uri, tiny
     assert table.num_rows == 6 and table.column("id").to_pylist() == list(range(6))
     results = read_explanations(table)
     assert [r.ok for r in results] == [True, True, False, True, True, True]
-    assert max(r.additivity_error for r in results if r.ok) < 1e-4
+    assert_additive(results)

@@ -53,9 +53,10 @@ def delete_model_artifacts(server_root: str, registered: str, run_id: str) -> Pa
     return folder
 
 
-def post_texts(url: str, texts: list) -> requests.Response:
-    return requests.post(f"{url}/invocations", timeout=120, json={
-        "dataframe_split": {"columns": ["text"], "data": [[t] for t in texts]}})
+def post_texts(url: str, texts: list, params: dict | None = None) -> requests.Response:
+    body = {"dataframe_split": {"columns": ["text"], "data": [[t] for t in texts]}}
+    return requests.post(f"{url}/invocations", timeout=120,
+                         json={**body, "params": params} if params else body)
 
 
 def run_eaas_dag(registered: str, day: int, classifier):

@@ -14,6 +14,7 @@ from dlexplain.tracking.registry import explainer_for, registered_explainer
 from dlexplain.base.processes import process_alive
 from tests.serving.conftest import (delete_model_artifacts, post_texts, run_eaas_dag,
                                     version_of)
+from tests.checks import run_failures
 
 pytestmark = pytest.mark.slow
 TEXTS = ["A wonderful, moving film.", "Dull and far too long.", "The cast is fine."]
@@ -50,7 +51,7 @@ def _explain_with_dag(source, explainer_name: str, home) -> str:
     dag = DagBag(dag_folder=str(REPO / "dags")).dags["explain_reviews"]
     run = dag.test(logical_date=day, run_conf={"source_model": str(source), "max_evals": 20,
                                                "explainer_name": explainer_name})
-    assert run.state == "success"
+    assert run.state == "success", run_failures(run)
     return run.get_task_instance("log_explainer").xcom_pull(task_ids="log_explainer",
                                                            key="run_id")
 
@@ -77,7 +78,16 @@ def test_deploy_redeploy_rollback_and_bad_requests(airflow_db, tracking_uri, dle
         assert dag_run.state == "success"
         served_b = backend.state.active()
         assert served_b.run_id == run_b and served_b.version == version_of(registered, run_b)
-        _check_explanations(post_texts(served_b.url, TEXTS).json()["predictions"], TEXTS, run_b)
+        plain = post_texts(served_b.url, TEXTS).json()["predictions"]
+        _check_explanations(plain, TEXTS, run_b)
+        assert all(row["faithfulness"] is None for row in plain)
+        # faithfulness only on request: the scoring server's params
+        measured = post_texts(served_b.url, TEXTS, {"faithfulness": True})
+        assert measured.status_code == 200, measured.text
+        figures = [row["faithfulness"] for row in measured.json()["predictions"]]
+        assert all(set(f) == {"comprehensiveness", "sufficiency", "random_comprehensiveness",
+                              "random_sufficiency"} for f in figures if f is not None)
+        assert any(f is not None for f in figures)
         model = MlflowClient().get_registered_model(registered)
         assert model.aliases["production"] == served_b.version
         assert not process_alive(int(served_a.handle))

@@ -17,6 +17,7 @@ import pytest
 from dlexplain.explain.config import ExplainerConfig
 from dlexplain.explain.row import TextExplanation
 from dlexplain.tracking.registry import ExplainerSpec, log_explainer
+from tests.checks import assert_additive
 
 pytestmark = pytest.mark.slow
 TEXTS = ["the film was great", None, "a dull and boring movie"]
@@ -45,7 +46,7 @@ def test_the_chapters_spark_udf_calls(spark, tracking_uri, tiny_model_dir, uniqu
     rows = frame.withColumn("explanation", as_json("text")).collect()
     parsed = [TextExplanation.from_json(row.explanation) for row in rows]
     assert parsed[0].ok and parsed[2].ok
-    assert all(p.additivity_error < 1e-4 for p in (parsed[0], parsed[2]))
+    assert_additive(parsed)
     assert "".join(parsed[0].tokens) == TEXTS[0]
     assert not parsed[1].ok and "missing" in parsed[1].error
 
@@ -53,5 +54,13 @@ def test_the_chapters_spark_udf_calls(spark, tracking_uri, tiny_model_dir, uniqu
     rows = frame.withColumn("e", as_struct("text")).select("e.*").collect()
     assert rows[1].label is None and rows[1].score is None, "a null stays null, not 'None'"
     assert "missing" in rows[1].error
+    assert rows[0].faithfulness.comprehensiveness is None, "faithfulness only on request"
+
+    measured = mlflow.pyfunc.spark_udf(spark, model_uri, env_manager="local",
+                                       params={"faithfulness": True})
+    rows = frame.withColumn("e", measured("text")).select("e.*").collect()
+    figures = [TextExplanation.from_dict(row.asDict(recursive=True)).faithfulness for row in rows]
+    assert figures[1] is None  # the missing text
+    assert any(f is not None and abs(f.random_comprehensiveness) <= 1 for f in figures)
     assert rows[0].error is None and rows[2].error is None
     assert rows[0].label in ("NEGATIVE", "POSITIVE") and rows[0].explainer_run_id

@@ -25,10 +25,13 @@ LOAD_AND_PREDICT = textwrap.dedent("""
     import mlflow, pandas as pd
     frame = pd.DataFrame({"text": json.loads(sys.argv[2]), "id": range(5)})
     before = frame.copy(deep=True)
-    out = mlflow.pyfunc.load_model(sys.argv[1]).predict(frame)
+    model = mlflow.pyfunc.load_model(sys.argv[1])
+    out = model.predict(frame)
     pd.testing.assert_frame_equal(frame, before)  # the caller's frame is not mutated
+    measured = model.predict(frame, params={"faithfulness": True})
     print(json.dumps({"dtypes": {c: str(t) for c, t in out.dtypes.items()},
-                      "rows": out.to_dict(orient="records")}))
+                      "rows": out.to_dict(orient="records"),
+                      "measured": measured.to_dict(orient="records")}))
 """)
 
 
@@ -41,7 +44,8 @@ def test_default_explainer_loads_in_a_fresh_process(tracking_uri, default_model,
     done = subprocess.run([sys.executable, "-c", LOAD_AND_PREDICT, uri, json.dumps(TEXTS)],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    rows = json.loads(done.stdout.strip().splitlines()[-1])["rows"]
+    printed = json.loads(done.stdout.strip().splitlines()[-1])
+    rows, measured = printed["rows"], printed["measured"]
     assert len(rows) == 5
     assert [list(row) for row in rows] == [output_columns()] * 5
     for i in (0, 3, 4):
@@ -58,6 +62,11 @@ def test_default_explainer_loads_in_a_fresh_process(tracking_uri, default_model,
     assert rows[0]["label"] == "POSITIVE" and rows[3]["label"] == "NEGATIVE"
     assert "missing" in rows[1]["error"] and "empty" in rows[2]["error"]
     assert rows[1]["tokens"] == [] and rows[1]["additivity_error"] is None
+    # faithfulness only on request (the predict param), the explanation itself unchanged
+    assert all(row["faithfulness"] is None for row in rows)
+    assert [row["faithfulness"] is None for row in measured] == [False, True, True, False, False]
+    assert measured[0]["faithfulness"]["comprehensiveness"] > 0
+    assert [r["values"] for r in measured] == [r["values"] for r in rows]
 
 
 def test_logged_model_has_signature_requirements_and_no_pickle(tracking_uri, tiny_model_dir,

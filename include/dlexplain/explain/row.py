@@ -19,12 +19,17 @@ JSON form (``TextExplanation.to_json``), one object per text, ``schema_version``
       "output_names": ["NEGATIVE", "POSITIVE"],
       "additivity_error": 1e-7,         # max over classes |base + sum(values) - probability|
       "truncated": false,               # true when the text was cut to the model's token limit
-      "error": null                     # a message when the row could not be explained
+      "error": null,                    # a message when the row could not be explained
+      "faithfulness": {                 # null unless asked for (dlexplain.quality.faithfulness)
+        "comprehensiveness": 0.41, "sufficiency": 0.02,
+        "random_comprehensiveness": 0.05, "random_sufficiency": 0.30
+      }
     }
 
 A row with ``error`` set has empty ``tokens``/``values``/``base_values``/``probabilities`` and
-null ``label``/``score``/``additivity_error``. The Arrow form has the same fields, minus
-``schema_version``.
+null ``label``/``score``/``additivity_error``/``faithfulness``. The Arrow form has the same
+fields, minus ``schema_version``; ``faithfulness`` is a struct of four doubles there (an MLflow
+``Object``). Rows written before 0.4 have no ``faithfulness``; they read back with it null.
 """
 
 from __future__ import annotations
@@ -50,19 +55,49 @@ def _floats(value: Any) -> list:
 class Kind:
     """How one column is typed in each form, and how its value becomes plain Python and back."""
 
-    arrow: str  #: name of the ``pyarrow`` type (see ``arrow_type``)
-    mlflow: str  #: MLflow ColSpec type name, a ``[]`` suffix per nested array
+    arrow: str  #: name of the ``pyarrow`` type (see ``arrow_type``); "struct": of ``members``
+    mlflow: str  #: MLflow ColSpec type name, a ``[]`` suffix per nested array; "object"
     to_plain: Callable[[Any], Any]
     from_plain: Callable[[Any], Any]
+    members: tuple[str, ...] = ()  #: a struct's fields, each a nullable double
 
     def arrow_type(self):
         import pyarrow as pa
 
+        if self.arrow == "struct":
+            return pa.struct([(name, pa.float64()) for name in self.members])
         nested, base = self.arrow.count("[]"), self.arrow.replace("[]", "")
         result = {"string": pa.string(), "double": pa.float64(), "bool": pa.bool_()}[base]
         for _ in range(nested):
             result = pa.list_(result)
         return result
+
+
+@dataclass(frozen=True)
+class Faithfulness:
+    """ERASER faithfulness of one explanation, for its predicted class, with the random
+    ranking's figures beside it (computed by ``dlexplain.quality.faithfulness``)."""
+
+    #: AOPC of p(x) - p(x without the top tokens): higher is more faithful
+    comprehensiveness: float
+    #: AOPC of p(x) - p(only the top tokens): lower is more faithful
+    sufficiency: float
+    random_comprehensiveness: float
+    random_sufficiency: float
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def from_plain(cls, value: Any) -> Faithfulness | None:
+        """The record of a dict; None for None or a struct of nulls (how Spark keeps a null)."""
+        if value is None or all(value.get(name) is None for name in cls.names()):
+            return None
+        return cls(**{name: float(value[name]) for name in cls.names()})
+
+    def to_plain(self) -> dict[str, float]:
+        return {name: float(getattr(self, name)) for name in self.names()}
 
 
 STRING = Kind("string", "string", lambda v: v, lambda v: v)
@@ -71,6 +106,8 @@ BOOL = Kind("bool", "boolean", bool, lambda v: bool(v or False))
 STRINGS = Kind("string[]", "string[]", list, lambda v: tuple(v or ()))
 DOUBLES = Kind("double[]", "double[]", _floats, lambda v: np.asarray(v or [], dtype=float))
 MATRIX = Kind("double[][]", "double[][]", _floats, lambda v: np.asarray(v or [], dtype=float))
+FAITHFULNESS = Kind("struct", "object", lambda v: None if v is None else v.to_plain(),
+                    Faithfulness.from_plain, members=Faithfulness.names())
 
 
 def column(kind: Kind, *, required: bool, default: Any = None,
@@ -99,6 +136,7 @@ class TextExplanation:
     additivity_error: float | None = column(DOUBLE, required=False)
     truncated: bool = column(BOOL, required=True, default=False)
     error: str | None = column(STRING, required=False)
+    faithfulness: Faithfulness | None = column(FAITHFULNESS, required=False)
 
     @classmethod
     def failed(cls, error: str, output_names: Sequence[str] = ()) -> TextExplanation:
@@ -172,5 +210,7 @@ def to_pandas(explanations: Iterable[TextExplanation]):
 
 
 def from_arrow(table) -> list[TextExplanation]:
-    """Explanations from a table that has (at least) the explanation columns."""
-    return [TextExplanation.from_dict(row) for row in table.select(field_names()).to_pylist()]
+    """Explanations from a table that has (at least) the explanation columns (a table written
+    before a column was added reads back with it null)."""
+    present = [name for name in field_names() if name in table.column_names]
+    return [TextExplanation.from_dict(row) for row in table.select(present).to_pylist()]

@@ -2,7 +2,7 @@
 
     spark-submit include/dlexplain/spark/job.py --model-uri runs:/<run_id>/explainer \\
         --input data/reviews/ds=2026-01-03 --output out/ds=2026-01-03 [--text-column text] \\
-        [--id-column id] [--max-rows N]
+        [--id-column id] [--max-rows N] [--faithfulness true]
 
 Four steps: **read** the partition (spread over every core); **ship** the explainer (the driver
 downloads it once and adds it zipped with ``SparkContext.addFile``); **explain** with an iterator
@@ -11,7 +11,8 @@ struct (it replaces ``mlflow.pyfunc.spark_udf``, whose struct conversion turns n
 ``"None"``); **publish**: Parquet written to a temporary folder, counted, the summary
 (``dlexplain.spark.summary``) written beside it, then swapped into the output in one rename, so
 a re-run replaces a partition and readers never see half-written files. Every input row comes
-out, bad ones with ``explanation.error`` set. Texts the explainer already explained come from
+out, bad ones with ``explanation.error`` set; with ``--faithfulness true`` each explained row
+also gets its ``explanation.faithfulness`` (``dlexplain.quality.faithfulness``). Texts the explainer already explained come from
 the explanation cache; model evaluations and cache hits are counted with accumulators. Torch
 threads per Python worker = ``spark.task.cpus``, so tasks × threads never exceed the cores.
 The temporary folders and the Spark session are removed whether the job succeeds or fails.
@@ -47,9 +48,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--text-column", default="text")
     parser.add_argument("--id-column", default="", help="sort the output by this column")
     parser.add_argument("--max-rows", type=int, help="explain at most this many rows")
+    parser.add_argument("--faithfulness", type=_flag, default=False,
+                        help="true: measure each explanation's faithfulness (~20 passes a text)")
     parser.add_argument("--format", choices=sorted(set(FORMATS.values())),
                         help="input format (default: from the file suffix, else parquet)")
     return parser.parse_args(argv)
+
+
+def _flag(value: str) -> bool:
+    """``true``/``false`` (any case; Airflow renders a boolean param as ``True``/``False``)."""
+    if value.lower() not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+    return value.lower() == "true"
 
 
 @contextmanager
@@ -146,7 +156,7 @@ def explain(spark, frame, args: argparse.Namespace, archive: str, model_text: st
 
     threads = int(spark.conf.get("spark.task.cpus", "1"))  # tasks x threads <= cores
     counters = (spark.sparkContext.accumulator(0), spark.sparkContext.accumulator(0))
-    udf = explain_udf(archive, model_text, threads, counters)
+    udf = explain_udf(archive, model_text, threads, counters, faithfulness=args.faithfulness)
     explained = frame.withColumn(EXPLANATION_COLUMN, udf(F.col(args.text_column).cast("string")))
     if args.id_column:
         # orderBy samples its input in a job of its own: without persist() the UDF would explain

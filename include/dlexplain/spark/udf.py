@@ -64,9 +64,13 @@ def load_once(archive: str, torch_threads: int):
     return _LOADED[archive]
 
 
-def explain_udf(model_file: str, text_column: str, torch_threads: int, counters=None):
+def explain_udf(model_file: str, text_column: str, torch_threads: int, counters=None, *,
+                faithfulness: bool = False):
     """A pandas UDF: text column → explanation struct, for a ``pack_model`` archive added with
-    ``addFile``. ``counters``: optional Spark accumulators (model evaluations, cache hits)."""
+    ``addFile``. ``counters``: optional Spark accumulators (model evaluations, cache hits);
+    ``faithfulness``: also measure each row's faithfulness (the pyfunc's predict param)."""
+    from dlexplain.tracking.pyfunc import PARAM_FAITHFULNESS
+
     from pyspark.sql.functions import pandas_udf
 
     struct = explanation_struct()
@@ -81,7 +85,7 @@ def explain_udf(model_file: str, text_column: str, torch_threads: int, counters=
         for texts in batches:
             before = (python_model.evaluations, python_model.cache_hits)
             frame = pd.DataFrame({text_column: texts.astype(object).where(texts.notna(), None)})
-            out = model.predict(frame)[columns]
+            out = model.predict(frame, params={PARAM_FAITHFULNESS: faithfulness})[columns]
             if counters is not None:
                 counters[0].add(python_model.evaluations - before[0])
                 counters[1].add(python_model.cache_hits - before[1])

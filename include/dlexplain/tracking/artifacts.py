@@ -10,7 +10,7 @@ Layout under ``<prefix>/`` (e.g. ``explanations/ds=2026-01-03/batch-0000``)::
     shap_values.npz     values (sum tokens × classes), offsets (rows + 1), tokens, output_names,
                         probabilities (rows × classes); load with np.load(..., allow_pickle=False)
     base_values.npy     rows × classes (NaN for rows that failed)
-    summary.json        rows, errors, additivity, top tokens per class
+    summary.json        rows, errors, additivity, mean faithfulness, top tokens per class
 
 Row i's values are ``values[offsets[i]:offsets[i + 1]]`` and its tokens the same slice of
 ``tokens``; a failed row has an empty slice.
@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import tempfile
-from collections import defaultdict
 from pathlib import Path
 from typing import Sequence
 
@@ -35,20 +33,13 @@ from dlexplain.explain.table import summarize
 logger = logging.getLogger(__name__)
 
 
-def top_tokens(results: Sequence[TextExplanation], class_index: int, k: int = 10) -> list[dict]:
-    """Tokens with the largest mean |SHAP value| for one class over the explained rows."""
-    totals: dict[str, list[float]] = defaultdict(list)
-    for result in results:
-        if not result.ok:
-            continue
-        for token, value in zip(result.tokens, result.values[:, class_index]):
-            word = re.sub(r"\s+", " ", token).strip().lower()
-            if word:
-                totals[word].append(float(value))
-    ranked = sorted(totals.items(), key=lambda kv: -np.mean(np.abs(kv[1])))[:k]
-    return [{"token": word, "mean_abs_value": float(np.mean(np.abs(values))),
-             "mean_value": float(np.mean(values)), "count": len(values)}
-            for word, values in ranked]
+def top_tokens(importance, class_name: str, k: int = 10) -> list[dict]:
+    """Tokens with the largest mean |SHAP value| for one class, from an importance table
+    (``dlexplain.quality.importance.token_importance``)."""
+    rows = importance[importance["class"] == class_name].nlargest(k, "mean_abs", keep="first")
+    return [{"token": row["token"], "mean_abs_value": float(row["mean_abs"]),
+             "mean_value": float(row["mean_value"]), "count": int(row["count"])}
+            for row in rows.to_dict(orient="records")]
 
 
 def _save_figure(path: Path, title: str) -> None:
@@ -61,12 +52,14 @@ def _save_figure(path: Path, title: str) -> None:
 
 
 def write_bar_plot(results: Sequence[TextExplanation], class_name: str, path: Path,
-                   k: int = 20) -> None:
+                   k: int = 20, importance=None) -> None:
     """A shap bar plot of the top ``k`` tokens by mean |value| for ``class_name``."""
     import shap
 
-    names = next((r.output_names for r in results if r.ok), ())
-    ranked = top_tokens(results, names.index(class_name), k)
+    from dlexplain.quality.importance import token_importance
+
+    table = token_importance(results) if importance is None else importance
+    ranked = top_tokens(table, class_name, k)
     explanation = shap.Explanation(
         values=np.array([t["mean_abs_value"] for t in ranked]),
         feature_names=[t["token"] for t in ranked],
@@ -128,19 +121,23 @@ def write_explanations(results: Sequence[TextExplanation], folder: Path,
     import shap
 
     from dlexplain.explain.shap_form import to_shap
+    from dlexplain.quality.faithfulness import summarize as faithfulness_summary
+    from dlexplain.quality.importance import token_importance
 
     good = [r for r in results if r.ok]
     names = good[0].output_names if good else ()
     plotted = plotted_classes(results, class_names)
+    importance = token_importance(results)
     summary = {
         **summarize(list(results)),
+        "faithfulness": faithfulness_summary(results),
         "plotted_classes": plotted,
         "errors": [{"row": i, "error": r.error} for i, r in enumerate(results) if not r.ok],
-        "top_tokens": {name: top_tokens(results, i) for i, name in enumerate(names)},
+        "top_tokens": {name: top_tokens(importance, name) for name in names},
     }
     write_arrays(results, folder, len(names))
     for name in plotted:
-        write_bar_plot(results, name, folder / f"bar_{name}.png", k=top_k)
+        write_bar_plot(results, name, folder / f"bar_{name}.png", k=top_k, importance=importance)
     if good:
         write_row_plot(good[0], folder / f"first_row_{good[0].label}.png", k=top_k)
         (folder / "text").mkdir()
@@ -160,9 +157,10 @@ def log_explanations(results: Sequence[TextExplanation], prefix: str, *,
     with tempfile.TemporaryDirectory(prefix="dlexplain-artifacts-") as tmp:
         summary = write_explanations(results, Path(tmp), class_names)
         mlflow.log_artifacts(tmp, artifact_path=prefix)
+    faithfulness = {f"batch_{key}": value for key, value in summary["faithfulness"].items()}
     mlflow.log_metrics({
         "rows_explained": summary["explained"], "rows_failed": summary["failed"],
-        "max_additivity_error": summary["max_additivity_error"] or 0.0,
+        "max_additivity_error": summary["max_additivity_error"] or 0.0, **faithfulness,
     }, step=step)
     logger.info("logged %d explanations under %s", len(results), prefix)
     return summary

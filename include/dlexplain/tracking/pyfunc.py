@@ -18,12 +18,12 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE
-from mlflow.types.schema import Array, ColSpec, Schema
+from mlflow.types.schema import Array, ColSpec, Object, ParamSchema, ParamSpec, Property, Schema
 
 from dlexplain.explain.config import ExplainerConfig
 from dlexplain.explain.row import COLUMNS, STRING, Kind, to_pandas
 from dlexplain.tracking.request_limits import in_scoring_server
-from dlexplain.tracking.udf_nulls import in_spark_task, keep_nulls
+from dlexplain.tracking.udf_nulls import fill_null_structs, in_spark_task, keep_nulls
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,9 @@ CONFIG_IDENTITY = "identity"
 #: column (the book chapter's call), and which explainer answered comes last.
 JSON_COLUMN = ("explanation_json", STRING, True)
 RUN_COLUMN = ("explainer_run_id", STRING, False)
+#: predict param: also compute each row's faithfulness (``dlexplain.quality.faithfulness``, about
+#: 20 more forward passes per text); off unless a request asks for it.
+PARAM_FAITHFULNESS = "faithfulness"
 #: Distributions the logged model pins (at the versions installed from requirements.lock).
 PINNED_DISTRIBUTIONS = ("mlflow", "shap", "transformers", "torch", "numpy", "pandas", "pyarrow",
                         "matplotlib", "tqdm")
@@ -82,7 +85,10 @@ def output_arrow_type():
 
 
 def _mlflow_type(kind: Kind):
-    """The MLflow type of a column kind (``double[][]`` → ``Array(Array("double"))``)."""
+    """The MLflow type of a column kind (``double[][]`` → ``Array(Array("double"))``, a struct
+    → an ``Object`` of optional doubles)."""
+    if kind.mlflow == "object":
+        return Object([Property(name, "double", required=False) for name in kind.members])
     result = kind.mlflow.replace("[]", "")
     for _ in range(kind.mlflow.count("[]")):
         result = Array(result)
@@ -90,10 +96,12 @@ def _mlflow_type(kind: Kind):
 
 
 def explainer_signature(text_column: str = "text") -> ModelSignature:
-    """Input: one string column; output: the typed explanation columns and the extras."""
+    """Input: one string column; output: the typed explanation columns and the extras;
+    params: ``faithfulness`` (bool, default false)."""
     outputs = [ColSpec(_mlflow_type(kind), name, required=required)
                for name, kind, required in _output_table()]
-    return ModelSignature(inputs=Schema([ColSpec("string", text_column)]), outputs=Schema(outputs))
+    return ModelSignature(inputs=Schema([ColSpec("string", text_column)]), outputs=Schema(outputs),
+                          params=ParamSchema([ParamSpec(PARAM_FAITHFULNESS, "boolean", False)]))
 
 
 def pinned_requirements() -> list[str]:
@@ -141,14 +149,9 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
         """Model evaluations (masked texts forwarded) over this model's life."""
         return self._explainer.classifier.evaluations if self._explainer is not None else 0
 
-    def _explain(self, texts: list) -> list:
-        from dlexplain.explain.engine import clean_text
-        from dlexplain.explain.row import TextExplanation
-
+    def _engine(self):
+        """The explainer, its classifier loaded on first use."""
         if self._explainer is None:
-            checked = [clean_text(t) for t in texts]
-            if all(text is None for text, _ in checked):  # nothing to explain: no model needed
-                return [TextExplanation.failed(error, self._output_names) for _, error in checked]
             from dlexplain.explain.classifier import TextClassifier
             from dlexplain.explain.engine import Explainer
 
@@ -157,7 +160,17 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
                 backend=self._config.backend,
             )
             self._explainer = Explainer(classifier, self._config)
-        return self._explainer.explain(texts)
+        return self._explainer
+
+    def _explain(self, texts: list) -> list:
+        from dlexplain.explain.engine import clean_text
+        from dlexplain.explain.row import TextExplanation
+
+        if self._explainer is None:
+            checked = [clean_text(t) for t in texts]
+            if all(text is None for text, _ in checked):  # nothing to explain: no model needed
+                return [TextExplanation.failed(error, self._output_names) for _, error in checked]
+        return self._engine().explain(texts)
 
     def predict(self, context, model_input, params=None) -> pd.DataFrame:
         """One row of typed explanation columns per input row, in input order.
@@ -172,27 +185,36 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
                 error_code=INVALID_PARAMETER_VALUE,
             )
         texts = frame[self._text_column].tolist()
+        with_faithfulness = bool((params or {}).get(PARAM_FAITHFULNESS, False))
         if not in_scoring_server():
-            return self._predict(texts)
+            return self._predict(texts, with_faithfulness)
         problem = self._limits.problem(texts)
         if problem:
             raise MlflowException(problem, error_code=INVALID_PARAMETER_VALUE)
         try:
-            return self._predict(texts)
+            return self._predict(texts, with_faithfulness)
         except Exception as err:
             logger.exception("explaining %d texts failed", len(texts))
             raise MlflowException(f"explaining failed: {type(err).__name__}: {err}",
                                   error_code=INTERNAL_ERROR) from None
 
-    def _predict(self, texts: list) -> pd.DataFrame:
+    def _predict(self, texts: list, with_faithfulness: bool = False) -> pd.DataFrame:
+        """Explanations (cached ones from the cache), with faithfulness when asked: it is
+        computed afresh each time, so the cache holds explanations only."""
         from dlexplain.explain.cache import explain_cached
 
         results, hits = explain_cached(texts, self._explain, self._cache, self.identity)
         self.cache_hits += hits
+        if with_faithfulness and any(r.ok for r in results):
+            from dlexplain.quality.faithfulness import with_faithfulness as add
+
+            results = add(results, self._engine().classifier.predict_proba)
         out = to_pandas(results)
         out.insert(0, JSON_COLUMN[0], [r.to_json() for r in results])
         out[RUN_COLUMN[0]] = self._run_id
-        if in_spark_task():  # mlflow.pyfunc.spark_udf would turn null strings into "None"
+        if in_spark_task():  # mlflow.pyfunc.spark_udf: null strings become "None", null structs fail
             keep_nulls(out, [name for name, kind, required in _output_table()
                              if kind is STRING and not required])
+            fill_null_structs(out, {name: kind.members for name, kind, _ in _output_table()
+                                    if kind.members})
         return out

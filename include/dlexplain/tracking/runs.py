@@ -37,6 +37,26 @@ def batch_prefix(partition: str, batch: int) -> str:
     return f"{partition_prefix(partition)}/batch-{batch:04d}"
 
 
+def artifact_url(run_id: str, path: str, tracking_uri: str | None = None) -> str:
+    """The tracking server's download URL of one artifact."""
+    from urllib.parse import urlencode
+
+    import mlflow
+
+    base = tracking_uri or mlflow.get_tracking_uri()
+    return f"{base}/get-artifact?{urlencode({'path': path, 'run_uuid': run_id})}"
+
+
+def artifact_page(run_id: str, path: str, tracking_uri: str | None = None) -> str:
+    """The MLflow UI's page of one artifact (HTML and images render there; the server's
+    ``get-artifact`` URL always downloads)."""
+    import mlflow
+
+    base = tracking_uri or mlflow.get_tracking_uri()
+    experiment = MlflowClient(base).get_run(run_id).info.experiment_id
+    return f"{base}/#/experiments/{experiment}/runs/{run_id}/artifacts/{path}"
+
+
 def experiment_id(name: str) -> str:
     """The id of experiment ``name``, created when missing."""
     client = MlflowClient()

@@ -5,6 +5,10 @@ converts each string field with ``Series.astype(np.str_)`` unless every value is
 ``label`` or ``error`` reaches Spark as the string ``"None"``. Inside a Spark task, the explainer
 returns its nullable string columns as :class:`NullKeepingStrings`, a pandas string array whose
 ``astype(str)`` leaves missing values None; everywhere else they stay plain object columns.
+
+MLflow's conversion has no null struct either (a None nested struct fails the whole task), so in
+a Spark task a missing struct (``faithfulness`` of a row that has none) is returned as a struct
+of nulls (:func:`fill_null_structs`); ``Faithfulness.from_plain`` reads that back as None.
 """
 
 from __future__ import annotations
@@ -45,3 +49,11 @@ def keep_nulls(frame: pd.DataFrame, columns) -> None:
     for name in columns:
         values = np.array([pd.NA if v is None else str(v) for v in frame[name]], dtype=object)
         frame[name] = pd.Series(NullKeepingStrings(values), index=frame.index, name=name)
+
+
+def fill_null_structs(frame: pd.DataFrame, structs: dict[str, tuple[str, ...]]) -> None:
+    """Replace None in each struct column of ``structs`` (column → member names) by a dict of
+    None members, in place."""
+    for name, members in structs.items():
+        empty = dict.fromkeys(members)
+        frame[name] = [dict(empty) if value is None else value for value in frame[name]]

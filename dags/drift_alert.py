@@ -1,0 +1,40 @@
+"""
+### drift_alert
+
+Runs each time `explain_reviews` finds that a night's explanations drifted from their baseline
+(an event of the Asset `dlexplain_drift_detected`): it logs one WARNING per event with the
+night, the nDCG score, the threshold and the drift report's URL. Replace `alert` (or add a task)
+to notify people: e.g. the Slack or SMTP provider's notifier with the same fields.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from airflow.sdk import dag, task
+from dag_defaults import dag_defaults
+from dlexplain_assets import DRIFT_DETECTED
+
+logger = logging.getLogger(__name__)
+
+
+@dag(
+    **dag_defaults(schedule=DRIFT_DETECTED, max_active_runs=4, doc_md=__doc__,
+                   retry_delay=timedelta(seconds=30), max_retry_delay=timedelta(minutes=5)),
+    tags=["dlexplain", "explainability", "alert"],
+)
+def drift_alert():
+    @task(inlets=[DRIFT_DETECTED])
+    def alert(*, triggering_asset_events=None) -> list[dict]:
+        events = [event.extra for event in triggering_asset_events[DRIFT_DETECTED]]
+        for extra in events:
+            logger.warning("explanation drift in %s on %s: nDCG %.3f < %.2f; report %s",
+                           extra["dag_id"], extra["night"], extra["score"], extra["threshold"],
+                           extra["report_url"])
+        return events
+
+    alert()
+
+
+drift_alert()

@@ -1,0 +1,18 @@
+"""The Airflow Assets dlexplain DAGs produce, defined once for producers and consumers.
+
+- ``EXPLAINED_REVIEWS``: updated by each successful ``batch_explain``.
+- ``DRIFT_DETECTED``: an event each night whose explanations drifted from their baseline
+  (``check_drift``), with ``extra`` = night, score, threshold, report URL. ``check_drift`` emits
+  it through ``DRIFT_ALIAS`` (an ``AssetAlias`` lets a task decide at run time whether to emit),
+  so a stable night emits nothing and any DAG scheduled on ``DRIFT_DETECTED`` is an alert.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset, AssetAlias
+
+EXPLAINED_REVIEWS = Asset(name="dlexplain_explained_reviews",
+                          uri="file:///dlexplain/explanations/reviews")
+DRIFT_DETECTED = Asset(name="dlexplain_drift_detected",
+                       uri="file:///dlexplain/explanations/reviews/drift")
+DRIFT_ALIAS = AssetAlias("dlexplain_drift")

@@ -193,17 +193,14 @@ def open_explanation_run(*, dag_id: str, airflow_run_id: str, explainer, plan: P
 def log_batch(item: BatchItem, class_name: str | None = None) -> BatchSummary:
     """Log one batch's plots, arrays and text plots into the explanation run (bar plots of
     ``class_name``, or of every class the batch predicts when None)."""
-    import mlflow
-
     from dlexplain.explain.table import read_explanations
     from dlexplain.tracking.artifacts import log_explanations
 
     start = item.batch * item.rows_per_batch
     results = read_explanations(read_output(item.output).slice(start, item.rows_per_batch))
-    with mlflow.start_run(run_id=item.run_id):
-        summary = log_explanations(results, item.prefix,
-                                   class_names=None if class_name is None else [class_name],
-                                   step=item.batch)
+    summary = log_explanations(results, item.prefix, run_id=item.run_id,
+                               class_names=None if class_name is None else [class_name],
+                               step=item.batch)
     return BatchSummary(**{k: summary[k] for k in ("rows", "explained", "failed",
                                                    "max_additivity_error")})
 

@@ -18,7 +18,9 @@ from dlexplain.tracking.runs import (EXPLANATIONS_EXPERIMENT, TAG_DAG_ID, TAG_LO
 from tests.checks import assert_additive, run_failures
 
 pytestmark = pytest.mark.slow
-DAY = date(2026, 1, 5)
+#: a night no other test that shares the session's MLflow server explains
+DAY = date(2026, 1, 9)
+LOGICAL_DATE = pendulum.datetime(DAY.year, DAY.month, DAY.day, tz="UTC")
 
 
 @pytest.fixture()
@@ -53,7 +55,7 @@ def test_dag_end_to_end_and_rerun(airflow_db, tracking_uri, dlexplain_home, part
 
     dag = DagBag(dag_folder=str(REPO / "dags")).dags["explain_reviews"]
     conf = {"max_evals": 40, "rows_per_batch": 4}
-    run = dag.test(logical_date=pendulum.datetime(2026, 1, 5, tz="UTC"), run_conf=conf)
+    run = dag.test(logical_date=LOGICAL_DATE, run_conf=conf)
     assert run.state == "success", run_failures(run)
 
     explainer_run_id = run.get_task_instance("log_explainer").xcom_pull(task_ids="log_explainer",
@@ -95,7 +97,7 @@ def test_dag_end_to_end_and_rerun(airflow_db, tracking_uri, dlexplain_home, part
     assert _metric_history(runs[0].info.run_id, "cache_hits") == [0]
     assert _metric_history(runs[0].info.run_id, "model_evaluations")[0] > 8 * 30
 
-    again = dag.test(logical_date=pendulum.datetime(2026, 1, 5, tz="UTC"), run_conf=conf)
+    again = dag.test(logical_date=LOGICAL_DATE, run_conf=conf)
     assert again.state == "success", run_failures(again)
     assert len(_explanation_runs()) == 1, "the same logical date reuses its explanation run"
     rerun = pq.read_table(output)

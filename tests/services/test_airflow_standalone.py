@@ -260,7 +260,7 @@ def test_trigger_from_the_api_with_params(standalone, tiny_family_dirs, tracking
     assert client.get_run(version.run_id).data.params["max_evals"] == "40"
     (explanations,) = [r for r in client.search_runs(
         [experiment_id(EXPLANATIONS_EXPERIMENT)], filter_string=where({tag(TAG_DAG_ID): DAG_ID}))
-        if r.data.tags["dlexplain.logical_date"] == str(TWEETS_DAY)]
+        if r.data.tags.get("dlexplain.logical_date") == str(TWEETS_DAY)]
     assert explanations.data.tags["dlexplain.explainer_run_id"] == version.run_id
     # rows_per_batch: 3 rows in batches of 2; class_to_plot: that class's plot only (the default,
     # a plot per predicted class, is shown by tests/airflow_dags/test_families_e2e.py)

@@ -18,6 +18,7 @@ import pytest
 from mlflow import MlflowClient
 
 from dlexplain.tracking.artifacts import log_explanations
+from dlexplain.tracking.runs import experiment_id
 from dlexplain.explain.config import ExplainerConfig
 from dlexplain.explain.engine import Explainer
 from dlexplain.errors import DataError
@@ -70,9 +71,9 @@ def test_artifacts_round_trip(store, request, results, unique, tmp_path):
         _, s3_keys = request.getfixturevalue("s3_tracking_uri")
     else:
         request.getfixturevalue("tracking_uri")
-    mlflow.set_experiment(f"exp-{unique}")
-    with mlflow.start_run() as run:
-        summary = log_explanations(results, PREFIX, class_names=["POSITIVE"], step=0)
+    run = MlflowClient().create_run(experiment_id(f"exp-{unique}"))
+    summary = log_explanations(results, PREFIX, run_id=run.info.run_id,
+                               class_names=["POSITIVE"], step=0)
     local = Path(MlflowClient().download_artifacts(run.info.run_id, PREFIX, str(tmp_path)))
 
     png = local / "bar_POSITIVE.png"
@@ -115,9 +116,38 @@ def test_artifacts_round_trip(store, request, results, unique, tmp_path):
 
 
 def test_unknown_class_is_rejected(tracking_uri, results, unique):
-    mlflow.set_experiment(f"exp-{unique}")
-    with mlflow.start_run(), pytest.raises(DataError, match="NEUTRAL"):
-        log_explanations(results, PREFIX, class_names=["NEUTRAL"])
+    run = MlflowClient().create_run(experiment_id(f"exp-{unique}"))
+    with pytest.raises(DataError, match="NEUTRAL"):
+        log_explanations(results, PREFIX, run_id=run.info.run_id, class_names=["NEUTRAL"])
+
+
+def test_a_batch_logs_whatever_experiment_the_process_has(tracking_uri, results, unique,
+                                                          monkeypatch, tmp_path):
+    """A task process may have an active experiment of its own: every batch of the family tests
+    failed in CI once another test in the same worker had called ``mlflow.set_experiment``
+    ("Cannot start run with ID … because active experiment ID does not match"). The batch step
+    names its run and does not care."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from mlflow.tracking import fluent
+
+    from dlexplain.explain.row import to_arrow
+    from dlexplain.steps import BatchItem, log_batch
+
+    output = tmp_path / "out.parquet"
+    pq.write_table(pa.table({"explanation": to_arrow(results).to_struct_array()}), output)
+    run = MlflowClient().create_run(experiment_id(f"exp-{unique}"))
+    # the process-wide state set_experiment writes, restored after this test
+    monkeypatch.setattr(fluent, "_active_experiment_id", None)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    mlflow.set_experiment(f"other-{unique}")
+    item = BatchItem(run_id=run.info.run_id, output=str(output), partition="ds=2026-01-01",
+                     batch=0, rows_per_batch=4)
+    summary = log_batch(item)
+    assert (summary.rows, summary.explained) == (4, 3)
+    names = {a.path.rsplit("/", 1)[-1] for a in MlflowClient().list_artifacts(run.info.run_id,
+                                                                              item.prefix)}
+    assert {"summary.json", "shap_values.npz"} <= names
 
 
 def test_default_plots_every_predicted_class(results, tmp_path):

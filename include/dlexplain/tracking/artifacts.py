@@ -149,18 +149,28 @@ def write_explanations(results: Sequence[TextExplanation], folder: Path,
     return summary
 
 
-def log_explanations(results: Sequence[TextExplanation], prefix: str, *,
-                     class_names: Sequence[str] | None = None, step: int | None = None) -> dict:
-    """Log one batch's artifacts under ``prefix`` and its metrics into the active MLflow run."""
-    import mlflow
+def log_explanations(results: Sequence[TextExplanation], prefix: str, *, run_id: str,
+                     class_names: Sequence[str] | None = None, step: int = 0) -> dict:
+    """Log one batch's artifacts under ``prefix`` and its metrics into run ``run_id``.
 
+    Through ``MlflowClient`` with the run named, never the fluent active run: a task process
+    may hold an active run or experiment of its own (``mlflow.set_experiment``), and logging
+    must not depend on it.
+    """
+    import time
+
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric
+
+    client = MlflowClient()
     with tempfile.TemporaryDirectory(prefix="dlexplain-artifacts-") as tmp:
         summary = write_explanations(results, Path(tmp), class_names)
-        mlflow.log_artifacts(tmp, artifact_path=prefix)
+        client.log_artifacts(run_id, tmp, artifact_path=prefix)
     faithfulness = {f"batch_{key}": value for key, value in summary["faithfulness"].items()}
-    mlflow.log_metrics({
-        "rows_explained": summary["explained"], "rows_failed": summary["failed"],
-        "max_additivity_error": summary["max_additivity_error"] or 0.0, **faithfulness,
-    }, step=step)
+    metrics = {"rows_explained": summary["explained"], "rows_failed": summary["failed"],
+               "max_additivity_error": summary["max_additivity_error"] or 0.0, **faithfulness}
+    now = int(time.time() * 1000)
+    client.log_batch(run_id, metrics=[Metric(key, float(value), now, step)
+                                      for key, value in metrics.items()])
     logger.info("logged %d explanations under %s", len(results), prefix)
     return summary

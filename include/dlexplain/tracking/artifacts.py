@@ -51,15 +51,13 @@ def _save_figure(path: Path, title: str) -> None:
     plt.close(figure)
 
 
-def write_bar_plot(results: Sequence[TextExplanation], class_name: str, path: Path,
-                   k: int = 20, importance=None) -> None:
-    """A shap bar plot of the top ``k`` tokens by mean |value| for ``class_name``."""
+def write_bar_plot(results: Sequence[TextExplanation], importance, class_name: str, path: Path,
+                   k: int = 20) -> None:
+    """A shap bar plot of the top ``k`` tokens by mean |value| for ``class_name``, from the
+    batch's importance table (``dlexplain.quality.importance.token_importance`` of ``results``)."""
     import shap
 
-    from dlexplain.quality.importance import token_importance
-
-    table = token_importance(results) if importance is None else importance
-    ranked = top_tokens(table, class_name, k)
+    ranked = top_tokens(importance, class_name, k)
     explanation = shap.Explanation(
         values=np.array([t["mean_abs_value"] for t in ranked]),
         feature_names=[t["token"] for t in ranked],
@@ -137,7 +135,7 @@ def write_explanations(results: Sequence[TextExplanation], folder: Path,
     }
     write_arrays(results, folder, len(names))
     for name in plotted:
-        write_bar_plot(results, name, folder / f"bar_{name}.png", k=top_k, importance=importance)
+        write_bar_plot(results, importance, name, folder / f"bar_{name}.png", k=top_k)
     if good:
         write_row_plot(good[0], folder / f"first_row_{good[0].label}.png", k=top_k)
         (folder / "text").mkdir()

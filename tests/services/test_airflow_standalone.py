@@ -118,11 +118,27 @@ def _airflow(standalone, *args, attempts: int = 6, before_retry=None) -> str:
     return done.stdout
 
 
-def _backfills(standalone) -> list[dict]:
-    reply = requests.get(f"{standalone['api']}/api/v2/backfills", params={"dag_id": DAG_ID},
-                         headers=standalone["headers"], timeout=10)
+def _get(standalone, path: str, **params) -> dict:
+    """GET from the REST API; a read that times out or a refused connection is tried again.
+
+    The API server (one worker, SQLite) shares these 2 cores with the scheduler and the Spark
+    jobs it starts: a read has once waited over 10 s while a backfill ran. A GET is safe to repeat.
+    """
+    for attempt in range(4):
+        try:
+            reply = requests.get(f"{standalone['api']}{path}", params=params,
+                                 headers=standalone["headers"], timeout=30)
+            break
+        except (requests.Timeout, requests.ConnectionError):
+            if attempt == 3:
+                raise
+            time.sleep(5 * (attempt + 1))
     reply.raise_for_status()
-    return reply.json()["backfills"]
+    return reply.json()
+
+
+def _backfills(standalone) -> list[dict]:
+    return _get(standalone, "/api/v2/backfills", dag_id=DAG_ID)["backfills"]
 
 
 def _create_backfill(standalone, days: list[date], *options: str) -> None:
@@ -147,10 +163,7 @@ def _create_backfill(standalone, days: list[date], *options: str) -> None:
 
 
 def _runs(standalone) -> list[dict]:
-    reply = requests.get(f"{standalone['api']}/api/v2/dags/{DAG_ID}/dagRuns",
-                         headers=standalone["headers"], params={"limit": 100}, timeout=10)
-    reply.raise_for_status()
-    return reply.json()["dag_runs"]
+    return _get(standalone, f"/api/v2/dags/{DAG_ID}/dagRuns", limit=100)["dag_runs"]
 
 
 def _backfills_done(standalone, backfills: int, days: list[date]) -> bool:
@@ -208,10 +221,7 @@ def test_backfill_explains_each_day_once(standalone, tracking_uri):
 
 
 def _run_state(standalone, run_id: str) -> str:
-    reply = requests.get(f"{standalone['api']}/api/v2/dags/{DAG_ID}/dagRuns/{run_id}",
-                         headers=standalone["headers"], timeout=10)
-    reply.raise_for_status()
-    return reply.json()["state"]
+    return _get(standalone, f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}")["state"]
 
 
 def test_trigger_from_the_api_with_params(standalone, tiny_family_dirs, tracking_uri):

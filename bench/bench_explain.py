@@ -22,8 +22,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from figures import print_figures
+
+from dlexplain.explain.numerics import auto_backend
 
 
 def parse_args() -> argparse.Namespace:
@@ -129,6 +130,9 @@ def main() -> None:
         })
         if "a_seed_texts_per_s" in figures:
             figures["speedup_d_over_a"] = figures["d_bf16_texts_per_s"] / figures["a_seed_texts_per_s"]
+        # what backend="auto" picks here; it must be the faster of (b) and (d)
+        figures["auto_backend"] = auto_backend("cpu")
+        figures["speedup_d_over_b"] = t_b / t_d
     figures["peak_rss_mib"] = peak_rss_mib()
 
     print_figures(figures, args.json, digits=6)

@@ -16,7 +16,8 @@ the explanations where people look.
    With `faithfulness` on, each row also gets its ERASER comprehensiveness and sufficiency
    against a random ranking (about 20 more forward passes a text);
 4. **open_explanation_run** finds or creates the one MLflow explanation run of this DAG and logical
-   date; **log_batch_artifacts** (one mapped task per batch) logs each batch's bar plots (one per
+   date, tags it with the output and the explainer, and updates the Asset
+   `dlexplain_explained_reviews` (the DAG `train_fast_explainer` runs on it); **log_batch_artifacts** (one mapped task per batch) logs each batch's bar plots (one per
    predicted class, or `class_to_plot`), the first row's signed bar plot, Shapley arrays, text
    plots and mean faithfulness into it; the run's metrics `model_evaluations` and `cache_hits`
    say what the Spark job computed and what it reused;
@@ -43,7 +44,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airflow.sdk import Param, dag, get_current_context, task
-from dag_defaults import dag_defaults
+from dag_defaults import classifier_params, dag_defaults
 from dlexplain_assets import DRIFT_ALIAS, DRIFT_DETECTED, EXPLAINED_REVIEWS
 from fail_fast import BatchExplainOperator, fail_fast
 
@@ -51,7 +52,7 @@ from dlexplain.config import Settings
 from dlexplain.explain.config import MIN_MAX_EVALS
 from dlexplain.quality.drift import THRESHOLD
 from dlexplain.spark import application_path
-from dlexplain.steps import DATASET_TEMPLATE, DEFAULT_SOURCE, OUTPUT_TEMPLATE
+from dlexplain.steps import DATASET_TEMPLATE, OUTPUT_TEMPLATE
 
 SETTINGS = Settings.from_env()
 
@@ -61,9 +62,7 @@ SETTINGS = Settings.from_env()
                    retry_delay=timedelta(minutes=1), max_retry_delay=timedelta(minutes=30)),
     tags=["dlexplain", "explainability", "spark", "mlflow"],
     params={
-        "source_model": Param(DEFAULT_SOURCE, type="string", minLength=1,
-                              description="HF folder or MLflow URI (models:/name@alias, "
-                                          "models:/name/N, runs:/...); 'default' = embedded model"),
+        **classifier_params("the classifier to explain"),
         "dataset_path_template": Param(DATASET_TEMPLATE, type="string", minLength=1,
                                        description="input partition: Parquet, CSV or JSON lines, "
                                                    "a path or URI (s3://...); placeholders {ds}, "
@@ -85,9 +84,6 @@ SETTINGS = Settings.from_env()
                                            "the batch predicts)"),
         "row_limit": Param(None, type=["null", "integer"], minimum=1,
                            description="explain at most this many rows"),
-        "explainer_name": Param(None, type=["null", "string"], minLength=1,
-                                description="registered name of the explainer (empty: "
-                                            "<classifier name>-explainer)"),
         "faithfulness": Param(True, type="boolean",
                               description="measure each explanation's faithfulness (ERASER "
                                           "comprehensiveness/sufficiency vs random, ~20 more "
@@ -146,12 +142,11 @@ def explain_reviews():
             "--faithfulness", "{{ params.faithfulness }}",
         ],
         env_vars={"MLFLOW_TRACKING_URI": plan["tracking_uri"], "PYSPARK_PYTHON": plan["python"]},
-        outlets=[EXPLAINED_REVIEWS],
     )
 
-    @task
+    @task(outlets=[EXPLAINED_REVIEWS])
     @fail_fast
-    def open_explanation_run(plan: dict, explainer: dict) -> list[dict]:
+    def open_explanation_run(plan: dict, explainer: dict, *, outlet_events=None) -> list[dict]:
         from dlexplain.steps import PartitionPlan, open_explanation_run as open_run
         from dlexplain.tracking.registry import ExplainerRef
 
@@ -160,6 +155,10 @@ def explain_reviews():
                          explainer=ExplainerRef.from_json_dict(explainer),
                          plan=PartitionPlan.from_json_dict(plan),
                          rows_per_batch=context["params"]["rows_per_batch"])
+        # the night's output is now in MLflow's catalogue: say so, and with which explainer
+        outlet_events[EXPLAINED_REVIEWS].extra = {
+            "night": plan["ds"], "output": plan["output"], "exact_run_id": explainer["run_id"],
+            "registered_model": explainer["registered_model"]}
         return [item.to_json_dict() for item in items]
 
     @task

@@ -1,10 +1,14 @@
-"""What every dlexplain DAG shares: its owner, start date, no catch-up, retries with backoff."""
+"""What every dlexplain DAG shares: its owner, start date, no catch-up, retries with backoff, and
+the params that name a classifier and its explainer."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pendulum
+from airflow.sdk import Param
+
+from dlexplain.steps import DEFAULT_SOURCE
 
 START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
 
@@ -21,4 +25,18 @@ def dag_defaults(*, schedule, max_active_runs: int, doc_md: str, retry_delay: ti
         "max_active_runs": max_active_runs, "doc_md": doc_md,
         "default_args": {"owner": "dlexplain", "retries": 2, "retry_delay": retry_delay,
                          "retry_exponential_backoff": True, "max_retry_delay": max_retry_delay},
+    }
+
+
+def classifier_params(source_role: str) -> dict:
+    """``source_model`` (its description says what the DAG does with it: ``source_role``) and
+    ``explainer_name``, the params that pick a classifier and its registered explainer."""
+    return {
+        "source_model": Param(DEFAULT_SOURCE, type="string", minLength=1,
+                              description=f"{source_role}: HF folder or MLflow URI "
+                                          "(models:/name@alias, models:/name/N, runs:/...); "
+                                          "'default' = embedded model"),
+        "explainer_name": Param(None, type=["null", "string"], minLength=1,
+                                description="registered name of the explainer (empty: "
+                                            "<classifier name>-explainer)"),
     }

@@ -1,6 +1,8 @@
 """The Airflow Assets dlexplain DAGs produce, defined once for producers and consumers.
 
-- ``EXPLAINED_REVIEWS``: updated by each successful ``batch_explain``.
+- ``EXPLAINED_REVIEWS``: updated once a night's explanations are written and catalogued in MLflow
+  (``open_explanation_run``), with ``extra`` = night, output, exact explainer run and its
+  registered name; ``train_fast_explainer`` runs on it.
 - ``DRIFT_DETECTED``: an event each night whose explanations drifted from their baseline
   (``check_drift``), with ``extra`` = night, score, threshold, report URL. ``check_drift`` emits
   it through ``DRIFT_ALIAS`` (an ``AssetAlias`` lets a task decide at run time whether to emit),

@@ -16,7 +16,8 @@ import pytest
 
 from dlexplain.config import Settings
 from dlexplain.tracking.server import start_server, stop_server
-from tests.tiny_model import make_tiny_distilbert, make_tiny_model, make_tiny_roberta
+from tests.tiny_model import (make_tiny_distilbert, make_tiny_model, make_tiny_roberta,
+                              make_tiny_sentiment_model)
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,6 +75,15 @@ def tiny_family_dirs(tmp_path_factory, settings):
     make_tiny_distilbert(folders["distilbert"])
     make_tiny_roberta(texts, folders["roberta"])
     return folders
+
+
+@pytest.fixture(scope="session")
+def tiny_sentiment_dir(tmp_path_factory):
+    """A saved tiny BERT trained to tell positive from negative words (explanations a fast
+    explainer can learn)."""
+    folder = tmp_path_factory.mktemp("tiny-sentiment")
+    make_tiny_sentiment_model(folder)
+    return folder
 
 
 @pytest.fixture()

@@ -124,3 +124,57 @@ def make_keyword_model(bias: float = -2.0):
                 logits=torch.stack([torch.zeros_like(positive), positive], dim=1))
 
     return KeywordClassifier().eval(), BertTokenizer(vocab=vocab, model_max_length=64)
+
+
+#: the words that carry the tiny sentiment model's classes
+POSITIVE_WORDS = {"good", "great", "wonderful", "superb", "moving", "brilliant", "fun", "love",
+                  "loved", "best"}
+NEGATIVE_WORDS = {"bad", "awful", "dull", "boring", "waste", "predictable", "worst", "hate",
+                  "terrible", "poor"}
+
+
+def word_texts(n: int, seed: int, labelled: bool = False):
+    """``n`` texts of 3 to 15 random ``WORDS``; with ``labelled``, only texts where positive and
+    negative words do not tie, and their labels (1 = more positive words)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    while len(texts) < n:
+        words = [str(w) for w in rng.choice(WORDS, size=rng.integers(3, 16))]
+        score = sum(w in POSITIVE_WORDS for w in words) - sum(w in NEGATIVE_WORDS for w in words)
+        if labelled and score == 0:
+            continue
+        texts.append(" ".join(words))
+        labels.append(int(score > 0))
+    return (texts, labels) if labelled else texts
+
+
+def make_tiny_sentiment_model(folder=None):
+    """A 2-layer BERT trained here (seconds) to tell ``POSITIVE_WORDS`` from ``NEGATIVE_WORDS``
+    (held-out accuracy about 0.99): a small model whose explanations mean something, so that a
+    fast explainer can learn them."""
+    import numpy as np
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
+
+    vocab = _wordpiece_vocab()
+    tokenizer = BertTokenizer(vocab=vocab, model_max_length=64)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_attention_heads=2,
+                        num_hidden_layers=2, intermediate_size=64, max_position_embeddings=64,
+                        **_labels(SENTIMENT))
+    model = BertForSequenceClassification(config)
+    texts, labels = word_texts(1200, seed=0, labelled=True)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    model.train()
+    for epoch in range(2):
+        order = np.random.default_rng(epoch).permutation(len(texts))
+        for start in range(0, len(order), 32):
+            batch = order[start : start + 32]
+            inputs = tokenizer([texts[i] for i in batch], padding=True, return_tensors="pt")
+            loss = model(**inputs, labels=torch.tensor([labels[i] for i in batch])).loss
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return _save(model, tokenizer, folder)

@@ -13,7 +13,7 @@ import importlib.abc
 import importlib.util
 import sys
 
-__version__ = "0.4.0"
+__version__ = "0.5.0.dev0"
 
 _EXPORTS = {
     "Settings": "dlexplain.config",

@@ -64,6 +64,10 @@ def standalone(tmp_path_factory, mlflow_server, settings):
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         "AIRFLOW__API__WORKERS": "1",
         "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
+        # a DAG file takes 7-13 s to parse on an idle 2-core machine; with Spark on both cores
+        # the default 30/50 s bounds were exceeded once and the DAG vanished (404) mid-test
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "600",
+        "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "600",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW_CONN_SPARK_DEFAULT": "spark://local%5B2%5D",
         "SPARK_LOCAL_IP": "127.0.0.1",

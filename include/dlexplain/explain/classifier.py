@@ -11,6 +11,7 @@ import numpy as np
 from dlexplain.errors import ConfigError, ModelError
 from dlexplain.explain.cls_forward import cls_logits, supports_cls_forward
 from dlexplain.explain.config import ExplainerConfig, check_device
+from dlexplain.explain.numerics import resolve_backend
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,8 @@ class TextClassifier:
 
     Texts are tokenized once, sorted by token length and batched (length buckets), and truncated
     to the model's maximum length. ``backend="bf16"`` runs the forward pass under bfloat16
-    autocast (AMX/AVX-512-BF16 CPUs, CUDA): about 3x faster on such CPUs, not bit-equal to fp32.
+    autocast (AMX/AVX-512-BF16 CPUs, CUDA): about 3x faster on such CPUs, not bit-equal to fp32;
+    ``"auto"`` resolves to it only there (``dlexplain.explain.numerics``).
     ``evaluations`` counts texts passed to the model.
     """
 
@@ -47,7 +49,7 @@ class TextClassifier:
             if problem:
                 raise ConfigError(f"TextClassifier: {problem}")
         self.device = resolve_device(device)
-        self.backend = backend
+        self.backend = resolve_backend(backend, self.device)
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
         config = model.config

@@ -14,9 +14,11 @@ from typing import Any, Callable
 
 from dlexplain.errors import ConfigError
 
-#: Model numerics: fp32 (equal to shap on the pipeline) or bf16 (bfloat16 autocast: faster where
-#: the CPU has AMX/AVX-512-BF16 or on CUDA; fidelity in ``bench/bench_explain.py``).
-BACKENDS = ("fp32", "bf16")
+#: Model numerics: fp32 (equal to shap on the pipeline), bf16 (bfloat16 autocast: faster where
+#: the CPU has AMX/AVX-512-BF16 or on CUDA, slower elsewhere; fidelity in
+#: ``bench/bench_explain.py``) or auto (bf16 where it is native, fp32 elsewhere:
+#: ``dlexplain.explain.numerics``).
+BACKENDS = ("auto", "fp32", "bf16")
 #: Torch devices: auto (CUDA when present), cpu or cuda.
 DEVICES = ("auto", "cpu", "cuda")
 #: shap's Partition explainer needs at least two evaluations (the empty and the full text).
@@ -59,7 +61,8 @@ class ExplainerConfig:
     max_tokens: int | None = None
     #: Texts explained in lock-step, their model calls merged (speed only, not values).
     parallel_texts: int = 32
-    #: Model numerics: "fp32" (equal to shap on the pipeline) or "bf16" (faster, approximate).
+    #: Model numerics: "fp32" (equal to shap on the pipeline), "bf16" (faster where native,
+    #: approximate) or "auto" (the faster of the two on the machine that runs it).
     backend: str = "fp32"
 
     def __post_init__(self) -> None:
@@ -77,8 +80,21 @@ class ExplainerConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_strings(cls, values: dict[str, str]) -> ExplainerConfig:
+        """The config whose :meth:`to_dict` was logged as strings (MLflow params); other keys
+        are ignored."""
+        def parse(name: str, raw: str):
+            if name == "backend":
+                return raw
+            return None if raw == "None" else int(raw)
+
+        return cls(**{f.name: parse(f.name, values[f.name]) for f in fields(cls)
+                      if f.name in values})
+
     def fingerprint(self) -> str:
-        """Stable short hash of the settings that change explanation values."""
+        """Stable short hash of the settings that change explanation values (``auto`` is its
+        own value here: resolve it with the machine's choice to key what it computed)."""
         relevant = {"max_evals": self.max_evals, "max_tokens": self.max_tokens,
                     "algorithm": ALGORITHM, "backend": self.backend}
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 import math
 import unicodedata
-from dataclasses import dataclass
-from typing import Sequence
+from dataclasses import dataclass, replace
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from dlexplain.errors import ConfigError
 from dlexplain.explain.classifier import TextClassifier
 from dlexplain.explain.config import ExplainerConfig
 from dlexplain.explain.masking import is_byte_level, text_masker
+from dlexplain.explain.numerics import auto_backend
 from dlexplain.explain.row import TextExplanation
 
 logger = logging.getLogger(__name__)
@@ -44,10 +45,77 @@ def clean_text(raw: object) -> tuple[str | None, str | None]:
 
 
 @dataclass(frozen=True)
-class _Prepared:
+class Prepared:
+    """A text as it will be explained (cleaned, cut to the token limit), or why it cannot be."""
+
     text: str | None
     truncated: bool = False
     error: str | None = None
+
+
+def prepare(raw: object, tokenizer, max_tokens: int) -> Prepared:
+    """:func:`clean_text`, then cut to ``max_tokens`` tokens (special tokens not counted) at a
+    token boundary; every explainer (exact or fast) prepares its texts so."""
+    text, error = clean_text(raw)
+    if error is not None:
+        return Prepared(None, error=error)
+    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True,
+                        truncation=False, verbose=False)
+    offsets = encoded["offset_mapping"]
+    if not offsets:
+        return Prepared(None, error="text has no tokens the model can read")
+    if len(offsets) <= max_tokens:
+        return Prepared(text)
+    cut = offsets[max_tokens - 1][1]
+    logger.info("text of %d tokens truncated to %d", len(offsets), max_tokens)
+    return Prepared(text[:cut], truncated=True)
+
+
+def token_limit(classifier: TextClassifier, max_tokens: int | None) -> int:
+    """Tokens an explainer keeps per text: ``max_tokens`` within the model's own limit."""
+    limit = classifier.max_length - classifier.num_special_tokens
+    return min(max_tokens or limit, limit)
+
+
+def explain_texts(texts: Sequence[object], tokenizer, max_tokens: int,
+                  output_names: Sequence[str],
+                  explain_group: Callable[[list[Prepared]], list[TextExplanation]],
+                  group_size: int, *, method: str = "exact", by_length: bool = False,
+                  rows_on_error: bool = False, progress: bool = False) -> list[TextExplanation]:
+    """The loop every explainer shares: :func:`prepare` each text, answer a bad one with an error
+    row, explain the rest ``group_size`` at a time (``explain_group``), keep input order.
+
+    ``by_length`` groups texts of near-equal length (less padding); ``rows_on_error`` turns a
+    group whose ``explain_group`` raises into error rows instead of raising.
+    """
+    from tqdm.auto import tqdm
+
+    prepared = [prepare(raw, tokenizer, max_tokens) for raw in texts]
+    results: list[TextExplanation | None] = [
+        TextExplanation.failed(p.error, output_names, method) if p.error is not None else None
+        for p in prepared]
+    todo = [i for i, p in enumerate(prepared) if p.error is None]
+    if by_length:
+        todo.sort(key=lambda i: len(prepared[i].text))
+    with tqdm(total=len(todo), desc=f"explaining ({method})", unit="text",
+              disable=not progress) as bar:
+        for start in range(0, len(todo), group_size):
+            group = todo[start : start + group_size]
+            try:
+                rows = explain_group([prepared[i] for i in group])
+            except Exception as err:
+                if not rows_on_error:
+                    raise
+                logger.warning("explaining %d texts failed", len(group), exc_info=err)
+                rows = [TextExplanation.failed(f"explanation failed: {type(err).__name__}: {err}",
+                                               output_names, method)] * len(group)
+            for i, row in zip(group, rows):
+                results[i] = row
+            bar.update(len(group))
+            logger.info("explained %d of %d texts", start + len(group), len(todo))
+    failed = sum(not r.ok for r in results)
+    logger.info("explained %d texts (%d with errors)", len(results), failed)
+    return results
 
 
 class Explainer:
@@ -55,13 +123,16 @@ class Explainer:
 
     def __init__(self, classifier: TextClassifier, config: ExplainerConfig | None = None) -> None:
         self.classifier = classifier
-        self.config = config or ExplainerConfig()
-        if classifier.backend != self.config.backend:
+        config = config or ExplainerConfig()
+        wanted = (auto_backend(classifier.device) if config.backend == "auto"
+                  else config.backend)
+        if classifier.backend != wanted:
             raise ConfigError(f"the classifier runs backend {classifier.backend!r} but the "
-                              f"explainer config asks for {self.config.backend!r}")
+                              f"explainer config asks for {config.backend!r} ({wanted})")
+        #: the settings explanations are made with (``auto`` resolved)
+        self.config = replace(config, backend=wanted)
         classifier.use_batch_size(self.config.batch_size)
-        limit = classifier.max_length - classifier.num_special_tokens
-        self.max_tokens = min(self.config.max_tokens or limit, limit)
+        self.max_tokens = token_limit(classifier, self.config.max_tokens)
         #: masked inputs are token ids (byte-level BPE, ``dlexplain.explain.masking``), not text
         self.masks_token_ids = is_byte_level(classifier.tokenizer)
 
@@ -71,27 +142,10 @@ class Explainer:
 
     def explain(self, texts: Sequence[object], *, progress: bool = False) -> list[TextExplanation]:
         """One explanation per input, in input order; bad inputs come back with ``error`` set."""
-        from tqdm.auto import tqdm
+        return explain_texts(texts, self.classifier.tokenizer, self.max_tokens, self.output_names,
+                             self._explain_group, self.config.parallel_texts, progress=progress)
 
-        prepared = [self._prepare(raw) for raw in texts]
-        results: list[TextExplanation | None] = [
-            TextExplanation.failed(p.error, self.output_names) if p.error is not None else None
-            for p in prepared
-        ]
-        todo = [i for i, p in enumerate(prepared) if p.error is None]
-        group_size = self.config.parallel_texts
-        with tqdm(total=len(todo), desc="explaining", unit="text", disable=not progress) as bar:
-            for start in range(0, len(todo), group_size):
-                group = todo[start : start + group_size]
-                for i, result in zip(group, self._explain_group([prepared[i] for i in group])):
-                    results[i] = result
-                bar.update(len(group))
-                logger.info("explained %d of %d texts", start + len(group), len(todo))
-        failed = sum(not r.ok for r in results)
-        logger.info("explained %d texts (%d with errors)", len(results), failed)
-        return results
-
-    def _explain_group(self, items: list[_Prepared]) -> list[TextExplanation]:
+    def _explain_group(self, items: list[Prepared]) -> list[TextExplanation]:
         """Explain texts in lock-step; identical masked inputs are evaluated once per group."""
         import shap
 
@@ -150,20 +204,3 @@ class Explainer:
             additivity_error=additivity,
             truncated=truncated,
         )
-
-    def _prepare(self, raw: object) -> _Prepared:
-        text, error = clean_text(raw)
-        if error is not None:
-            return _Prepared(None, error=error)
-        encoded = self.classifier.tokenizer(
-            text, add_special_tokens=False, return_offsets_mapping=True, truncation=False,
-            verbose=False,
-        )
-        offsets = encoded["offset_mapping"]
-        if not offsets:
-            return _Prepared(None, error="text has no tokens the model can read")
-        if len(offsets) <= self.max_tokens:
-            return _Prepared(text)
-        cut = offsets[self.max_tokens - 1][1]
-        logger.info("text of %d tokens truncated to %d", len(offsets), self.max_tokens)
-        return _Prepared(text[:cut], truncated=True)

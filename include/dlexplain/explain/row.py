@@ -23,13 +23,15 @@ JSON form (``TextExplanation.to_json``), one object per text, ``schema_version``
       "faithfulness": {                 # null unless asked for (dlexplain.quality.faithfulness)
         "comprehensiveness": 0.41, "sufficiency": 0.02,
         "random_comprehensiveness": 0.05, "random_sufficiency": 0.30
-      }
-    }
+      },
+      "method": "exact"                 # "exact" (shap's Partition explainer) or "fast"
+    }                                   #   (the amortized explainer, dlexplain.fast)
 
 A row with ``error`` set has empty ``tokens``/``values``/``base_values``/``probabilities`` and
 null ``label``/``score``/``additivity_error``/``faithfulness``. The Arrow form has the same
 fields, minus ``schema_version``; ``faithfulness`` is a struct of four doubles there (an MLflow
-``Object``). Rows written before 0.4 have no ``faithfulness``; they read back with it null.
+``Object``). Rows written before 0.4 have no ``faithfulness``; they read back with it null. Rows
+written before 0.5 have no ``method``; they read back as ``"exact"`` (all there was).
 """
 
 from __future__ import annotations
@@ -106,6 +108,8 @@ BOOL = Kind("bool", "boolean", bool, lambda v: bool(v or False))
 STRINGS = Kind("string[]", "string[]", list, lambda v: tuple(v or ()))
 DOUBLES = Kind("double[]", "double[]", _floats, lambda v: np.asarray(v or [], dtype=float))
 MATRIX = Kind("double[][]", "double[][]", _floats, lambda v: np.asarray(v or [], dtype=float))
+#: which explainer made a row; a row from before the column existed was made by the exact one
+METHOD = Kind("string", "string", lambda v: v, lambda v: v or "exact")
 FAITHFULNESS = Kind("struct", "object", lambda v: None if v is None else v.to_plain(),
                     Faithfulness.from_plain, members=Faithfulness.names())
 
@@ -137,11 +141,13 @@ class TextExplanation:
     truncated: bool = column(BOOL, required=True, default=False)
     error: str | None = column(STRING, required=False)
     faithfulness: Faithfulness | None = column(FAITHFULNESS, required=False)
+    method: str = column(METHOD, required=True, default="exact")
 
     @classmethod
-    def failed(cls, error: str, output_names: Sequence[str] = ()) -> TextExplanation:
+    def failed(cls, error: str, output_names: Sequence[str] = (),
+               method: str = "exact") -> TextExplanation:
         """A row that could not be explained: the message, no values."""
-        return cls(output_names=tuple(output_names), error=error)
+        return cls(output_names=tuple(output_names), error=error, method=method)
 
     @property
     def ok(self) -> bool:

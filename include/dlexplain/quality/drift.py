@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from dlexplain.base.records import Record
 from dlexplain.errors import DataError
-from dlexplain.quality.importance import classes, for_class
+
+if TYPE_CHECKING:  # pandas is imported where tables are compared: DAG files read THRESHOLD
+    import pandas as pd
 
 #: Tokens compared (nDCG@k, entered/left the top k).
 TOP_K = 50
@@ -87,6 +88,8 @@ class Drift(Record):
 
 def _class_drift(tonight: pd.DataFrame, baseline: pd.DataFrame, name: str, k: int,
                  min_count: int) -> ClassDrift:
+    from dlexplain.quality.importance import for_class
+
     now = for_class(tonight, name, min_count=min_count).set_index("token")
     before = for_class(baseline, name, min_count=min_count).set_index("token")
     top_now, top_before = list(now.index[:k]), list(before.index[:k])
@@ -107,6 +110,8 @@ def _class_drift(tonight: pd.DataFrame, baseline: pd.DataFrame, name: str, k: in
 def compare(tonight: pd.DataFrame, baseline: pd.DataFrame, *, baseline_nights=(),
             k: int = TOP_K, threshold: float = THRESHOLD, min_count: int = MIN_COUNT) -> Drift:
     """Drift of ``tonight``'s importance table against ``baseline``'s (same classes)."""
+    from dlexplain.quality.importance import classes
+
     names = classes(tonight)
     if set(names) != set(classes(baseline)):
         raise DataError(f"tonight's classes {names} differ from the baseline's "

@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 #: model artifact key of the Hugging Face folder (weights + tokenizer)
 ARTIFACT_CLASSIFIER = "classifier"
+#: model artifact key of a gated fast explainer's network (``dlexplain.fast.model``), if any
+ARTIFACT_FAST = "fast"
 #: model_config keys
 CONFIG_EXPLAINER = "explainer"
 CONFIG_TEXT_COLUMN = "text_column"
@@ -43,6 +45,10 @@ RUN_COLUMN = ("explainer_run_id", STRING, False)
 #: predict param: also compute each row's faithfulness (``dlexplain.quality.faithfulness``, about
 #: 20 more forward passes per text); off unless a request asks for it.
 PARAM_FAITHFULNESS = "faithfulness"
+#: predict param: "exact" (shap's Partition explainer) or "fast" (the amortized network); an
+#: explainer logged with a fast network answers fast unless asked, one without it only exact.
+PARAM_METHOD = "method"
+METHODS = ("exact", "fast")
 #: Distributions the logged model pins (at the versions installed from requirements.lock).
 PINNED_DISTRIBUTIONS = ("mlflow", "shap", "transformers", "torch", "numpy", "pandas", "pyarrow",
                         "matplotlib", "tqdm")
@@ -95,13 +101,16 @@ def _mlflow_type(kind: Kind):
     return result
 
 
-def explainer_signature(text_column: str = "text") -> ModelSignature:
+def explainer_signature(text_column: str = "text", fast: bool = False) -> ModelSignature:
     """Input: one string column; output: the typed explanation columns and the extras;
-    params: ``faithfulness`` (bool, default false)."""
+    params: ``faithfulness`` (bool, default false) and ``method`` (default "fast" for an
+    explainer with a fast network, else "exact")."""
     outputs = [ColSpec(_mlflow_type(kind), name, required=required)
                for name, kind, required in _output_table()]
+    params = [ParamSpec(PARAM_FAITHFULNESS, "boolean", False),
+              ParamSpec(PARAM_METHOD, "string", "fast" if fast else "exact")]
     return ModelSignature(inputs=Schema([ColSpec("string", text_column)]), outputs=Schema(outputs),
-                          params=ParamSchema([ParamSpec(PARAM_FAITHFULNESS, "boolean", False)]))
+                          params=ParamSchema(params))
 
 
 def pinned_requirements() -> list[str]:
@@ -128,6 +137,9 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
         config = context.model_config or {}
         self._config = ExplainerConfig(**config.get(CONFIG_EXPLAINER, {}))
         self._classifier_dir = context.artifacts[ARTIFACT_CLASSIFIER]
+        self._fast_dir = context.artifacts.get(ARTIFACT_FAST)
+        self._fast = None
+        self.methods = METHODS if self._fast_dir else ("exact",)
         self._text_column = config.get(CONFIG_TEXT_COLUMN, "text")
         self._run_id = config.get(CONFIG_RUN_ID)
         self._explainer = None
@@ -137,6 +149,12 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
                          or _legacy_identity(self._classifier_dir, self._config))
         settings = Settings.from_env()  # this process's environment: device, cache, limits
         self._device = settings.device
+        if self._config.backend == "auto":  # the cache keys what this machine computes
+            from dlexplain.explain.classifier import resolve_device
+            from dlexplain.explain.numerics import auto_backend
+
+            chosen = auto_backend(resolve_device(self._device))
+            self.identity = hashlib.sha256(f"{self.identity}:{chosen}".encode()).hexdigest()
         self._cache = (ExplanationCache(settings.explanation_cache_path,
                                         settings.explanation_cache_mb << 20)
                        if settings.explanation_cache else None)
@@ -162,6 +180,17 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
             self._explainer = Explainer(classifier, self._config)
         return self._explainer
 
+    def _fast_engine(self):
+        """The fast explainer (same classifier as the exact one), loaded on first use."""
+        if self._fast is None:
+            from dlexplain.fast.explainer import FastExplainer
+            from dlexplain.fast.model import AmortizedModel
+
+            self._fast = FastExplainer(self._engine().classifier,
+                                       AmortizedModel.load(Path(self._fast_dir)),
+                                       max_tokens=self._config.max_tokens)
+        return self._fast
+
     def _explain(self, texts: list) -> list:
         from dlexplain.explain.engine import clean_text
         from dlexplain.explain.row import TextExplanation
@@ -186,25 +215,35 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
             )
         texts = frame[self._text_column].tolist()
         with_faithfulness = bool((params or {}).get(PARAM_FAITHFULNESS, False))
+        method = (params or {}).get(PARAM_METHOD) or self.methods[-1]
+        if method not in self.methods:
+            raise MlflowException(
+                f"method {method!r} is not one this explainer answers: {list(self.methods)}"
+                + ("" if self._fast_dir else " (it has no gated fast explainer)"),
+                error_code=INVALID_PARAMETER_VALUE)
         if not in_scoring_server():
-            return self._predict(texts, with_faithfulness)
+            return self._predict(texts, with_faithfulness, method)
         problem = self._limits.problem(texts)
         if problem:
             raise MlflowException(problem, error_code=INVALID_PARAMETER_VALUE)
         try:
-            return self._predict(texts, with_faithfulness)
+            return self._predict(texts, with_faithfulness, method)
         except Exception as err:
             logger.exception("explaining %d texts failed", len(texts))
             raise MlflowException(f"explaining failed: {type(err).__name__}: {err}",
                                   error_code=INTERNAL_ERROR) from None
 
-    def _predict(self, texts: list, with_faithfulness: bool = False) -> pd.DataFrame:
-        """Explanations (cached ones from the cache), with faithfulness when asked: it is
-        computed afresh each time, so the cache holds explanations only."""
+    def _predict(self, texts: list, with_faithfulness: bool = False,
+                 method: str = "exact") -> pd.DataFrame:
+        """Explanations (exact ones from the cache when there), with faithfulness when asked:
+        it is computed afresh each time, so the cache holds exact explanations only."""
         from dlexplain.explain.cache import explain_cached
 
-        results, hits = explain_cached(texts, self._explain, self._cache, self.identity)
-        self.cache_hits += hits
+        if method == "fast":
+            results = self._fast_engine().explain(texts)
+        else:
+            results, hits = explain_cached(texts, self._explain, self._cache, self.identity)
+            self.cache_hits += hits
         if with_faithfulness and any(r.ok for r in results):
             from dlexplain.quality.faithfulness import with_faithfulness as add
 

@@ -137,8 +137,6 @@ def _log_new_explainer(source: SourceModel, folder: Path, identity: str, spec: E
     import torch
     import transformers
 
-    import dlexplain
-
     tags = {
         TAG_KIND: KIND_EXPLAINER, TAG_SOURCE_URI: source.uri, TAG_SOURCE_KEY: source.key,
         TAG_IDENTITY: identity, "shap_version": shap.__version__,
@@ -147,23 +145,35 @@ def _log_new_explainer(source: SourceModel, folder: Path, identity: str, spec: E
     with mlflow.start_run(experiment_id=experiment_id(experiment), tags=tags) as run:
         mlflow.log_params({**spec.config.to_dict(), "text_column": spec.text_column,
                            "source_model": source.uri})
-        package = Path(dlexplain.__file__).parent
-        info = mlflow.pyfunc.log_model(
-            name=EXPLAINER_MODEL_NAME,
-            python_model=str(package / "tracking" / "pyfunc_entry.py"),
-            artifacts={pyfunc.ARTIFACT_CLASSIFIER: str(folder)},
-            model_config={pyfunc.CONFIG_EXPLAINER: spec.config.to_dict(),
-                          pyfunc.CONFIG_TEXT_COLUMN: spec.text_column,
-                          pyfunc.CONFIG_RUN_ID: run.info.run_id,
-                          pyfunc.CONFIG_IDENTITY: identity},
-            code_paths=[str(package)],
-            signature=pyfunc.explainer_signature(spec.text_column),
-            input_example=INPUT_EXAMPLE.rename(columns={"text": spec.text_column}),
-            pip_requirements=pyfunc.pinned_requirements(),
-            tags=tags,
-        )
-    logger.info("logged explainer run %s (model %s)", run.info.run_id, info.model_uri)
+        log_explainer_model(run.info.run_id, folder, spec, identity, tags)
     return run.info.run_id
+
+
+def log_explainer_model(run_id: str, classifier_folder: Path, spec: ExplainerSpec, identity: str,
+                        tags: dict, fast_folder: Path | None = None) -> None:
+    """Log the explainer pyfunc (models-from-code, no pickle) into the active run ``run_id``:
+    the classifier folder and, for a fast explainer, its network as artifacts."""
+    import dlexplain
+
+    package = Path(dlexplain.__file__).parent
+    artifacts = {pyfunc.ARTIFACT_CLASSIFIER: str(classifier_folder)}
+    if fast_folder is not None:
+        artifacts[pyfunc.ARTIFACT_FAST] = str(fast_folder)
+    info = mlflow.pyfunc.log_model(
+        name=EXPLAINER_MODEL_NAME,
+        python_model=str(package / "tracking" / "pyfunc_entry.py"),
+        artifacts=artifacts,
+        model_config={pyfunc.CONFIG_EXPLAINER: spec.config.to_dict(),
+                      pyfunc.CONFIG_TEXT_COLUMN: spec.text_column,
+                      pyfunc.CONFIG_RUN_ID: run_id,
+                      pyfunc.CONFIG_IDENTITY: identity},
+        code_paths=[str(package)],
+        signature=pyfunc.explainer_signature(spec.text_column, fast=fast_folder is not None),
+        input_example=INPUT_EXAMPLE.rename(columns={"text": spec.text_column}),
+        pip_requirements=pyfunc.pinned_requirements(),
+        tags=tags,
+    )
+    logger.info("logged explainer run %s (model %s)", run_id, info.model_uri)
 
 
 def register_classifier(folder: Path, name: str = DEFAULT_REGISTERED_CLASSIFIER,

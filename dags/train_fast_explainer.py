@@ -1,0 +1,97 @@
+"""
+### train_fast_explainer
+
+Trains a fast (amortized) explainer from the exact explanations the pipeline already made, and
+registers it only if it follows held-out exact explanations closely enough.
+
+Runs each time `explain_reviews` catalogues a night (an event of the Asset
+`dlexplain_explained_reviews`, which names the exact explainer that explained it), or on demand
+for `source_model`'s newest exact explainer.
+
+1. **gather** finds that explainer's explanations through MLflow (each explanation run records
+   its Parquet output) and counts the distinct texts; with fewer than `min_new_texts` texts that
+   the last fast explainer did not see, the run stops here (skipped, not failed);
+2. **train** holds out a stable share of the texts (`held_out_fraction`, by a hash of the text),
+   trains the classifier's own encoder with a per-token head on the rest (a learning curve on
+   growing shares), measures fidelity (Spearman, top-5 overlap and sign agreement) and
+   faithfulness (fast vs exact vs random) on the held-out texts, and logs it all with a report;
+   when every gate threshold holds it registers the fast explainer as `<exact explainer>-fast`
+   (it answers `method: fast` by default, `exact` on request). A failed gate registers nothing;
+   its figures are logged all the same.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import Param, dag, get_current_context, task
+from dag_defaults import classifier_params, dag_defaults
+from dlexplain_assets import EXPLAINED_REVIEWS
+from fail_fast import fail_fast
+
+from dlexplain.config import Settings
+from dlexplain.fast.gate import GateThresholds
+from dlexplain.fast.train import TrainingConfig
+
+SETTINGS = Settings.from_env()
+GATE = GateThresholds()
+FIT = TrainingConfig()
+
+
+@dag(
+    **dag_defaults(schedule=EXPLAINED_REVIEWS, max_active_runs=1, doc_md=__doc__,
+                   retry_delay=timedelta(minutes=1), max_retry_delay=timedelta(minutes=15)),
+    tags=["dlexplain", "explainability", "fast-explainer", "mlflow"],
+    params={
+        **classifier_params("the classifier whose newest exact explainer to learn from, when "
+                            "no Asset event names one"),
+        "min_new_texts": Param(200, type="integer", minimum=0,
+                               description="train only when this many explained texts are new "
+                                           "since the last fast explainer"),
+        "held_out_fraction": Param(0.2, type="number", exclusiveMinimum=0, exclusiveMaximum=1,
+                                   description="share of texts held out to judge it"),
+        "epochs": Param(FIT.epochs, type="integer", minimum=1, maximum=100),
+        "learning_rate": Param(FIT.learning_rate, type="number", exclusiveMinimum=0,
+                               description="encoder learning rate"),
+        "head_learning_rate": Param(FIT.head_learning_rate, type="number", exclusiveMinimum=0),
+        "min_median_spearman": Param(GATE.min_median_spearman, type="number", minimum=-1,
+                                     maximum=1),
+        "min_top5_overlap": Param(GATE.min_top5_overlap, type="number", minimum=0, maximum=5),
+        "min_top5_sign_agreement": Param(GATE.min_top5_sign_agreement, type="number",
+                                         minimum=0, maximum=1),
+        "min_comprehensiveness_ratio": Param(GATE.min_comprehensiveness_ratio, type="number",
+                                             minimum=0),
+        "min_held_out": Param(GATE.min_held_out, type="integer", minimum=1),
+    },
+)
+def train_fast_explainer():
+    @task.short_circuit(inlets=[EXPLAINED_REVIEWS])
+    @fail_fast
+    def gather(*, triggering_asset_events=None) -> dict | bool:
+        from dlexplain.train_steps import gather_training_data
+
+        params = get_current_context()["params"]
+        events = list((triggering_asset_events or {}).get(EXPLAINED_REVIEWS, []))
+        named = events[-1].extra if events and events[-1].extra.get("exact_run_id") else {}
+        data = gather_training_data(params["source_model"], params["min_new_texts"], SETTINGS,
+                                    named.get("registered_model") or params["explainer_name"],
+                                    exact_run_id=named.get("exact_run_id"))
+        return data.to_json_dict() if data.ready else False
+
+    @task(execution_timeout=timedelta(hours=3))
+    @fail_fast
+    def train(data: dict) -> dict:
+        from dlexplain.train_steps import TrainingData, train_fast
+
+        params = get_current_context()["params"]
+        thresholds = GateThresholds(**{k: params[k] for k in GATE.to_dict()})
+        fit = TrainingConfig(epochs=params["epochs"], learning_rate=params["learning_rate"],
+                             head_learning_rate=params["head_learning_rate"])
+        return train_fast(TrainingData.from_json_dict(data), thresholds=thresholds,
+                          training=fit, held_out_fraction=params["held_out_fraction"],
+                          settings=SETTINGS).to_json_dict()
+
+    train(gather())
+
+
+train_fast_explainer()

@@ -1,0 +1,85 @@
+"""From exact explanation rows to a judged fast explainer: split, train, learning curve, gate.
+
+Texts are held out by a stable hash of the text (so a text held out once stays held out as the
+data grow, and the same text explained on two nights is never on both sides). The learning curve
+trains on growing shares of the training texts and scores each on the same held-out texts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import Sequence
+
+from dlexplain.errors import DataError
+from dlexplain.explain.classifier import TextClassifier
+from dlexplain.explain.row import TextExplanation
+from dlexplain.fast.data import Example, Segmenter, examples_from_rows
+from dlexplain.fast.evaluate import Evaluation, evaluate
+from dlexplain.fast.explainer import FastExplainer
+from dlexplain.fast.fidelity import fidelity
+from dlexplain.fast.gate import GateResult, GateThresholds, judge
+from dlexplain.fast.model import AmortizedModel
+from dlexplain.fast.train import TrainingConfig, TrainingReport, train
+
+logger = logging.getLogger(__name__)
+
+#: shares of the training texts the learning curve trains on (the last is the model kept)
+CURVE = (0.25, 0.5, 1.0)
+
+
+@dataclass(frozen=True)
+class Fitted:
+    explainer: FastExplainer
+    evaluation: Evaluation
+    gate: GateResult
+    training: TrainingReport
+    #: one dict per curve point: ``train_texts`` and the fidelity figures on the held-out texts
+    curve: list[dict]
+    train_texts: int
+    left_out: int
+
+
+def held_out(text: str, fraction: float) -> bool:
+    """Whether ``text`` belongs to the held-out share ``fraction`` (stable across runs)."""
+    bucket = int(hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8], 16)
+    return bucket / 0xFFFFFFFF < fraction
+
+
+def split(examples: Sequence[Example], fraction: float) -> tuple[list[Example], list[Example]]:
+    """``(train, held_out)`` by :func:`held_out`."""
+    train_set = [e for e in examples if not held_out(e.segmented.text, fraction)]
+    return train_set, [e for e in examples if held_out(e.segmented.text, fraction)]
+
+
+def fit(classifier: TextClassifier, rows: Sequence[TextExplanation], *,
+        thresholds: GateThresholds = GateThresholds(),
+        config: TrainingConfig = TrainingConfig(), held_out_fraction: float = 0.2,
+        curve: Sequence[float] = CURVE, max_tokens: int | None = None,
+        progress: bool = False) -> Fitted:
+    """Train a fast explainer on ``rows`` (exact explanations of ``classifier``) and judge it on
+    the held-out ones."""
+    names = classifier.labels
+    examples, left_out = examples_from_rows(rows, Segmenter(classifier.tokenizer), names)
+    train_set, test_set = split(examples, held_out_fraction)
+    logger.info("fast explainer: %d training texts, %d held out (%d rows left out)",
+                len(train_set), len(test_set), left_out)
+    if not test_set or not train_set:
+        raise DataError(f"{len(train_set)} training and {len(test_set)} held-out texts: explain "
+                        "more texts before training a fast explainer")
+    references = [e.row for e in test_set]
+    pad_id = classifier.tokenizer.pad_token_id or 0
+    points: list[dict] = []
+    for share in sorted(set(curve) | {1.0}):
+        subset = train_set[: max(1, round(share * len(train_set)))]
+        model = AmortizedModel.from_classifier(classifier.model)
+        report = train(model, subset, pad_id, config, progress=progress)
+        explainer = FastExplainer(classifier, model, max_tokens=max_tokens)
+        scores = fidelity(explainer.explain([e.segmented.text for e in test_set]), references)
+        points.append({"train_texts": len(subset), **scores.to_dict()})
+        logger.info("learning curve: %d texts -> median Spearman %.3f, top-5 overlap %.2f",
+                    len(subset), scores.median_spearman, scores.mean_top5_overlap)
+    evaluation = evaluate(explainer, references)
+    gate = judge(evaluation.figures, thresholds)
+    return Fitted(explainer, evaluation, gate, report, points, len(train_set), left_out)

@@ -1,0 +1,134 @@
+"""The steps of the ``train_fast_explainer`` DAG, free of Airflow imports.
+
+1. :func:`gather_training_data` finds the exact explanations of one exact explainer through MLflow
+   (the explanation runs it made record their Parquet outputs) and counts the texts they hold
+   against those the last fast explainer saw;
+2. :func:`train_fast` trains on them, judges the result on held-out texts, logs it, and
+   registers it as ``<exact explainer>-fast`` only when the gate passes.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from dlexplain.base.records import Record
+from dlexplain.config import Settings
+from dlexplain.errors import DataError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingData(Record):
+    """Where one exact explainer's explanations are, and whether there are enough new ones."""
+
+    exact_run_id: str
+    registered_model: str | None
+    outputs: list[str]
+    #: distinct texts explained without error
+    texts: int
+    #: of them, not seen by the last fast explainer trained for this explainer
+    new_texts: int
+    ready: bool
+
+
+def explanation_outputs(exact_run_id: str) -> list[str]:
+    """The Parquet outputs of the explanation runs made with explainer run ``exact_run_id``, in
+    night order (only those that still exist)."""
+    from mlflow import MlflowClient
+
+    from dlexplain.tracking import runs
+    from dlexplain.tracking.filters import tag, where
+
+    found = MlflowClient().search_runs(
+        [runs.experiment_id(runs.EXPLANATIONS_EXPERIMENT)],
+        filter_string=where({tag(runs.TAG_KIND): runs.KIND_EXPLANATIONS,
+                             tag(runs.TAG_EXPLAINER_RUN_ID): exact_run_id}),
+        order_by=[f"tags.`{runs.TAG_LOGICAL_DATE}` ASC"])
+    outputs = [r.data.tags[runs.TAG_OUTPUT] for r in found if runs.TAG_OUTPUT in r.data.tags]
+    return [o for o in dict.fromkeys(outputs) if "://" in o or Path(o).exists()]
+
+
+def read_rows(outputs: list[str]) -> list:
+    """Every explanation row of ``outputs``."""
+    from dlexplain.explain.table import read_explanations
+    from dlexplain.steps import read_output
+
+    rows = []
+    for output in outputs:
+        rows.extend(read_explanations(read_output(output)))
+    return rows
+
+
+def _distinct_texts(rows) -> int:
+    return len({"".join(r.tokens) for r in rows if r.ok and r.method == "exact"})
+
+
+def gather_training_data(source: str, min_new_texts: int, settings: Settings,
+                         explainer_name: str | None = None,
+                         exact_run_id: str | None = None) -> TrainingData:
+    """The exact explanations of ``source``'s newest exact explainer (or of the explainer run
+    ``exact_run_id``, as the Asset event that triggered the DAG names it)."""
+    from dlexplain.steps import resolve_source_model
+    from dlexplain.tracking.fast_runs import TAG_TEXTS, last_fast_run
+    from dlexplain.tracking.registry import explainer_for
+
+    if exact_run_id is None:
+        exact = explainer_for(resolve_source_model(source, settings), explainer_name)
+        if exact is None:
+            raise DataError(f"no exact explainer of {source!r} is registered yet: run "
+                            "explain_reviews first")
+        exact_run_id, registered = exact.run_id, exact.registered_model
+    else:
+        registered = explainer_name or _registered_name(exact_run_id)
+    outputs = explanation_outputs(exact_run_id)
+    texts = _distinct_texts(read_rows(outputs))
+    last = last_fast_run(exact_run_id)
+    seen = int(last.data.tags.get(TAG_TEXTS, 0)) if last else 0
+    ready = texts - seen >= min_new_texts
+    logger.info("explainer run %s: %d explained texts in %d outputs, %d new (need %d): %s",
+                exact_run_id, texts, len(outputs), texts - seen, min_new_texts,
+                "training" if ready else "not training")
+    return TrainingData(exact_run_id, registered, outputs, texts, texts - seen, ready)
+
+
+def _registered_name(run_id: str) -> str | None:
+    from mlflow import MlflowClient
+
+    from dlexplain.tracking.filters import where
+
+    found = MlflowClient().search_model_versions(where({"run_id": run_id}))
+    return found[0].name if found else None
+
+
+def train_fast(data: TrainingData, *, thresholds, training, held_out_fraction: float,
+               settings: Settings):
+    """Train, judge and log a fast explainer on ``data`` (a ``FastRun``)."""
+    from dlexplain.explain.classifier import TextClassifier
+    from dlexplain.fast.fit import fit
+    from dlexplain.tracking.fast_runs import download_classifier, exact_spec, log_fast_explainer
+    from dlexplain.tracking.registry import ExplainerRef
+
+    exact = ExplainerRef.of_run(data.exact_run_id)
+    exact = ExplainerRef(exact.run_id, exact.model_uri, registered_model=data.registered_model)
+    spec, _ = exact_spec(exact.run_id)
+    rows = read_rows(data.outputs)
+    with tempfile.TemporaryDirectory(prefix="dlexplain-fast-") as tmp:
+        folder = download_classifier(exact, Path(tmp) / "download")
+        classifier = TextClassifier.from_pretrained(folder, device=settings.device,
+                                                    backend=spec.config.backend)
+        fitted = fit(classifier, rows, thresholds=thresholds, config=training,
+                     held_out_fraction=held_out_fraction, max_tokens=spec.config.max_tokens,
+                     progress=True)
+        network = Path(tmp) / "network"
+        fitted.explainer.model.save(network)
+        return log_fast_explainer(
+            exact, folder, network, figures=fitted.evaluation.figures, gate=fitted.gate,
+            thresholds=thresholds, training={**training.to_dict(),
+                                             "held_out_fraction": held_out_fraction,
+                                             "seconds": fitted.training.seconds,
+                                             "final_loss": fitted.training.epoch_losses[-1]},
+            curve=fitted.curve, train_texts=fitted.train_texts, texts=data.texts)

@@ -1,0 +1,118 @@
+"""train_fast_explainer end to end: explain_reviews explains a night with a tiny sentiment BERT
+and announces it (Asset event naming its exact explainer); the training DAG learns from those
+explanations, passes the gate and registers ``<explainer>-fast``, whose pyfunc answers fast by
+default and exact on request; with nothing new it stops early; with an unreachable gate it logs
+the failure and registers nothing."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pendulum
+import pytest
+from mlflow import MlflowClient
+
+from dlexplain.defaults.data import partition_path
+from dlexplain.tracking.fast_runs import CURVE_PLOT, REPORT, TAG_GATE
+from dlexplain.tracking.filters import where
+from tests.checks import run_failures
+from tests.tiny_model import word_texts
+
+pytestmark = pytest.mark.slow
+DAY = date(2026, 4, 1)
+TEXTS = word_texts(120, seed=7)
+#: thresholds and training sized for a tiny model and 120 short texts
+PARAMS = {"min_new_texts": 100, "held_out_fraction": 0.25, "epochs": 8, "learning_rate": 1e-3,
+          "head_learning_rate": 1e-2, "min_held_out": 16, "min_top5_sign_agreement": 0.8}
+
+
+def _dags():
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.conftest import REPO
+
+    return DagBag(dag_folder=str(REPO / "dags")).dags
+
+
+def _asset_events(name: str) -> list[dict]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return [e.extra for e in session.scalars(
+            select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.name == name))]
+
+
+def test_the_pipeline_trains_gates_and_registers_its_fast_explainer(
+        airflow_db, tracking_uri, dlexplain_home, tiny_sentiment_dir):
+    path = partition_path(dlexplain_home / "data", DAY)
+    path.parent.mkdir(parents=True)
+    pd.DataFrame({"id": range(len(TEXTS)), "text": TEXTS}).to_parquet(path, index=False)
+    dags = _dags()
+    source = str(tiny_sentiment_dir)
+    night = dags["explain_reviews"].test(
+        logical_date=pendulum.datetime(2026, 4, 1, tz="UTC"),
+        run_conf={"source_model": source, "max_evals": 60, "rows_per_batch": 60,
+                  "faithfulness": False})
+    assert night.state == "success", run_failures(night)
+    exact = night.get_task_instance("log_explainer").xcom_pull(task_ids="log_explainer")
+    announced = [e for e in _asset_events("dlexplain_explained_reviews")
+                 if e.get("exact_run_id") == exact["run_id"]]
+    assert announced and announced[-1]["night"] == str(DAY)
+    assert announced[-1]["registered_model"] == exact["registered_model"]
+
+    training = dags["train_fast_explainer"]
+    run = training.test(run_conf={"source_model": source, **PARAMS})
+    assert run.state == "success", run_failures(run)
+    fast = run.get_task_instance("train").xcom_pull(task_ids="train")
+    assert fast["passed"], fast["failures"]
+    assert fast["registered_model"] == exact["registered_model"] + "-fast"
+    client = MlflowClient()
+    logged = client.get_run(fast["run_id"])
+    assert logged.data.tags[TAG_GATE] == "passed"
+    assert logged.data.metrics["median_spearman"] >= 0.7
+    assert logged.data.metrics["fast_comprehensiveness"] > logged.data.metrics[
+        "random_comprehensiveness"]
+    curve = client.get_metric_history(fast["run_id"], "curve_median_spearman")
+    assert len(curve) == 3 and max(m.step for m in curve) == fast["train_texts"]
+    artifacts = {a.path for a in client.list_artifacts(fast["run_id"], "fast")}
+    assert {REPORT, CURVE_PLOT} <= artifacts
+
+    # the registered fast explainer: fast unless asked, exact on request, both additive
+    model = mlflow.pyfunc.load_model(f"models:/{fast['registered_model']}/{fast['version']}")
+    frame = pd.DataFrame({"text": ["great fun , loved it", None, "dull and boring"]})
+    quick = model.predict(frame)
+    assert quick["method"].tolist() == ["fast", "fast", "fast"]
+    assert quick["error"].notna().tolist() == [False, True, False]
+    exact_rows = model.predict(frame, params={"method": "exact"})
+    assert exact_rows["method"].tolist() == ["exact"] * 3
+    for rows in (quick, exact_rows):
+        for i in (0, 2):
+            assert rows["label"][i] == ("POSITIVE" if i == 0 else "NEGATIVE")
+            total = np.asarray(rows["base_values"][i]) + np.sum(rows["values"][i], axis=0)
+            np.testing.assert_allclose(total, rows["probabilities"][i], atol=1e-4)
+    exact_only = mlflow.pyfunc.load_model(exact["model_uri"])
+    with pytest.raises(Exception, match="no gated fast explainer"):
+        exact_only.predict(frame, params={"method": "fast"})
+
+    # nothing new since: the run stops after gather, nothing is trained
+    again = training.test(run_conf={"source_model": source, **PARAMS})
+    assert again.state == "success", run_failures(again)
+    assert again.get_task_instance("train").state == "skipped"
+
+    # a gate no model can pass: the figures are logged, nothing is registered
+    strict = training.test(run_conf={"source_model": source, **PARAMS, "min_new_texts": 0,
+                                     "min_median_spearman": 1.0})
+    assert strict.state == "success", run_failures(strict)
+    failed = strict.get_task_instance("train").xcom_pull(task_ids="train")
+    assert not failed["passed"] and failed["registered_model"] is None
+    assert any("median_spearman" in f for f in failed["failures"])
+    assert client.get_run(failed["run_id"]).data.tags[TAG_GATE] == "failed"
+    assert not client.list_artifacts(failed["run_id"], "explainer")
+    versions = client.search_model_versions(where({"name": fast["registered_model"]}))
+    assert [v.version for v in versions] == [fast["version"]]

@@ -34,9 +34,11 @@ Deterministic errors (a bad param, a missing partition or column, an unknown cla
 cannot be read) fail their task at once with the message; only transient faults are retried.
 
 Runs nightly, on demand from the trigger form (params below), and as backfills:
-`airflow backfill create --dag-id explain_reviews --from-date 2026-01-01 --to-date 2026-01-03`.
-One run at a time (`max_active_runs=1`), so a backfill explains its nights in date order and each
-night's drift is measured against the nights before it.
+`airflow backfill create --dag-id explain_reviews --from-date 2026-01-01 --to-date 2026-01-03
+--max-active-runs 1`. The DAG runs one run at a time (`max_active_runs=1`), but a backfill's own
+limit applies independently of it (Airflow's default lets it run many nights at once): with
+`--max-active-runs 1` a backfill explains its nights in date order, and each night's drift is
+measured against the nights before it.
 """
 
 from __future__ import annotations

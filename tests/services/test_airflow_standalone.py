@@ -161,9 +161,10 @@ def _create_backfill(standalone, days: list[date], *options: str) -> None:
                              headers=standalone["headers"], timeout=30).raise_for_status()
 
     assert all(b["completed_at"] for b in _backfills(standalone)), "no backfill is running"
+    # one night at a time, in date order (a backfill's limit is independent of the DAG's)
     _airflow(standalone, "backfill", "create", "--dag-id", DAG_ID, "--from-date", str(days[0]),
-             "--to-date", str(days[-1]), "--dag-run-conf", json.dumps(CONF), *options,
-             before_retry=cancel_half_made)
+             "--to-date", str(days[-1]), "--dag-run-conf", json.dumps(CONF),
+             "--max-active-runs", "1", *options, before_retry=cancel_half_made)
 
 
 def _runs(standalone) -> list[dict]:
@@ -202,6 +203,12 @@ def test_backfill_explains_each_day_once(standalone, tracking_uri):
     _airflow(standalone, "dags", "unpause", DAG_ID)  # backfill runs of a paused DAG stay queued
     _create_backfill(standalone, DAYS)
     wait_for(lambda: _backfills_done(standalone, 1, DAYS), 1200, "the backfill of 3 days")
+    # in date order, one at a time: each night ended before the next one started
+    nights = sorted((r for r in _runs(standalone) if r["run_type"] == "backfill"),
+                    key=lambda r: r["logical_date"])
+    for before, after in zip(nights, nights[1:]):
+        assert (datetime.fromisoformat(before["end_date"])
+                <= datetime.fromisoformat(after["start_date"])), (before, after)
     outputs = sorted((standalone["home"] / "explanations" / "reviews").glob("ds=2026-01-0*"))
     assert [p.name for p in outputs] == [f"ds={d}" for d in DAYS]
     assert [pq.read_table(p).num_rows for p in outputs] == [3, 3, 3]

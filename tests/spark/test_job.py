@@ -73,8 +73,10 @@ def test_input_on_s3_keeps_every_column(s3_api, tracking_uri, tiny_model_dir, tm
     model_uri = log_explainer(tiny_model_dir, ExplainerSpec(ExplainerConfig(max_evals=20)),
                               f"exp-{unique}", registered_model_name=f"expl-{unique}").model_uri
     output = tmp_path / "out" / "ds=2026-01-01"
+    scratch = tmp_path / "scratch"  # the job's temp dir: empty again when it is done
+    scratch.mkdir()
     env = {**os.environ, **s3_api.env, "SPARK_LOCAL_IP": "127.0.0.1",
-           "PYSPARK_PYTHON": sys.executable}
+           "PYSPARK_PYTHON": sys.executable, "TMPDIR": str(scratch)}
     done = subprocess.run([SPARK_SUBMIT, "--master", "local[1]", application_path(),
                            "--model-uri", model_uri,
                            "--input", plan.input,
@@ -82,6 +84,9 @@ def test_input_on_s3_keeps_every_column(s3_api, tracking_uri, tiny_model_dir, tm
                            "--id-column", "tweet_id"],
                           capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    # nothing left behind: the unpacked explainer (88 MB for the default model) went with the
+    # application's files; it once stayed in the temp dir, once per worker and job
+    assert not [p.name for p in scratch.iterdir() if p.name.startswith("dlexplain-")]
     table = pq.read_table(output)
     assert table.column_names == ["tweet_id", "tweet", "lang", "explanation"]
     assert table.column("tweet_id").to_pylist() == [1, 2, 3]

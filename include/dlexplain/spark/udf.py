@@ -9,6 +9,7 @@ once as one zip (``pack_model``).
 from __future__ import annotations
 
 import logging
+import os
 from typing import Iterator
 
 import pandas as pd
@@ -57,7 +58,9 @@ def load_once(archive: str, torch_threads: int):
 
         torch.set_num_threads(torch_threads)
         _log_progress_to_stderr()
-        folder = tempfile.mkdtemp(prefix="dlexplain-explainer-")
+        # beside the archive, in the folder Spark gave the job's files: Spark deletes it when the
+        # application ends (a folder of the system temp dir stayed, 88 MB per worker and job)
+        folder = tempfile.mkdtemp(prefix="dlexplain-explainer-", dir=os.path.dirname(archive))
         shutil.unpack_archive(archive, folder, "zip")
         _LOADED[archive] = mlflow.pyfunc.load_model(folder)
         logger.info("loaded explainer %s (torch threads %d)", archive, torch_threads)

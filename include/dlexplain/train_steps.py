@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dlexplain.base.records import Record
@@ -112,8 +112,8 @@ def train_fast(data: TrainingData, *, thresholds, training, held_out_fraction: f
     from dlexplain.tracking.fast_runs import download_classifier, exact_spec, log_fast_explainer
     from dlexplain.tracking.registry import ExplainerRef
 
-    exact = ExplainerRef.of_run(data.exact_run_id)
-    exact = ExplainerRef(exact.run_id, exact.model_uri, registered_model=data.registered_model)
+    exact = replace(ExplainerRef.of_run(data.exact_run_id),
+                    registered_model=data.registered_model)
     spec, _ = exact_spec(exact.run_id)
     rows = read_rows(data.outputs)
     with tempfile.TemporaryDirectory(prefix="dlexplain-fast-") as tmp:

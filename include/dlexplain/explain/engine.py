@@ -189,18 +189,6 @@ class Explainer:
                 f"explanation failed: {type(err).__name__}: {err}", self.output_names
             )
         shap_values = outcome.result
-        values = np.asarray(shap_values.values[0], dtype=np.float64)
-        base = np.asarray(shap_values.base_values[0], dtype=np.float64)
-        additivity = float(np.max(np.abs(base + values.sum(axis=0) - probabilities)))
-        best = int(np.argmax(probabilities))
-        return TextExplanation(
-            tokens=tuple(str(t) for t in shap_values.data[0]),
-            values=values,
-            base_values=base,
-            probabilities=probabilities,
-            output_names=self.output_names,
-            label=self.output_names[best],
-            score=float(probabilities[best]),
-            additivity_error=additivity,
-            truncated=truncated,
-        )
+        return TextExplanation.explained(shap_values.data[0], shap_values.values[0],
+                                         shap_values.base_values[0], probabilities,
+                                         self.output_names, truncated=truncated)

@@ -144,6 +144,23 @@ class TextExplanation:
     method: str = column(METHOD, required=True, default="exact")
 
     @classmethod
+    def explained(cls, tokens: Sequence[str], values, base_values, probabilities,
+                  output_names: Sequence[str], *, truncated: bool = False,
+                  method: str = "exact") -> TextExplanation:
+        """A row from an explainer's numbers; the predicted class, its score and the additivity
+        error (max over classes of ``|base + sum(values) - probability|``) follow from them."""
+        values = np.asarray(values, dtype=np.float64)
+        base_values = np.asarray(base_values, dtype=np.float64)
+        probabilities = np.asarray(probabilities, dtype=np.float64)
+        best = int(np.argmax(probabilities))
+        return cls(tokens=tuple(str(t) for t in tokens), values=values, base_values=base_values,
+                   probabilities=probabilities, output_names=tuple(output_names),
+                   label=output_names[best], score=float(probabilities[best]),
+                   additivity_error=float(np.max(np.abs(
+                       base_values + values.sum(axis=0) - probabilities))),
+                   truncated=truncated, method=method)
+
+    @classmethod
     def failed(cls, error: str, output_names: Sequence[str] = (),
                method: str = "exact") -> TextExplanation:
         """A row that could not be explained: the message, no values."""

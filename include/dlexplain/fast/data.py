@@ -77,14 +77,18 @@ def examples_from_rows(rows: Iterable[TextExplanation], segmenter: Segmenter,
     return list(by_text.values()), left_out
 
 
-def pad(sequences: Sequence[Sequence[int]], pad_id: int):
-    """``(input_ids, attention_mask)`` tensors of ``sequences`` padded to the longest."""
+def pad(segmented: Sequence[Segmented], pad_id: int):
+    """``(input_ids, attention_mask, explained)`` tensors of ``segmented`` texts, padded to the
+    longest (padding is neither attended to nor explained)."""
     import torch
 
-    width = max(len(s) for s in sequences)
-    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(sequences), width), dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-        mask[row, : len(seq)] = 1
-    return ids, mask
+    width = max(len(s.input_ids) for s in segmented)
+    ids = torch.full((len(segmented), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(segmented), width), dtype=torch.long)
+    explained = torch.zeros((len(segmented), width), dtype=torch.bool)
+    for row, s in enumerate(segmented):
+        n = len(s.input_ids)
+        ids[row, :n] = torch.tensor(s.input_ids, dtype=torch.long)
+        mask[row, :n] = 1
+        explained[row, :n] = torch.from_numpy(s.explained)
+    return ids, mask, explained

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from dlexplain.explain.row import TextExplanation
-from dlexplain.fast.fidelity import fidelity
+from dlexplain.fast.fidelity import Fidelity, fidelity
 from dlexplain.quality.faithfulness import summarize, with_faithfulness
 
 
@@ -19,6 +19,7 @@ class Evaluation:
     """Figures of one evaluation (flat, MLflow-metric ready) and the rows they came from."""
 
     figures: dict[str, float]
+    fidelity: Fidelity
     fast_rows: list[TextExplanation]
     exact_rows: list[TextExplanation]
 
@@ -29,8 +30,8 @@ def evaluate(fast_explainer, exact_rows: Sequence[TextExplanation]) -> Evaluatio
     exact_rows = [row for row in exact_rows if row.ok]
     texts = ["".join(row.tokens) for row in exact_rows]
     fast_rows = fast_explainer.explain(texts)
-    figures: dict[str, float] = {"held_out_texts": float(len(exact_rows)),
-                                 **fidelity(fast_rows, exact_rows).to_dict()}
+    scores = fidelity(fast_rows, exact_rows)
+    figures: dict[str, float] = {"held_out_texts": float(len(exact_rows)), **scores.to_dict()}
     figures.pop("texts")
     predict = fast_explainer.classifier.predict_proba
     fast_rows = with_faithfulness(fast_rows, predict)
@@ -45,4 +46,4 @@ def evaluate(fast_explainer, exact_rows: Sequence[TextExplanation]) -> Evaluatio
         "random_sufficiency": exact.get("random_sufficiency", float("nan")),
         "max_additivity_error": max(r.additivity_error for r in fast_rows if r.ok),
     })
-    return Evaluation(figures, fast_rows, exact_rows)
+    return Evaluation(figures, scores, fast_rows, exact_rows)

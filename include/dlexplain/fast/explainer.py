@@ -52,16 +52,9 @@ class FastExplainer:
         probabilities = self._probabilities(segmented)
         bases = self._base_values(segmented)
         values = self._values(segmented, probabilities - bases)
-        rows = []
-        for item, seg, p, base, v in zip(items, segmented, probabilities, bases, values):
-            best = int(np.argmax(p))
-            rows.append(TextExplanation(
-                tokens=seg.tokens, values=v, base_values=base, probabilities=p,
-                output_names=self.output_names, label=self.output_names[best],
-                score=float(p[best]),
-                additivity_error=float(np.max(np.abs(base + v.sum(axis=0) - p))),
-                truncated=item.truncated, method=METHOD))
-        return rows
+        return [TextExplanation.explained(seg.tokens, v, base, p, self.output_names,
+                                          truncated=item.truncated, method=METHOD)
+                for item, seg, p, base, v in zip(items, segmented, probabilities, bases, values)]
 
     def _probabilities(self, segmented: list[Segmented]) -> np.ndarray:
         """f(x), as the exact explainer computes it for the same masker."""
@@ -87,12 +80,8 @@ class FastExplainer:
         """The network's values per text, projected onto ``f(x) - base``."""
         import torch
 
-        pad_id = self.classifier.tokenizer.pad_token_id or 0
         device = self.classifier.device
-        ids, mask = pad([s.input_ids for s in segmented], pad_id)
-        explained = torch.zeros(ids.shape, dtype=torch.bool)
-        for row, s in enumerate(segmented):
-            explained[row, : len(s.input_ids)] = torch.from_numpy(s.explained)
+        ids, mask, explained = pad(segmented, self.classifier.tokenizer.pad_token_id or 0)
         autocast = torch.autocast(device, dtype=torch.bfloat16,
                                   enabled=self.classifier.backend == "bf16")
         with torch.inference_mode(), autocast:

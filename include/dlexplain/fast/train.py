@@ -68,13 +68,11 @@ def batch_tensors(examples: Sequence[Example], pad_id: int):
     """Padded inputs, explained-position mask, targets and ``f(x) - base`` of a batch."""
     import torch
 
-    ids, mask = pad([e.segmented.input_ids for e in examples], pad_id)
-    explained = torch.zeros(ids.shape, dtype=torch.bool)
+    ids, mask, explained = pad([e.segmented for e in examples], pad_id)
     targets = torch.zeros((*ids.shape, examples[0].row.values.shape[1]), dtype=torch.float32)
     for i, e in enumerate(examples):
-        n = len(e.segmented.input_ids)
-        explained[i, :n] = torch.from_numpy(e.segmented.explained)
-        targets[i, :n] = torch.from_numpy(e.row.values.astype(np.float32))
+        targets[i, : len(e.segmented.input_ids)] = torch.from_numpy(
+            e.row.values.astype(np.float32))
     gap = torch.tensor(np.stack([e.row.probabilities - e.row.base_values for e in examples]),
                        dtype=torch.float32)
     return ids, mask, explained, targets, gap

@@ -9,7 +9,7 @@ export PYTHONUNBUFFERED := 1
 PARALLEL ?= -n 2 --dist loadfile
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup java system model docker-engine demo stop test test-fast lint bench bench-eaas lock clean
+.PHONY: help setup java system model model-fast docker-engine demo stop test test-fast lint bench bench-eaas bench-fast lock clean
 
 help:
 	@echo "make demo   - set up everything and explain the demo reviews with the default model"
@@ -18,6 +18,7 @@ help:
 	@echo "make lint   - check the package's layer contracts (lint-imports, pyproject.toml)"
 	@echo "make bench  - benchmark the engine against the seed-style per-row explainer"
 	@echo "make bench-eaas - latency and throughput of the served explainer"
+	@echo "make bench-fast - the fast explainer vs the exact one (builds it first: ~50 min once)"
 	@echo "make lock   - re-resolve requirements.in into requirements.lock"
 
 setup:
@@ -28,6 +29,9 @@ java:
 
 model: setup
 	@$(BIN)/dlexplain model build-default
+
+model-fast: model
+	@$(BIN)/dlexplain model build-default-fast
 
 system:
 	@scripts/system_packages.sh
@@ -55,6 +59,9 @@ bench: model
 
 bench-eaas: model
 	$(BIN)/python bench/bench_eaas.py $(BENCH_ARGS)
+
+bench-fast: model-fast
+	$(BIN)/python bench/bench_fast.py $(BENCH_ARGS)
 
 lock:
 	scripts/lock.sh

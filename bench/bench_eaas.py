@@ -11,16 +11,14 @@ explains. Run:
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import re
-import statistics
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import pandas as pd
+from figures import print_figures
+from serving import percentiles, sentences, served_figures, timed
 
 
 def parse_args() -> argparse.Namespace:
@@ -30,57 +28,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--max-evals", type=int, default=500)
     return parser.parse_args()
-
-
-def sentences(reviews: pd.Series, count: int) -> list[str]:
-    """First sentences (20-150 characters) of held-out reviews, all different."""
-    found = []
-    for review in reviews:
-        first = re.split(r"(?<=[.!?])\s", review, maxsplit=1)[0].strip()
-        if 20 <= len(first) <= 150 and first not in found:
-            found.append(first)
-        if len(found) == count:
-            return found
-    raise SystemExit(f"only {len(found)} usable sentences")
-
-
-def percentiles(seconds: list[float]) -> dict[str, float]:
-    ordered = sorted(seconds)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {"p50_ms": round(1000 * statistics.median(ordered), 1), "p95_ms": round(1000 * p95, 1)}
-
-
-def timed(call, texts: list[str]) -> list[float]:
-    spent = []
-    for text in texts:
-        started = time.perf_counter()
-        call(text)
-        spent.append(time.perf_counter() - started)
-    return spent
-
-
-def concurrent(call, texts: list[str], clients: int, seconds: float) -> dict:
-    """``clients`` threads send one sentence per request until ``seconds`` have passed."""
-    latencies, lock, stop_at = [], threading.Lock(), time.perf_counter() + seconds
-    counter = iter(range(10**9))
-
-    def client() -> None:
-        while time.perf_counter() < stop_at:
-            text = texts[next(counter) % len(texts)]
-            started = time.perf_counter()
-            call(text)
-            with lock:
-                latencies.append(time.perf_counter() - started)
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - started
-    return {"requests": len(latencies), "wall_s": round(wall, 1),
-            "requests_per_s": round(len(latencies) / wall, 3), **percentiles(latencies)}
 
 
 def main() -> None:
@@ -125,21 +72,21 @@ def main() -> None:
             (error,) = pyfunc.predict(pd.DataFrame({"text": [text]}))["error"]
             assert error is None, error
 
-        for text in texts[-3:]:  # warm both sides
-            served(text)
+        for text in texts[-3:]:  # warm up (the served side warms itself)
             in_process(text)
-        seq_served = percentiles(timed(served, texts[: args.requests]))
-        seq_local = percentiles(timed(in_process, texts[: args.requests]))
-        load = concurrent(served, texts[args.requests: -3], args.clients, args.seconds)
-        result = {
+        local = percentiles(timed(in_process, texts[: args.requests]))
+        served_at = served_figures(served, texts, requests=args.requests, clients=args.clients,
+                                   seconds=args.seconds)
+        load_rate = served_at[f"{args.clients}_clients_requests_per_s"]
+        print_figures({
             "max_evals": args.max_evals, "deploy_s": round(deploy_s, 1),
-            "served_sequential": seq_served, "in_process_sequential": seq_local,
-            "served_over_in_process_p50": round(seq_served["p50_ms"] / seq_local["p50_ms"], 3),
-            f"served_{args.clients}_clients": load,
+            **{f"served_{k}": v for k, v in served_at.items()},
+            **{f"in_process_sequential_{k}": v for k, v in local.items()},
+            "served_over_in_process_p50": round(served_at["sequential_p50_ms"]
+                                                / local["p50_ms"], 3),
             "throughput_over_sequential": round(
-                load["requests_per_s"] / (1000 / seq_served["p50_ms"]), 3),
-        }
-        print(json.dumps(result, indent=2))
+                load_rate / (1000 / served_at["sequential_p50_ms"]), 3),
+        })
     finally:
         backend.undeploy()
         stop_server(work / "mlflow")

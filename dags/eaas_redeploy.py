@@ -6,8 +6,10 @@ Keeps the explanation service (EaaS) on the explainer of one classifier alias
 
 1. **wait_for_new_explainer** (sensor, `reschedule` mode) pokes MLflow's model registry until the
    newest explainer of the weights `classifier` names now (registered model `registered_model`,
-   default `<classifier name>-explainer`) is not the deployed one; explaining another classifier
-   never changes what is served. If nothing new appears before its timeout it is skipped;
+   default `<classifier name>-explainer`), or the newest gated fast explainer trained from it
+   (`<explainer>-fast`, which answers fast by default and exact with the request param
+   `method`), is not the deployed one; explaining another classifier never changes what is
+   served. If nothing new appears before its timeout it is skipped;
 2. **redeploy** starts the new explainer's scoring server beside the old one (backend
    `DLEXPLAIN_EAAS_BACKEND`: `process` or `docker`), waits for `/ping` and one real explanation,
    switches the state to it and stops the old one. If the new one is not healthy in time it is

@@ -8,13 +8,18 @@ the explanations where people look.
    `text_column`, the source model's config is readable, `class_to_plot` is one of its classes;
 2. **log_explainer** logs the explainer as an MLflow pyfunc model, or reuses the one already logged
    for the same source model and settings, registers it as `<classifier name>-explainer` (or
-   `explainer_name`) and pushes its `run_id` to XCom;
+   `explainer_name`) and pushes its `run_id` to XCom; with `method` `fast` or `fast+audit` it
+   pushes the newest gated fast explainer trained from it (`<explainer>-fast`; the task fails at
+   once when none has passed the gate yet);
 3. **batch_explain** runs `dlexplain/spark/job.py` with `spark-submit` on connection
    `spark_default` (the explainer as a pandas UDF over the partition; texts already explained by
    the same explainer come from the explanation cache) and writes Parquet atomically, every
    input column kept;
    With `faithfulness` on, each row also gets its ERASER comprehensiveness and sufficiency
-   against a random ranking (about 20 more forward passes a text);
+   against a random ranking (about 20 more forward passes a text). With `fast+audit`, a seeded
+   `audit_fraction` of the texts is also explained exactly into the output's `_audit` folder:
+   **measure_night** logs the fast rows' fidelity to them (`audit_*` metrics, per night and in
+   the trend run) and the next `train_fast_explainer` run learns from them;
 4. **open_explanation_run** finds or creates the one MLflow explanation run of this DAG and logical
    date, tags it with the output and the explainer, and updates the Asset
    `dlexplain_explained_reviews` (the DAG `train_fast_explainer` runs on it); **log_batch_artifacts** (one mapped task per batch) logs each batch's bar plots (one per
@@ -53,7 +58,7 @@ from fail_fast import BatchExplainOperator, fail_fast
 from dlexplain.config import Settings
 from dlexplain.explain.config import MIN_MAX_EVALS
 from dlexplain.quality.drift import THRESHOLD
-from dlexplain.spark import application_path
+from dlexplain.spark import METHODS, application_path
 from dlexplain.steps import DATASET_TEMPLATE, OUTPUT_TEMPLATE
 
 SETTINGS = Settings.from_env()
@@ -86,6 +91,14 @@ SETTINGS = Settings.from_env()
                                            "the batch predicts)"),
         "row_limit": Param(None, type=["null", "integer"], minimum=1,
                            description="explain at most this many rows"),
+        "method": Param("exact", type="string", enum=list(METHODS),
+                        description="exact: shap (~500 forward passes a text); fast: the gated "
+                                    "fast explainer (a few passes); fast+audit: fast, and exact "
+                                    "too for a seeded sample whose fidelity is logged"),
+        "audit_fraction": Param(0.05, type="number", minimum=0, maximum=1,
+                                description="fast+audit: share of the texts explained exactly"),
+        "audit_seed": Param(0, type="integer", minimum=0,
+                            description="fast+audit: seed of the audited sample"),
         "faithfulness": Param(True, type="boolean",
                               description="measure each explanation's faithfulness (ERASER "
                                           "comprehensiveness/sufficiency vs random, ~20 more "
@@ -124,7 +137,7 @@ def explain_reviews():
 
         params = get_current_context()["params"]
         return ensure_explainer(params["source_model"], params["max_evals"], SETTINGS,
-                                params["explainer_name"]).to_json_dict()
+                                params["explainer_name"], params["method"]).to_json_dict()
 
     plan = prepare()
     explainer = log_explainer()
@@ -142,6 +155,9 @@ def explain_reviews():
             "--id-column", "{{ params.id_column }}",
             "--max-rows", "{{ params.row_limit or 0 }}",
             "--faithfulness", "{{ params.faithfulness }}",
+            "--method", "{{ params.method }}",
+            "--audit-fraction", "{{ params.audit_fraction }}",
+            "--audit-seed", "{{ params.audit_seed }}",
         ],
         env_vars={"MLFLOW_TRACKING_URI": plan["tracking_uri"], "PYSPARK_PYTHON": plan["python"]},
     )
@@ -159,7 +175,8 @@ def explain_reviews():
                          rows_per_batch=context["params"]["rows_per_batch"])
         # the night's output is now in MLflow's catalogue: say so, and with which explainer
         outlet_events[EXPLAINED_REVIEWS].extra = {
-            "night": plan["ds"], "output": plan["output"], "exact_run_id": explainer["run_id"],
+            "night": plan["ds"], "output": plan["output"],
+            "exact_run_id": explainer["exact_run_id"] or explainer["run_id"],
             "registered_model": explainer["registered_model"]}
         return [item.to_json_dict() for item in items]
 

@@ -14,7 +14,9 @@ for `source_model`'s newest exact explainer.
 2. **train** holds out a stable share of the texts (`held_out_fraction`, by a hash of the text),
    trains the classifier's own encoder with a per-token head on the rest (a learning curve on
    growing shares), measures fidelity (Spearman, top-5 overlap and sign agreement) and
-   faithfulness (fast vs exact vs random) on the held-out texts, and logs it all with a report;
+   faithfulness (fast vs exact vs random) on the held-out texts, scores the fast and the exact
+   explanations of `reference_texts` of them against a finer reference (`reference_max_evals`,
+   metrics `reference_*`), and logs it all with a report;
    when every gate threshold holds it registers the fast explainer as `<exact explainer>-fast`
    (it answers `method: fast` by default, `exact` on request). A failed gate registers nothing;
    its figures are logged all the same.
@@ -62,6 +64,12 @@ FIT = TrainingConfig()
         "min_comprehensiveness_ratio": Param(GATE.min_comprehensiveness_ratio, type="number",
                                              minimum=0),
         "min_held_out": Param(GATE.min_held_out, type="integer", minimum=1),
+        "reference_texts": Param(32, type="integer", minimum=0,
+                                 description="held-out texts also explained with "
+                                             "reference_max_evals, to score fast and exact "
+                                             "against a finer reference (0: none)"),
+        "reference_max_evals": Param(2000, type="integer", minimum=1,
+                                     description="evaluations per text of the reference"),
     },
 )
 def train_fast_explainer():
@@ -89,7 +97,8 @@ def train_fast_explainer():
                              head_learning_rate=params["head_learning_rate"])
         return train_fast(TrainingData.from_json_dict(data), thresholds=thresholds,
                           training=fit, held_out_fraction=params["held_out_fraction"],
-                          settings=SETTINGS).to_json_dict()
+                          settings=SETTINGS, reference_texts=params["reference_texts"],
+                          reference_max_evals=params["reference_max_evals"]).to_json_dict()
 
     train(gather())
 

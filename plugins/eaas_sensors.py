@@ -13,7 +13,9 @@ class NewExplainerSensor(BaseSensorOperator):
 
     The target is the newest version of the classifier's registered explainer
     (``registered_model``, default ``<classifier name>-explainer``) that explains the weights the
-    classifier URI names now, so explaining another model never changes what is served. Compares
+    classifier URI names now, or the newest gated fast explainer trained from it when there is
+    one (``dlexplain.serving.redeploy.serving_target``), so explaining another model never
+    changes what is served. Compares
     MLflow's model registry with the EaaS state file ``state_path`` (the DAG passes
     ``DLEXPLAIN_EAAS_STATE_PATH``). Runs in ``reschedule`` mode by default, so it holds no worker
     slot between pokes; its XCom value is the deploy target, an ``ExplainerRef`` as JSON.

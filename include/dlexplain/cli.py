@@ -43,6 +43,17 @@ def cmd_model_build_default(args, settings: Settings) -> None:
     print(f"held-out accuracy: {built.accuracy:.4f}")
 
 
+def cmd_model_build_default_fast(args, settings: Settings) -> None:
+    from dlexplain.defaults.fast import build_default_fast
+
+    built = build_default_fast(settings.cache_dir, force=args.force)
+    report = built.report
+    print(f"default fast explainer ({'built' if built.built_now else 'cached'}): {built.path}")
+    print(f"gate {report['gate']} on {report['figures']['held_out_texts']:.0f} held-out texts"
+          + (f": {'; '.join(report['failures'])}" if report["failures"] else ""))
+    print(json.dumps({"figures": report["figures"], "reference": report["reference"]}, indent=2))
+
+
 def cmd_model_path(args, settings: Settings) -> None:
     from dlexplain.defaults import default_model_dir
 
@@ -104,8 +115,8 @@ def cmd_mlflow_stop(args, settings: Settings) -> None:
 
 
 def cmd_eaas_deploy(args, settings: Settings) -> None:
-    from dlexplain.serving.redeploy import redeploy_target
-    from dlexplain.tracking.registry import explainer_for, registered_explainer
+    from dlexplain.serving.redeploy import redeploy_target, serving_target
+    from dlexplain.tracking.registry import registered_explainer
 
     if args.version or args.alias:
         if not args.registered_model:
@@ -113,7 +124,7 @@ def cmd_eaas_deploy(args, settings: Settings) -> None:
         target = registered_explainer(args.registered_model, args.version, args.alias)
     else:
         classifier = args.classifier or settings.eaas_classifier
-        target = explainer_for(classifier, args.registered_model)
+        target = serving_target(classifier, args.registered_model)
         if target is None:
             raise DlexplainError(f"no explainer of {classifier!r} is registered; run "
                                  "explain_reviews with it as source_model first")
@@ -181,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     build = _command(model, "build-default", "fine-tune the default model (once per machine)",
                      cmd_model_build_default)
     build.add_argument("--force", action="store_true", help="rebuild even when cached")
+    build = _command(model, "build-default-fast", "train the default model's fast explainer "
+                     "from exact explanations of held-out reviews (once per machine; resumable)",
+                     cmd_model_build_default_fast)
+    build.add_argument("--force", action="store_true", help="rebuild even when cached")
     _command(model, "path", "print the default model folder", cmd_model_path)
 
     data = _group(groups, "data", "the default review partitions")
@@ -212,7 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     eaas = _group(groups, "eaas", "the served explainer (DLEXPLAIN_EAAS_*)")
     deploy = _command(eaas, "deploy", "serve an explainer (blue/green): by default the newest "
-                      "explainer of DLEXPLAIN_EAAS_CLASSIFIER", cmd_eaas_deploy)
+                      "explainer of DLEXPLAIN_EAAS_CLASSIFIER (its gated fast explainer when "
+                      "there is one)", cmd_eaas_deploy)
     deploy.add_argument("--classifier", help="serve the explainer of this classifier URI "
                         "(default: DLEXPLAIN_EAAS_CLASSIFIER)")
     deploy.add_argument("--registered-model", help="explainer's registered model "

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from dlexplain.base.records import Record
 from dlexplain.config import Settings
-from dlexplain.errors import DataError
+from dlexplain.errors import ConfigError, DataError
+from dlexplain.spark import AUDIT_DIR, METHODS
 
 logger = logging.getLogger(__name__)
 
@@ -125,19 +126,35 @@ def resolve_source_model(source: str, settings: Settings) -> str:
 
 
 def ensure_explainer(source: str, max_evals: int | None, settings: Settings,
-                     registered_name: str | None = None):
-    """The explainer of ``source`` (an ``ExplainerRef``), logged only when new, registered as
-    ``registered_name`` (None: ``<classifier name>-explainer``).
+                     registered_name: str | None = None, method: str = "exact"):
+    """The explainer of ``source`` (an ``ExplainerRef``) for ``method``: the exact one, logged
+    only when new and registered as ``registered_name`` (None: ``<classifier name>-explainer``);
+    for ``fast`` and ``fast+audit``, the newest gated fast explainer trained from it.
 
-    ``max_evals`` None means the setting (``DLEXPLAIN_MAX_EVALS``); a bad value fails here,
-    before anything is logged or downloaded.
+    ``max_evals`` None means the setting (``DLEXPLAIN_MAX_EVALS``); a bad value, an unknown
+    method or a fast method without a gated fast explainer fails here, before the Spark job.
     """
+    from dlexplain.tracking.fast_runs import fast_name, gated_fast
     from dlexplain.tracking.registry import ExplainerSpec, log_explainer
 
+    if method not in METHODS:
+        raise ConfigError(f"method {method!r} must be one of {list(METHODS)}")
     config = settings.explainer if max_evals is None else replace(settings.explainer,
                                                                   max_evals=max_evals)
-    return log_explainer(resolve_source_model(source, settings), ExplainerSpec(config),
-                         registered_model_name=registered_name)
+    exact = log_explainer(resolve_source_model(source, settings), ExplainerSpec(config),
+                          registered_model_name=registered_name)
+    if method == "exact":
+        return exact
+    fast = gated_fast(exact)
+    if fast is None:
+        raise ConfigError(
+            f"method {method!r} needs a fast explainer that passed the fidelity gate, and none "
+            f"trained from explainer run {exact.run_id} is registered (as "
+            f"{fast_name(exact.registered_model or '<explainer>')!r}): let train_fast_explainer "
+            "train one, or use method 'exact'")
+    logger.info("method %s: fast explainer %s version %s (trained from explainer run %s)",
+                method, fast.registered_model, fast.version, exact.run_id)
+    return fast
 
 
 def read_output(output: str):
@@ -145,6 +162,32 @@ def read_output(output: str):
     import pyarrow.parquet as pq
 
     return pq.read_table(output)
+
+
+def read_audit(output: str):
+    """The exactly explained sample of a ``fast+audit`` night (a ``pyarrow.Table``), or None."""
+    import os
+
+    from pyarrow import fs
+
+    path = f"{output.rstrip('/')}/{AUDIT_DIR}"
+    filesystem, inner = fs.FileSystem.from_uri(path if "://" in path else os.path.abspath(path))
+    if filesystem.get_file_info(inner).type != fs.FileType.Directory:
+        return None
+    return read_output(path)
+
+
+def audit_fidelity(results: list, audited: list) -> dict:
+    """Metrics ``audit_*``: the fidelity of a night's fast rows to its exact audit rows (the
+    same texts), empty when nothing was audited."""
+    from dlexplain.fast.fidelity import fidelity
+
+    fast = {"".join(r.tokens): r for r in results if r.ok and r.method == "fast"}
+    pairs = [(fast["".join(r.tokens)], r) for r in audited if r.ok and "".join(r.tokens) in fast]
+    if not pairs:
+        return {}
+    scores = fidelity([f for f, _ in pairs], [e for _, e in pairs]).to_dict()
+    return {f"audit_{name}": value for name, value in scores.items() if value == value}
 
 
 def open_explanation_run(*, dag_id: str, airflow_run_id: str, explainer, plan: PartitionPlan,
@@ -171,16 +214,17 @@ def open_explanation_run(*, dag_id: str, airflow_run_id: str, explainer, plan: P
         run_name=f"{dag_id}-{plan.partition}",
     )
     runs.clear_artifacts(run_id, runs.partition_prefix(plan.partition))  # earlier attempts
+    job = JobSummary.read(plan.output)
     client = mlflow.MlflowClient()
     tags = {"airflow.dag_id": dag_id, "airflow.run_id": airflow_run_id,
             "airflow.logical_date": plan.ds, runs.TAG_EXPLAINER_RUN_ID: explainer.run_id,
+            runs.TAG_EXACT_RUN_ID: explainer.exact_run, runs.TAG_METHOD: job.method,
             runs.TAG_PARTITION: plan.partition, runs.TAG_INPUT: plan.input,
             runs.TAG_OUTPUT: plan.output, runs.TAG_ROWS: str(rows),
             runs.TAG_ROWS_FAILED: str(failed)}
     for key, value in tags.items():
         client.set_tag(run_id, key, value)
-    job = JobSummary.read(plan.output)
-    for key in ("model_evaluations", "cache_hits", "explain_and_write_s"):
+    for key in ("model_evaluations", "cache_hits", "explain_and_write_s", "audited"):
         client.log_metric(run_id, key, getattr(job, key))  # one point per DAG run: re-runs' history
     logger.info("Spark job: %d model evaluations, %d cache hits, explain+write %.1f s",
                 job.model_evaluations, job.cache_hits, job.explain_and_write_s)
@@ -230,7 +274,8 @@ class DriftCheck(Record):
 
 def measure_night(*, dag_id: str, run_id: str, plan: PartitionPlan) -> NightQuality:
     """The night's global token importance (table, top tokens, signed plot per class) and its
-    metrics (rows, errors, mean faithfulness), into the night run and the DAG's trend run."""
+    metrics (rows, errors, mean faithfulness, and a fast+audit night's ``audit_*`` fidelity of
+    the fast rows to the exact audit rows), into the night run and the DAG's trend run."""
     from dlexplain.explain.table import read_explanations, summarize
     from dlexplain.quality import faithfulness
     from dlexplain.quality.importance import classes, token_importance
@@ -243,8 +288,10 @@ def measure_night(*, dag_id: str, run_id: str, plan: PartitionPlan) -> NightQual
              for name in classes(table)}
     path = log_importance(run_id, table, plots)
     counts = summarize(results)
+    audit = read_audit(plan.output)
     metrics = {"rows_total": counts["rows"], "rows_failed_total": counts["failed"],
-               **faithfulness.summarize(results)}
+               **faithfulness.summarize(results),
+               **audit_fidelity(results, [] if audit is None else read_explanations(audit))}
     log_night_metrics(dag_id, plan.ds, run_id, metrics)
     return NightQuality(metrics=metrics, importance=path)
 

@@ -36,30 +36,36 @@ class TrainingData(Record):
 
 
 def explanation_outputs(exact_run_id: str) -> list[str]:
-    """The Parquet outputs of the explanation runs made with explainer run ``exact_run_id``, in
-    night order (only those that still exist)."""
+    """The Parquet outputs of the nights explained with explainer run ``exact_run_id`` or with a
+    fast explainer trained from it, in night order (only those that still exist)."""
     from mlflow import MlflowClient
 
     from dlexplain.tracking import runs
     from dlexplain.tracking.filters import tag, where
 
-    found = MlflowClient().search_runs(
-        [runs.experiment_id(runs.EXPLANATIONS_EXPERIMENT)],
-        filter_string=where({tag(runs.TAG_KIND): runs.KIND_EXPLANATIONS,
-                             tag(runs.TAG_EXPLAINER_RUN_ID): exact_run_id}),
-        order_by=[f"tags.`{runs.TAG_LOGICAL_DATE}` ASC"])
+    found = []
+    for run_tag in (runs.TAG_EXPLAINER_RUN_ID, runs.TAG_EXACT_RUN_ID):  # older runs lack the 2nd
+        found += MlflowClient().search_runs(
+            [runs.experiment_id(runs.EXPLANATIONS_EXPERIMENT)],
+            filter_string=where({tag(runs.TAG_KIND): runs.KIND_EXPLANATIONS,
+                                 tag(run_tag): exact_run_id}))
+    found.sort(key=lambda r: r.data.tags.get(runs.TAG_LOGICAL_DATE, ""))
     outputs = [r.data.tags[runs.TAG_OUTPUT] for r in found if runs.TAG_OUTPUT in r.data.tags]
     return [o for o in dict.fromkeys(outputs) if "://" in o or Path(o).exists()]
 
 
 def read_rows(outputs: list[str]) -> list:
-    """Every explanation row of ``outputs``."""
+    """Every explanation row of ``outputs``, their audited exact rows included (fast rows are
+    there too: training and counting keep the exact ones)."""
     from dlexplain.explain.table import read_explanations
-    from dlexplain.steps import read_output
+    from dlexplain.steps import read_audit, read_output
 
     rows = []
     for output in outputs:
         rows.extend(read_explanations(read_output(output)))
+        audit = read_audit(output)
+        if audit is not None:
+            rows.extend(read_explanations(audit))
     return rows
 
 
@@ -105,10 +111,12 @@ def _registered_name(run_id: str) -> str | None:
 
 
 def train_fast(data: TrainingData, *, thresholds, training, held_out_fraction: float,
-               settings: Settings):
-    """Train, judge and log a fast explainer on ``data`` (a ``FastRun``)."""
+               settings: Settings, reference_texts: int = 0, reference_max_evals: int = 2000):
+    """Train, judge and log a fast explainer on ``data`` (a ``FastRun``); the first
+    ``reference_texts`` held-out texts are also explained with ``reference_max_evals`` to score
+    fast and exact against that finer reference."""
     from dlexplain.explain.classifier import TextClassifier
-    from dlexplain.fast.fit import fit
+    from dlexplain.fast.fit import fit, split
     from dlexplain.tracking.fast_runs import download_classifier, exact_spec, log_fast_explainer
     from dlexplain.tracking.registry import ExplainerRef
 
@@ -120,15 +128,34 @@ def train_fast(data: TrainingData, *, thresholds, training, held_out_fraction: f
         folder = download_classifier(exact, Path(tmp) / "download")
         classifier = TextClassifier.from_pretrained(folder, device=settings.device,
                                                     backend=spec.config.backend)
-        fitted = fit(classifier, rows, thresholds=thresholds, config=training,
-                     held_out_fraction=held_out_fraction, max_tokens=spec.config.max_tokens,
-                     progress=True)
+        fitted = fit(classifier, *split(rows, held_out_fraction), thresholds=thresholds,
+                     config=training, max_tokens=spec.config.max_tokens, progress=True)
+        figures = dict(fitted.evaluation.figures)
+        if reference_texts:
+            figures.update(_reference(classifier, spec.config, fitted,
+                                      reference_texts, reference_max_evals))
         network = Path(tmp) / "network"
         fitted.explainer.model.save(network)
         return log_fast_explainer(
-            exact, folder, network, figures=fitted.evaluation.figures, gate=fitted.gate,
+            exact, folder, network, figures=figures, gate=fitted.gate,
             thresholds=thresholds, training={**training.to_dict(),
                                              "held_out_fraction": held_out_fraction,
+                                             "reference_texts": reference_texts,
+                                             "reference_max_evals": reference_max_evals,
                                              "seconds": fitted.training.seconds,
                                              "final_loss": fitted.training.epoch_losses[-1]},
             curve=fitted.curve, train_texts=fitted.train_texts, texts=data.texts)
+
+
+def _reference(classifier, config, fitted, count: int, max_evals: int) -> dict:
+    """``reference_*`` figures: fast and exact against finer exact explanations of the first
+    ``count`` held-out texts."""
+    from dlexplain.explain.engine import Explainer
+    from dlexplain.fast.evaluate import reference_figures
+
+    exact_rows = fitted.evaluation.exact_rows[:count]
+    finer = Explainer(classifier, replace(config, max_evals=max_evals))
+    logger.info("reference: %d held-out texts explained with max_evals %d", len(exact_rows),
+                max_evals)
+    reference_rows = finer.explain(["".join(r.tokens) for r in exact_rows], progress=True)
+    return reference_figures(fitted.explainer, exact_rows, reference_rows)

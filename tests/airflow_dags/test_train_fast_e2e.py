@@ -1,8 +1,10 @@
 """train_fast_explainer end to end: explain_reviews explains a night with a tiny sentiment BERT
 and announces it (Asset event naming its exact explainer); the training DAG learns from those
 explanations, passes the gate and registers ``<explainer>-fast``, whose pyfunc answers fast by
-default and exact on request; with nothing new it stops early; with an unreachable gate it logs
-the failure and registers nothing."""
+default and exact on request, and which the served explainer now prefers; with nothing new it
+stops early; with an unreachable gate it logs the failure and registers nothing. The next night
+runs ``fast+audit``: every row fast, a seeded sample exact too, its fidelity logged, its exact
+rows counted as new training texts; ``fast`` without a gated fast explainer fails at once."""
 
 from __future__ import annotations
 
@@ -22,11 +24,13 @@ from tests.checks import run_failures
 from tests.tiny_model import word_texts
 
 pytestmark = pytest.mark.slow
-DAY = date(2026, 4, 1)
+DAY, NEXT_DAY = date(2026, 4, 1), date(2026, 4, 2)
 TEXTS = word_texts(120, seed=7)
+NEXT_TEXTS = word_texts(40, seed=8)
 #: thresholds and training sized for a tiny model and 120 short texts
 PARAMS = {"min_new_texts": 100, "held_out_fraction": 0.25, "epochs": 8, "learning_rate": 1e-3,
-          "head_learning_rate": 1e-2, "min_held_out": 16, "min_top5_sign_agreement": 0.8}
+          "head_learning_rate": 1e-2, "min_held_out": 16, "min_top5_sign_agreement": 0.8,
+          "reference_texts": 8, "reference_max_evals": 240}
 
 
 def _dags():
@@ -48,11 +52,15 @@ def _asset_events(name: str) -> list[dict]:
             .where(AssetModel.name == name))]
 
 
-def test_the_pipeline_trains_gates_and_registers_its_fast_explainer(
-        airflow_db, tracking_uri, dlexplain_home, tiny_sentiment_dir):
-    path = partition_path(dlexplain_home / "data", DAY)
+def _write_night(home, day: date, texts: list[str]) -> None:
+    path = partition_path(home / "data", day)
     path.parent.mkdir(parents=True)
-    pd.DataFrame({"id": range(len(TEXTS)), "text": TEXTS}).to_parquet(path, index=False)
+    pd.DataFrame({"id": range(len(texts)), "text": texts}).to_parquet(path, index=False)
+
+
+def test_the_pipeline_trains_gates_and_registers_its_fast_explainer(
+        airflow_db, tracking_uri, dlexplain_home, tiny_sentiment_dir, tmp_path):
+    _write_night(dlexplain_home, DAY, TEXTS)
     dags = _dags()
     source = str(tiny_sentiment_dir)
     night = dags["explain_reviews"].test(
@@ -78,6 +86,11 @@ def test_the_pipeline_trains_gates_and_registers_its_fast_explainer(
     assert logged.data.metrics["median_spearman"] >= 0.7
     assert logged.data.metrics["fast_comprehensiveness"] > logged.data.metrics[
         "random_comprehensiveness"]
+    # both scored against a finer reference (4x the evaluations) on 8 held-out texts
+    assert logged.data.metrics["reference_texts"] == 8
+    for side in ("fast", "exact"):
+        assert -1 <= logged.data.metrics[f"reference_{side}_median_spearman"] <= 1
+    assert logged.data.params["train_reference_max_evals"] == "240"
     curve = client.get_metric_history(fast["run_id"], "curve_median_spearman")
     assert len(curve) == 3 and max(m.step for m in curve) == fast["train_texts"]
     artifacts = {a.path for a in client.list_artifacts(fast["run_id"], "fast")}
@@ -116,3 +129,74 @@ def test_the_pipeline_trains_gates_and_registers_its_fast_explainer(
     assert not client.list_artifacts(failed["run_id"], "explainer")
     versions = client.search_model_versions(where({"name": fast["registered_model"]}))
     assert [v.version for v in versions] == [fast["version"]]
+
+    # the served explainer of this classifier is now its gated fast explainer
+    from dlexplain.serving.deployment import DeploymentState
+    from dlexplain.serving.redeploy import pending_explainer
+
+    served = pending_explainer(source, DeploymentState(tmp_path / "eaas.json"),
+                               exact["registered_model"])
+    assert (served.run_id, served.version, served.exact_run_id) == (
+        fast["run_id"], fast["version"], exact["run_id"])
+    # served: fast by default, exact when the request asks (params.method)
+    from dlexplain.serving.checks import explain
+    from dlexplain.serving.process import ProcessBackend
+    from dlexplain.serving.redeploy import redeploy
+
+    backend = ProcessBackend(tmp_path / "eaas" / "deployment.json", tracking_uri=tracking_uri)
+    try:
+        deployment = redeploy(backend, served, timeout=300)
+        (quick_row,) = explain(deployment.url, ["great fun , loved it"])
+        (exact_row,) = explain(deployment.url, ["great fun , loved it"],
+                               params={"method": "exact"})
+    finally:
+        backend.undeploy()
+    assert (quick_row["method"], exact_row["method"]) == ("fast", "exact")
+    assert quick_row["explainer_run_id"] == fast["run_id"] and quick_row["label"] == "POSITIVE"
+
+    # next night, fast+audit: every row fast, a seeded half exact too, its fidelity logged
+    _write_night(dlexplain_home, NEXT_DAY, NEXT_TEXTS)
+    audited_night = dags["explain_reviews"].test(
+        logical_date=pendulum.datetime(2026, 4, 2, tz="UTC"),
+        run_conf={"source_model": source, "max_evals": 60, "rows_per_batch": 60,
+                  "faithfulness": False, "method": "fast+audit", "audit_fraction": 0.5})
+    assert audited_night.state == "success", run_failures(audited_night)
+    plan = audited_night.get_task_instance("prepare").xcom_pull(task_ids="prepare")
+    rows = pd.read_parquet(plan["output"])
+    assert len(rows) == len(NEXT_TEXTS)
+    assert set(rows["explanation"].map(lambda e: e["method"])) == {"fast"}
+    audit = pd.read_parquet(f"{plan['output']}/_audit")
+    assert 0.25 * len(NEXT_TEXTS) <= len(audit) <= 0.75 * len(NEXT_TEXTS)
+    assert set(audit["explanation"].map(lambda e: e["method"])) == {"exact"}
+    assert set(audit["text"]) < set(rows["text"])
+    batches = audited_night.get_task_instance("open_explanation_run").xcom_pull(
+        task_ids="open_explanation_run")
+    night_run = client.get_run(batches[0]["run_id"])
+    assert night_run.data.tags["dlexplain.method"] == "fast+audit"
+    assert night_run.data.tags["dlexplain.exact_run_id"] == exact["run_id"]
+    assert night_run.data.metrics["audit_texts"] == len(audit)
+    assert night_run.data.metrics["audit_median_spearman"] > 0.5
+    event = [e for e in _asset_events("dlexplain_explained_reviews")
+             if e.get("night") == str(NEXT_DAY)][-1]
+    assert event["exact_run_id"] == exact["run_id"]
+    # the audited exact rows are new training texts for the next training
+    from dlexplain.config import Settings
+    from dlexplain.train_steps import gather_training_data
+
+    gathered = gather_training_data(source, 1, Settings.from_env(), exact["registered_model"],
+                                    exact_run_id=exact["run_id"])
+    assert gathered.new_texts == len(audit) and gathered.ready
+
+    # fast without a gated fast explainer: fails at log_explainer, no Spark job
+    refused = dags["explain_reviews"].test(
+        logical_date=pendulum.datetime(2026, 4, 3, tz="UTC"),
+        run_conf={"source_model": source, "max_evals": 60, "method": "fast",
+                  "explainer_name": "unfitted-explainer", "partition_date": str(NEXT_DAY)})
+    assert refused.state == "failed"
+    assert refused.get_task_instance("log_explainer").state == "failed"
+    assert refused.get_task_instance("batch_explain").state != "success"
+    from dlexplain.errors import ConfigError
+    from dlexplain.steps import ensure_explainer
+
+    with pytest.raises(ConfigError, match="passed the fidelity gate"):
+        ensure_explainer(source, 60, Settings.from_env(), "unfitted-explainer", "fast")

@@ -15,7 +15,7 @@ from typing import Sequence
 from dlexplain.errors import DataError
 from dlexplain.explain.classifier import TextClassifier
 from dlexplain.explain.row import TextExplanation
-from dlexplain.fast.data import Example, Segmenter, examples_from_rows
+from dlexplain.fast.data import Segmenter, examples_from_rows
 from dlexplain.fast.evaluate import Evaluation, evaluate
 from dlexplain.fast.explainer import FastExplainer
 from dlexplain.fast.fidelity import fidelity
@@ -47,22 +47,26 @@ def held_out(text: str, fraction: float) -> bool:
     return bucket / 0xFFFFFFFF < fraction
 
 
-def split(examples: Sequence[Example], fraction: float) -> tuple[list[Example], list[Example]]:
-    """``(train, held_out)`` by :func:`held_out`."""
-    train_set = [e for e in examples if not held_out(e.segmented.text, fraction)]
-    return train_set, [e for e in examples if held_out(e.segmented.text, fraction)]
+def split(rows: Sequence[TextExplanation],
+          fraction: float) -> tuple[list[TextExplanation], list[TextExplanation]]:
+    """``(train, held_out)`` rows by :func:`held_out` of their text."""
+    test = [held_out("".join(row.tokens), fraction) for row in rows]
+    return ([r for r, t in zip(rows, test) if not t], [r for r, t in zip(rows, test) if t])
 
 
-def fit(classifier: TextClassifier, rows: Sequence[TextExplanation], *,
+def fit(classifier: TextClassifier, train_rows: Sequence[TextExplanation],
+        held_out_rows: Sequence[TextExplanation], *,
         thresholds: GateThresholds = GateThresholds(),
-        config: TrainingConfig = TrainingConfig(), held_out_fraction: float = 0.2,
-        curve: Sequence[float] = CURVE, max_tokens: int | None = None,
-        progress: bool = False) -> Fitted:
-    """Train a fast explainer on ``rows`` (exact explanations of ``classifier``) and judge it on
-    the held-out ones."""
-    names = classifier.labels
-    examples, left_out = examples_from_rows(rows, Segmenter(classifier.tokenizer), names)
-    train_set, test_set = split(examples, held_out_fraction)
+        config: TrainingConfig = TrainingConfig(), curve: Sequence[float] = CURVE,
+        max_tokens: int | None = None, progress: bool = False) -> Fitted:
+    """Train a fast explainer on ``train_rows`` (exact explanations of ``classifier``) and judge
+    it on ``held_out_rows`` (never trained on)."""
+    segmenter, names = Segmenter(classifier.tokenizer), classifier.labels
+    train_set, left_out = examples_from_rows(train_rows, segmenter, names)
+    test_set, left_out_test = examples_from_rows(held_out_rows, segmenter, names)
+    held = {e.segmented.text for e in test_set}
+    train_set = [e for e in train_set if e.segmented.text not in held]
+    left_out += left_out_test
     logger.info("fast explainer: %d training texts, %d held out (%d rows left out)",
                 len(train_set), len(test_set), left_out)
     if not test_set or not train_set:

@@ -19,14 +19,21 @@ class ServingError(DlexplainError):
     """A scoring server did not start, answer or explain as expected."""
 
 
-def invocations_payload(texts: list, text_column: str = "text") -> dict:
-    """The ``dataframe_split`` request body for ``texts``."""
-    return {"dataframe_split": {"columns": [text_column], "data": [[text] for text in texts]}}
+def invocations_payload(texts: list, text_column: str = "text",
+                        params: dict | None = None) -> dict:
+    """The ``dataframe_split`` request body for ``texts`` (with predict ``params``, e.g.
+    ``{"method": "exact"}``)."""
+    body: dict = {"dataframe_split": {"columns": [text_column], "data": [[t] for t in texts]}}
+    if params:
+        body["params"] = params
+    return body
 
 
-def explain(url: str, texts: list, text_column: str = "text", timeout: float = 120.0) -> list[dict]:
+def explain(url: str, texts: list, text_column: str = "text", timeout: float = 120.0,
+            params: dict | None = None) -> list[dict]:
     """POST ``texts`` to ``url``/invocations; the typed explanation rows (ServingError on 4xx/5xx)."""
-    response = requests.post(f"{url}/invocations", json=invocations_payload(texts, text_column),
+    response = requests.post(f"{url}/invocations",
+                             json=invocations_payload(texts, text_column, params),
                              timeout=timeout)
     if response.status_code != 200:
         raise ServingError(f"{url}/invocations answered {response.status_code}: "

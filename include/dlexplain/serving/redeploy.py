@@ -46,11 +46,24 @@ def redeploy(backend: DeployBackend, target: ExplainerRef, timeout: float) -> De
     return new
 
 
+def serving_target(classifier: str, registered_model: str | None = None) -> ExplainerRef | None:
+    """The explainer to serve for ``classifier``: the newest gated fast explainer trained from
+    its newest exact explainer (``explainer_for``) when there is one (it answers ``method``
+    fast by default and exact on request), else that exact explainer; None when none is logged.
+    """
+    from dlexplain.tracking.fast_runs import gated_fast
+
+    exact = explainer_for(classifier, registered_model)
+    if exact is None:
+        return None
+    return gated_fast(exact) or exact
+
+
 def pending_explainer(classifier: str, state: DeploymentState,
                       registered_model: str | None = None) -> ExplainerRef | None:
-    """The explainer to serve for ``classifier`` (``explainer_for``) when it is not the one
+    """The explainer to serve for ``classifier`` (``serving_target``) when it is not the one
     deployed, else None."""
-    newest = explainer_for(classifier, registered_model)
+    newest = serving_target(classifier, registered_model)
     active = state.active()
     if newest is None or (active is not None and active.run_id == newest.run_id):
         return None

@@ -2,7 +2,8 @@
 
     spark-submit include/dlexplain/spark/job.py --model-uri runs:/<run_id>/explainer \\
         --input data/reviews/ds=2026-01-03 --output out/ds=2026-01-03 [--text-column text] \\
-        [--id-column id] [--max-rows N] [--faithfulness true]
+        [--id-column id] [--max-rows N] [--faithfulness true] \\
+        [--method exact|fast|fast+audit --audit-fraction 0.05 --audit-seed 0]
 
 Four steps: **read** the partition (spread over every core); **ship** the explainer (the driver
 downloads it once and adds it zipped with ``SparkContext.addFile``); **explain** with an iterator
@@ -12,7 +13,11 @@ struct (it replaces ``mlflow.pyfunc.spark_udf``, whose struct conversion turns n
 (``dlexplain.spark.summary``) written beside it, then swapped into the output in one rename, so
 a re-run replaces a partition and readers never see half-written files. Every input row comes
 out, bad ones with ``explanation.error`` set; with ``--faithfulness true`` each explained row
-also gets its ``explanation.faithfulness`` (``dlexplain.quality.faithfulness``). Texts the explainer already explained come from
+also gets its ``explanation.faithfulness`` (``dlexplain.quality.faithfulness``). ``--method fast``
+explains with the gated fast network of a fast explainer; ``fast+audit`` also explains a sample
+of the rows exactly (``--audit-fraction`` of the texts, chosen by a hash of the text seeded with
+``--audit-seed``) into the output's ``_audit`` folder, which the fidelity audit and the next
+fast explainer's training read. Texts the explainer already explained come from
 the explanation cache; model evaluations and cache hits are counted with accumulators. Torch
 threads per Python worker = ``spark.task.cpus``, so tasks × threads never exceed the cores.
 The temporary folders and the Spark session are removed whether the job succeeds or fails.
@@ -33,7 +38,7 @@ from typing import Iterator
 
 from dlexplain.base.tables import FORMATS, input_columns, input_format, open_dataset
 from dlexplain.errors import ConfigError, DataError, DlexplainError
-from dlexplain.spark import ERROR_PREFIX, EXIT_DETERMINISTIC
+from dlexplain.spark import AUDIT_DIR, ERROR_PREFIX, EXIT_DETERMINISTIC, METHODS
 from dlexplain.explain.table import EXPLANATION_COLUMN
 from dlexplain.spark.summary import SUMMARY_FILE, JobSummary
 
@@ -52,7 +57,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="true: measure each explanation's faithfulness (~20 passes a text)")
     parser.add_argument("--format", choices=sorted(set(FORMATS.values())),
                         help="input format (default: from the file suffix, else parquet)")
+    parser.add_argument("--method", choices=METHODS, default="exact")
+    parser.add_argument("--audit-fraction", type=_fraction, default=0.05,
+                        help="fast+audit: share of the texts also explained exactly")
+    parser.add_argument("--audit-seed", type=int, default=0, help="fast+audit: sample seed")
     return parser.parse_args(argv)
+
+
+def _fraction(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from err
+    if not 0 <= number <= 1:
+        raise argparse.ArgumentTypeError(f"{value!r} must be within [0, 1]")
+    return number
 
 
 def _flag(value: str) -> bool:
@@ -135,35 +154,65 @@ def _arrow_table(path: str, fmt: str):
     return open_dataset(path, fmt).to_table()
 
 
-def ship(spark, model_uri: str, workdir: str) -> tuple[str, str]:
-    """Download the explainer once, add it zipped to the job; (archive name, its text column)."""
+def ship(spark, model_uri: str, workdir: str, method: str = "exact") -> tuple[str, str]:
+    """Download the explainer once, add it zipped to the job; (archive name, its text column).
+    A fast ``method`` needs an explainer with a fast network (checked before any work)."""
     import mlflow
 
     from dlexplain.spark.udf import pack_model
+    from dlexplain.tracking.pyfunc import ARTIFACT_FAST
 
     local_model = mlflow.artifacts.download_artifacts(model_uri, dst_path=workdir)
+    logged = mlflow.models.Model.load(local_model)
+    if method != "exact" and ARTIFACT_FAST not in logged.flavors["python_function"].get(
+            "artifacts", {}):
+        raise ConfigError(f"method {method!r}: explainer {model_uri} has no fast network (a "
+                          "gated fast explainer is registered as <explainer>-fast)")
     archive = pack_model(local_model)
     spark.sparkContext.addFile(archive)
-    model_text = mlflow.models.get_model_info(local_model).signature.inputs.input_names()[0]
-    return os.path.basename(archive), model_text
+    return os.path.basename(archive), logged.signature.inputs.input_names()[0]
 
 
-def explain(spark, frame, args: argparse.Namespace, archive: str, model_text: str, tmp: str):
-    """Write ``frame`` plus its ``explanation`` column to ``tmp``; (evaluations, cache hits)."""
+def explain(spark, frame, args: argparse.Namespace, archive: str, model_text: str,
+            tmp: str) -> tuple[int, int, int]:
+    """Write ``frame`` plus its ``explanation`` column to ``tmp`` (and the audited rows to its
+    ``_audit`` folder); (evaluations, cache hits, audited rows)."""
     from pyspark.sql import functions as F
 
     from dlexplain.spark.udf import explain_udf
 
     threads = int(spark.conf.get("spark.task.cpus", "1"))  # tasks x threads <= cores
     counters = (spark.sparkContext.accumulator(0), spark.sparkContext.accumulator(0))
-    udf = explain_udf(archive, model_text, threads, counters, faithfulness=args.faithfulness)
-    explained = frame.withColumn(EXPLANATION_COLUMN, udf(F.col(args.text_column).cast("string")))
-    if args.id_column:
-        # orderBy samples its input in a job of its own: without persist() the UDF would explain
-        # every row twice (once for the sample, once for the write)
-        explained = explained.persist().orderBy(args.id_column)
-    explained.write.mode("overwrite").parquet(tmp)
-    return counters[0].value, counters[1].value
+
+    def explained(rows, method: str):
+        udf = explain_udf(archive, model_text, threads, counters, faithfulness=args.faithfulness,
+                          method=method)
+        out = rows.withColumn(EXPLANATION_COLUMN, udf(F.col(args.text_column).cast("string")))
+        if args.id_column:
+            # orderBy samples its input in a job of its own: without persist() the UDF would
+            # explain every row twice (once for the sample, once for the write)
+            out = out.persist().orderBy(args.id_column)
+        return out
+
+    explained(frame, "exact" if args.method == "exact" else "fast").write.mode(
+        "overwrite").parquet(tmp)
+    audited = 0
+    if args.method == "fast+audit":
+        sample = frame.filter(audit_sample(F.col(args.text_column), args.audit_fraction,
+                                           args.audit_seed))
+        explained(sample, "exact").write.parquet(f"{tmp}/{AUDIT_DIR}")
+        audited = spark.read.parquet(f"{tmp}/{AUDIT_DIR}").count()
+        logger.info("audit: %d rows also explained exactly", audited)
+    return counters[0].value, counters[1].value, audited
+
+
+def audit_sample(text, fraction: float, seed: int):
+    """Spark condition: the text is in the seeded sample of share ``fraction`` (a hash of the
+    text, so a text is audited on every night or on none, whatever the partitioning)."""
+    from pyspark.sql import functions as F
+
+    bucket = F.pmod(F.xxhash64(F.lit(seed), text.cast("string")), F.lit(1_000_000))
+    return text.isNotNull() & (bucket < F.lit(round(fraction * 1_000_000)))
 
 
 def publish(spark, tmp: str, output: str, rows_in: int, summary: dict) -> JobSummary:
@@ -219,12 +268,13 @@ def run(args: argparse.Namespace) -> JobSummary:
     try:
         frame, rows_in = read(spark, args)
         with _timed(seconds, "explainer_download_s"):
-            archive, model_text = ship(spark, args.model_uri, workdir)
+            archive, model_text = ship(spark, args.model_uri, workdir, args.method)
         with _timed(seconds, "explain_and_write_s"):
-            evaluations, hits = explain(spark, frame, args, archive, model_text, tmp)
+            evaluations, hits, audited = explain(spark, frame, args, archive, model_text, tmp)
         return publish(spark, tmp, args.output, rows_in, {
             "input": args.input, "output": args.output, "model_uri": args.model_uri,
-            "model_evaluations": evaluations, "cache_hits": hits, **seconds})
+            "model_evaluations": evaluations, "cache_hits": hits, "method": args.method,
+            "audited": audited, **seconds})
     finally:
         filesystem, leftover = hadoop_filesystem(spark, tmp)
         if filesystem.exists(leftover):  # a failed job leaves no half-written output behind

@@ -27,6 +27,10 @@ class JobSummary(Record):
     spark_start_s: float
     explainer_download_s: float
     explain_and_write_s: float
+    #: exact, fast or fast+audit (``dlexplain.spark.METHODS``)
+    method: str = "exact"
+    #: rows also explained exactly, in the output's ``_audit`` folder (fast+audit)
+    audited: int = 0
 
     @classmethod
     def read(cls, output: str) -> JobSummary:

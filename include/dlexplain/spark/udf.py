@@ -68,11 +68,12 @@ def load_once(archive: str, torch_threads: int):
 
 
 def explain_udf(model_file: str, text_column: str, torch_threads: int, counters=None, *,
-                faithfulness: bool = False):
+                faithfulness: bool = False, method: str = "exact"):
     """A pandas UDF: text column → explanation struct, for a ``pack_model`` archive added with
     ``addFile``. ``counters``: optional Spark accumulators (model evaluations, cache hits);
-    ``faithfulness``: also measure each row's faithfulness (the pyfunc's predict param)."""
-    from dlexplain.tracking.pyfunc import PARAM_FAITHFULNESS
+    ``faithfulness``: also measure each row's faithfulness; ``method``: ``exact`` or ``fast``
+    (the pyfunc's predict params)."""
+    from dlexplain.tracking.pyfunc import PARAM_FAITHFULNESS, PARAM_METHOD
 
     from pyspark.sql.functions import pandas_udf
 
@@ -88,7 +89,8 @@ def explain_udf(model_file: str, text_column: str, torch_threads: int, counters=
         for texts in batches:
             before = (python_model.evaluations, python_model.cache_hits)
             frame = pd.DataFrame({text_column: texts.astype(object).where(texts.notna(), None)})
-            out = model.predict(frame, params={PARAM_FAITHFULNESS: faithfulness})[columns]
+            out = model.predict(frame, params={PARAM_FAITHFULNESS: faithfulness,
+                                               PARAM_METHOD: method})[columns]
             if counters is not None:
                 counters[0].add(python_model.evaluations - before[0])
                 counters[1].add(python_model.cache_hits - before[1])

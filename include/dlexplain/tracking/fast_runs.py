@@ -27,12 +27,13 @@ from dlexplain.tracking import pyfunc
 from dlexplain.tracking.filters import tag, where
 from dlexplain.tracking.registry import (TAG_IDENTITY, TAG_SOURCE_KEY, ExplainerRef,
                                          ExplainerSpec, log_explainer_model)
-from dlexplain.tracking.runs import EXPLAINERS_EXPERIMENT, TAG_KIND, experiment_id
+from dlexplain.tracking.runs import (EXPLAINERS_EXPERIMENT, TAG_EXACT_RUN_ID, TAG_KIND,
+                                     experiment_id)
 
 logger = logging.getLogger(__name__)
 
 KIND_FAST = "fast_explainer"
-TAG_EXACT_RUN = "dlexplain.exact_run_id"
+TAG_EXACT_RUN = TAG_EXACT_RUN_ID
 TAG_GATE = "dlexplain.gate"
 TAG_TRAIN_TEXTS = "dlexplain.train_texts"
 #: distinct explained texts there were when it was trained (training and held out)
@@ -87,6 +88,22 @@ def last_fast_run(exact_run_id: str, *, passed: bool | None = None,
     runs = MlflowClient().search_runs([experiment_id(experiment)], filter_string=where(conditions),
                                       order_by=["attributes.start_time DESC"], max_results=1)
     return runs[0] if runs else None
+
+
+def gated_fast(exact: ExplainerRef) -> ExplainerRef | None:
+    """The newest registered (so gated) fast explainer trained from ``exact``, or None."""
+    if not exact.registered_model:
+        return None
+    client = MlflowClient()
+    name = fast_name(exact.registered_model)
+    versions = [v for v in client.search_model_versions(where({"name": name}))
+                if client.get_run(v.run_id).data.tags.get(TAG_EXACT_RUN) == exact.run_id]
+    if not versions:
+        return None
+    newest = max(versions, key=lambda v: int(v.version))
+    return ExplainerRef(run_id=newest.run_id, model_uri=f"models:/{name}/{newest.version}",
+                        text_column=exact.text_column, registered_model=name,
+                        version=str(newest.version), exact_run_id=exact.run_id)
 
 
 def _curve_plot(curve: Sequence[dict], path: Path) -> None:

@@ -55,6 +55,13 @@ class ExplainerRef(Record):
     text_column: str = "text"
     registered_model: str | None = None
     version: str | None = None
+    #: the exact explainer this one was trained from (a fast explainer), else None
+    exact_run_id: str | None = None
+
+    @property
+    def exact_run(self) -> str:
+        """The exact explainer behind this one: whose explanations train its fast explainers."""
+        return self.exact_run_id or self.run_id
 
     @classmethod
     def of_run(cls, run_id: str, text_column: str = "text") -> ExplainerRef:

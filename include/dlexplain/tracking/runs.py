@@ -20,6 +20,10 @@ KIND_EXPLANATIONS = "explanations"
 TAG_DAG_ID = "dlexplain.dag_id"
 TAG_LOGICAL_DATE = "dlexplain.logical_date"
 TAG_EXPLAINER_RUN_ID = "dlexplain.explainer_run_id"
+#: the exact explainer behind a run: itself, or the one a fast explainer was trained from
+TAG_EXACT_RUN_ID = "dlexplain.exact_run_id"
+#: how a night was explained: exact, fast or fast+audit
+TAG_METHOD = "dlexplain.method"
 TAG_PARTITION = "dlexplain.partition"
 TAG_INPUT = "dlexplain.input"
 TAG_OUTPUT = "dlexplain.output"

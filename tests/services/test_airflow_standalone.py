@@ -26,7 +26,6 @@ from tests.services.processes import background, wait_for
 
 pytestmark = pytest.mark.slow
 DAG_ID = "explain_reviews"
-TRAINING_DAG_ID = "train_fast_explainer"
 DAYS = [date(2026, 1, d) for d in (1, 2, 3)]
 CONF = {"max_evals": 30, "rows_per_batch": 4}
 #: the user's own data: JSON lines, other column names, a day no backfill touches
@@ -241,7 +240,6 @@ def test_trigger_from_the_api_with_params(standalone, tiny_family_dirs, tracking
     from dlexplain.explain.table import read_explanations
 
     _airflow(standalone, "dags", "unpause", DAG_ID)
-    _airflow(standalone, "dags", "unpause", TRAINING_DAG_ID)  # runs on the night's Asset event
     url = f"{standalone['api']}/api/v2/dags/{DAG_ID}/dagRuns"
     conf = {"partition_date": str(TWEETS_DAY), "row_limit": 3, "rows_per_batch": 2,
             "max_evals": 40, "class_to_plot": "neutral",
@@ -293,25 +291,3 @@ def test_trigger_from_the_api_with_params(standalone, tiny_family_dirs, tracking
     plots = {a.path.rsplit("/", 1)[-1] for a in client.list_artifacts(explanations.info.run_id,
                                                                       batches[0])}
     assert {p for p in plots if p.startswith("bar_")} == {"bar_neutral.png"}
-
-    # the night's Asset event started train_fast_explainer, which looked at the explainer the
-    # event names (3 texts are too few to train: gather stops the run, train is skipped); the
-    # scheduled night the unpause started announces itself too, so there may be two such runs
-    announced = f"explainer run {version.run_id}: 3 explained texts"
-    wait_for(lambda: any(announced in log for log in _training_logs(standalone)), 600,
-             "the asset-triggered training run")
-    for training in _get(standalone, f"/api/v2/dags/{TRAINING_DAG_ID}/dagRuns")["dag_runs"]:
-        assert training["run_type"] == "asset_triggered", training
-        tasks = {t["task_id"]: t["state"] for t in _get(
-            standalone, f"/api/v2/dags/{TRAINING_DAG_ID}/dagRuns/{training['dag_run_id']}"
-            "/taskInstances")["task_instances"]}
-        assert training["state"] == "success" and tasks == {"gather": "success",
-                                                            "train": "skipped"}, tasks
-
-
-def _training_logs(standalone) -> list[str]:
-    """The gather logs of the training runs that have ended."""
-    runs = _get(standalone, f"/api/v2/dags/{TRAINING_DAG_ID}/dagRuns")["dag_runs"]
-    return [json.dumps(_get(standalone, f"/api/v2/dags/{TRAINING_DAG_ID}/dagRuns/"
-                                        f"{r['dag_run_id']}/taskInstances/gather/logs/1"))
-            for r in runs if r["state"] in ("success", "failed")]

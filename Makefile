@@ -18,7 +18,7 @@ help:
 	@echo "make lint   - check the package's layer contracts (lint-imports, pyproject.toml)"
 	@echo "make bench  - benchmark the engine against the seed-style per-row explainer"
 	@echo "make bench-eaas - latency and throughput of the served explainer"
-	@echo "make bench-fast - the fast explainer vs the exact one (builds it first: ~50 min once)"
+	@echo "make bench-fast - the fast explainer vs the exact one (builds it first: ~60 min once)"
 	@echo "make lock   - re-resolve requirements.in into requirements.lock"
 
 setup:

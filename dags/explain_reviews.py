@@ -174,10 +174,10 @@ def explain_reviews():
                          plan=PartitionPlan.from_json_dict(plan),
                          rows_per_batch=context["params"]["rows_per_batch"])
         # the night's output is now in MLflow's catalogue: say so, and with which explainer
+        ref = ExplainerRef.from_json_dict(explainer)
         outlet_events[EXPLAINED_REVIEWS].extra = {
-            "night": plan["ds"], "output": plan["output"],
-            "exact_run_id": explainer["exact_run_id"] or explainer["run_id"],
-            "registered_model": explainer["registered_model"]}
+            "night": plan["ds"], "output": plan["output"], "explainer_run_id": ref.run_id,
+            "exact_run_id": ref.exact_run, "registered_model": ref.exact_name}
         return [item.to_json_dict() for item in items]
 
     @task

@@ -8,15 +8,18 @@ Runs each time `explain_reviews` catalogues a night (an event of the Asset
 `dlexplain_explained_reviews`, which names the exact explainer that explained it), or on demand
 for `source_model`'s newest exact explainer.
 
-1. **gather** finds that explainer's explanations through MLflow (each explanation run records
-   its Parquet output) and counts the distinct texts; with fewer than `min_new_texts` texts that
-   the last fast explainer did not see, the run stops here (skipped, not failed);
-2. **train** holds out a stable share of the texts (`held_out_fraction`, by a hash of the text),
-   trains the classifier's own encoder with a per-token head on the rest (a learning curve on
-   growing shares), measures fidelity (Spearman, top-5 overlap and sign agreement) and
-   faithfulness (fast vs exact vs random) on the held-out texts, scores the fast and the exact
-   explanations of `reference_texts` of them against a finer reference (`reference_max_evals`,
-   metrics `reference_*`), and logs it all with a report;
+1. **gather** takes every exact explainer the triggering events name (nights that ended while a
+   run was queued fold into one run, and they may name different explainers), finds each one's
+   explanations through MLflow (each explanation run records its Parquet output) and counts the
+   distinct texts; an explainer with fewer than `min_new_texts` texts that its last fast
+   explainer did not see is left out (default `DLEXPLAIN_FAST_MIN_NEW_TEXTS`, what Asset-triggered
+   runs use); when none is left, `train` is skipped, not failed;
+2. **train**, once per explainer left (mapped, one at a time), holds out a stable share of the
+   texts (`held_out_fraction`, by a hash of the text), trains the classifier's own encoder with a
+   per-token head on the rest (a learning curve on growing shares), measures fidelity (Spearman,
+   top-5 overlap and sign agreement) and faithfulness (fast vs exact vs random) on the held-out
+   texts, scores the fast and the exact explanations of `reference_texts` of them against a finer
+   reference (`reference_max_evals`, metrics `reference_*`), and logs it all with a report;
    when every gate threshold holds it registers the fast explainer as `<exact explainer>-fast`
    (it answers `method: fast` by default, `exact` on request). A failed gate registers nothing;
    its figures are logged all the same.
@@ -47,7 +50,7 @@ FIT = TrainingConfig()
     params={
         **classifier_params("the classifier whose newest exact explainer to learn from, when "
                             "no Asset event names one"),
-        "min_new_texts": Param(200, type="integer", minimum=0,
+        "min_new_texts": Param(SETTINGS.fast_min_new_texts, type="integer", minimum=0,
                                description="train only when this many explained texts are new "
                                            "since the last fast explainer"),
         "held_out_fraction": Param(0.2, type="number", exclusiveMinimum=0, exclusiveMaximum=1,
@@ -56,6 +59,10 @@ FIT = TrainingConfig()
         "learning_rate": Param(FIT.learning_rate, type="number", exclusiveMinimum=0,
                                description="encoder learning rate"),
         "head_learning_rate": Param(FIT.head_learning_rate, type="number", exclusiveMinimum=0),
+        "correlation_weight": Param(FIT.correlation_weight, type="number", minimum=0,
+                                    description="weight of the rank-aware loss term (1 - "
+                                                "Pearson of each text's values with its exact "
+                                                "ones) beside the squared error"),
         "min_median_spearman": Param(GATE.min_median_spearman, type="number", minimum=-1,
                                      maximum=1),
         "min_top5_overlap": Param(GATE.min_top5_overlap, type="number", minimum=0, maximum=5),
@@ -73,34 +80,35 @@ FIT = TrainingConfig()
     },
 )
 def train_fast_explainer():
-    @task.short_circuit(inlets=[EXPLAINED_REVIEWS])
+    @task(inlets=[EXPLAINED_REVIEWS])
     @fail_fast
-    def gather(*, triggering_asset_events=None) -> dict | bool:
-        from dlexplain.train_steps import gather_training_data
+    def gather(*, triggering_asset_events=None) -> list[dict]:
+        from dlexplain.train_steps import gather_named
 
         params = get_current_context()["params"]
-        events = list((triggering_asset_events or {}).get(EXPLAINED_REVIEWS, []))
-        named = events[-1].extra if events and events[-1].extra.get("exact_run_id") else {}
-        data = gather_training_data(params["source_model"], params["min_new_texts"], SETTINGS,
-                                    named.get("registered_model") or params["explainer_name"],
-                                    exact_run_id=named.get("exact_run_id"))
-        return data.to_json_dict() if data.ready else False
+        events = (triggering_asset_events or {}).get(EXPLAINED_REVIEWS, [])
+        found = gather_named(params["source_model"], params["min_new_texts"], SETTINGS,
+                             params["explainer_name"], [event.extra for event in events])
+        return [data.to_json_dict() for data in found if data.ready]
 
-    @task(execution_timeout=timedelta(hours=3))
+    @task(execution_timeout=timedelta(hours=3), max_active_tis_per_dagrun=1,
+          map_index_template="{{ exact_explainer }}")
     @fail_fast
     def train(data: dict) -> dict:
         from dlexplain.train_steps import TrainingData, train_fast
 
-        params = get_current_context()["params"]
+        context = get_current_context()
+        params = context["params"]
+        context["exact_explainer"] = data["registered_model"] or data["exact_run_id"]
         thresholds = GateThresholds(**{k: params[k] for k in GATE.to_dict()})
-        fit = TrainingConfig(epochs=params["epochs"], learning_rate=params["learning_rate"],
-                             head_learning_rate=params["head_learning_rate"])
+        fit = TrainingConfig(**{k: params[k] for k in ("epochs", "learning_rate",
+                                                        "head_learning_rate",
+                                                        "correlation_weight")})
         return train_fast(TrainingData.from_json_dict(data), thresholds=thresholds,
                           training=fit, held_out_fraction=params["held_out_fraction"],
                           settings=SETTINGS, reference_texts=params["reference_texts"],
                           reference_max_evals=params["reference_max_evals"]).to_json_dict()
 
-    train(gather())
-
+    train.expand(data=gather())
 
 train_fast_explainer()

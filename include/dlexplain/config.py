@@ -34,6 +34,13 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _count(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("must be >= 0")
+    return number
+
+
 def _switch(value: str) -> bool:
     if value.lower() not in ("on", "off"):
         raise ValueError("must be 'on' or 'off'")
@@ -69,6 +76,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "explanation_cache_mb": _positive_int,
     "explanation_cache_path": _path,
     "schedule": str,
+    "fast_min_new_texts": _count,
     "serve_max_texts": _positive_int,
     "serve_max_chars": _positive_int,
     "eaas_classifier": str,
@@ -106,6 +114,9 @@ class Settings:
     explanation_cache_path: Path | None = None
     #: Schedule of the ``explain_reviews`` DAG.
     schedule: str = "@daily"
+    #: ``train_fast_explainer`` trains when this many explained texts are new since the last
+    #: fast explainer (its ``min_new_texts`` param's default: what Asset-triggered runs use).
+    fast_min_new_texts: int = 200
     #: Served explainer: most texts in one request (more answer 400).
     serve_max_texts: int = 64
     #: Served explainer: most characters in one text (longer answer 400).

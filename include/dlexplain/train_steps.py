@@ -1,9 +1,10 @@
 """The steps of the ``train_fast_explainer`` DAG, free of Airflow imports.
 
-1. :func:`gather_training_data` finds the exact explanations of one exact explainer through MLflow
-   (the explanation runs it made record their Parquet outputs) and counts the texts they hold
-   against those the last fast explainer saw;
-2. :func:`train_fast` trains on them, judges the result on held-out texts, logs it, and
+1. :func:`gather_named` does, for every exact explainer the triggering Asset events name (several
+   nights may fold into one run), what :func:`gather_training_data` does for one: it finds that
+   explainer's explanations through MLflow (the explanation runs it made record their Parquet
+   outputs) and counts the texts they hold against those the last fast explainer saw;
+2. :func:`train_fast` trains on one explainer's, judges the result on held-out texts, logs it, and
    registers it as ``<exact explainer>-fast`` only when the gate passes.
 """
 
@@ -13,6 +14,7 @@ import logging
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Iterable, Mapping
 
 from dlexplain.base.records import Record
 from dlexplain.config import Settings
@@ -99,6 +101,28 @@ def gather_training_data(source: str, min_new_texts: int, settings: Settings,
                 exact_run_id, texts, len(outputs), texts - seen, min_new_texts,
                 "training" if ready else "not training")
     return TrainingData(exact_run_id, registered, outputs, texts, texts - seen, ready)
+
+
+def named_explainers(events: Iterable[Mapping]) -> list[tuple[str, str | None]]:
+    """``(exact_run_id, registered_model)`` of each distinct exact explainer that the Asset
+    events' extras name, in the order of their newest event (events naming none are ignored)."""
+    named: dict[str, str | None] = {}
+    for extra in events:
+        if extra.get("exact_run_id"):
+            named.pop(extra["exact_run_id"], None)
+            named[extra["exact_run_id"]] = extra.get("registered_model")
+    return list(named.items())
+
+
+def gather_named(source: str, min_new_texts: int, settings: Settings,
+                 explainer_name: str | None, events: Iterable[Mapping]) -> list[TrainingData]:
+    """:func:`gather_training_data` for every exact explainer the Asset events name, or for
+    ``source``'s newest exact explainer when they name none (a run triggered by hand)."""
+    named = named_explainers(events)
+    if not named:
+        return [gather_training_data(source, min_new_texts, settings, explainer_name)]
+    return [gather_training_data(source, min_new_texts, settings, registered or explainer_name,
+                                 exact_run_id=run_id) for run_id, registered in named]
 
 
 def _registered_name(run_id: str) -> str | None:

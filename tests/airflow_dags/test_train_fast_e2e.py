@@ -77,7 +77,8 @@ def test_the_pipeline_trains_gates_and_registers_its_fast_explainer(
     training = dags["train_fast_explainer"]
     run = training.test(run_conf={"source_model": source, **PARAMS})
     assert run.state == "success", run_failures(run)
-    fast = run.get_task_instance("train").xcom_pull(task_ids="train")
+    # one explainer named: one mapped training
+    fast = run.get_task_instance("train", map_index=0).xcom_pull(task_ids="train", map_indexes=0)
     assert fast["passed"], fast["failures"]
     assert fast["registered_model"] == exact["registered_model"] + "-fast"
     client = MlflowClient()
@@ -122,7 +123,8 @@ def test_the_pipeline_trains_gates_and_registers_its_fast_explainer(
     strict = training.test(run_conf={"source_model": source, **PARAMS, "min_new_texts": 0,
                                      "min_median_spearman": 1.0})
     assert strict.state == "success", run_failures(strict)
-    failed = strict.get_task_instance("train").xcom_pull(task_ids="train")
+    failed = strict.get_task_instance("train", map_index=0).xcom_pull(task_ids="train",
+                                                                      map_indexes=0)
     assert not failed["passed"] and failed["registered_model"] is None
     assert any("median_spearman" in f for f in failed["failures"])
     assert client.get_run(failed["run_id"]).data.tags[TAG_GATE] == "failed"
@@ -178,13 +180,20 @@ def test_the_pipeline_trains_gates_and_registers_its_fast_explainer(
     assert night_run.data.metrics["audit_median_spearman"] > 0.5
     event = [e for e in _asset_events("dlexplain_explained_reviews")
              if e.get("night") == str(NEXT_DAY)][-1]
-    assert event["exact_run_id"] == exact["run_id"]
-    # the audited exact rows are new training texts for the next training
+    # a fast night's event names the explainer that explained it and the exact one behind it
+    assert (event["explainer_run_id"], event["exact_run_id"], event["registered_model"]) == (
+        fast["run_id"], exact["run_id"], exact["registered_model"])
+    # the audited exact rows are new training texts for the next training; the two nights'
+    # events, folded into one training run, name one explainer: one training
     from dlexplain.config import Settings
-    from dlexplain.train_steps import gather_training_data
+    from dlexplain.train_steps import gather_named
 
-    gathered = gather_training_data(source, 1, Settings.from_env(), exact["registered_model"],
-                                    exact_run_id=exact["run_id"])
+    nights = [e for e in _asset_events("dlexplain_explained_reviews")
+              if e.get("night") in (str(DAY), str(NEXT_DAY))]  # other tests' nights left out
+    assert len(nights) == 2
+    (gathered,) = gather_named(source, 1, Settings.from_env(), None, nights)
+    assert (gathered.exact_run_id, gathered.registered_model) == (exact["run_id"],
+                                                                 exact["registered_model"])
     assert gathered.new_texts == len(audit) and gathered.ready
 
     # fast without a gated fast explainer: fails at log_explainer, no Spark job

@@ -8,7 +8,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from dlexplain.explain.cache import ExplanationCache, cache_key, explain_cached
+from dlexplain.explain.cache import ExplanationCache, cache_key, explain_cached, open_cache
 from dlexplain.explain.config import ExplainerConfig
 from dlexplain.explain.engine import Explainer
 
@@ -119,3 +119,32 @@ def test_cached_values_round_trip_exactly(explainer, tmp_path):
     cache.put_many({"k": result})
     back = cache.get_many(["k"])["k"]
     assert np.array_equal(back.values, result.values) and back.tokens == result.tokens
+
+
+def test_a_garbage_cache_file_means_explaining_without_it(explainer, tmp_path, caplog):
+    path = tmp_path / "c.sqlite"
+    path.write_bytes(np.random.default_rng(0).bytes(64 << 10))
+    with caplog.at_level("WARNING", logger="dlexplain.explain.cache"):
+        cache = open_cache(path)
+    assert cache is None
+    assert "cannot be used" in caplog.text and str(path) in caplog.text
+    results, hits = explain_cached(TEXTS, explainer.explain, cache, "explainer-a")
+    assert hits == 0 and [r.error is None for r in results] == [True, False, True, False, True]
+
+
+def test_a_full_disk_is_warned_about_and_the_explanations_still_returned(explainer, tmp_path,
+                                                                          caplog):
+    cache = open_cache(tmp_path / "c.sqlite")
+    explain_cached(["the film was great"], explainer.explain, cache, "explainer-a")
+    pages = cache._db.execute("PRAGMA page_count").fetchone()[0]
+    cache._db.execute(f"PRAGMA max_page_count = {pages}")  # the file may not grow: a full disk
+    texts = [f"review number {i} was fine" for i in range(8)]
+    with caplog.at_level("WARNING", logger="dlexplain.explain.cache"):
+        results, hits = explain_cached(texts + ["the film was great"], explainer.explain,
+                                       cache, "explainer-a")
+    assert "writing failed" in caplog.text and "full" in caplog.text
+    assert hits == 1 and all(r.error is None for r in results)
+    assert len(cache) == 1, "nothing new was stored"
+    again, hits = explain_cached(texts[:1], explainer.explain, cache, "explainer-a")
+    assert hits == 0 and again[0].tokens == results[0].tokens
+

@@ -42,3 +42,21 @@ def test_fidelity_of_identical_reversed_and_sign_flipped_values():
                         TextExplanation.failed("x")], [reference, reference, reference])
     assert summary.texts == 2 and summary.median_spearman == 0.0
     assert summary.mean_top5_overlap == 5.0 and summary.top5_sign_agreement == 0.5
+
+
+def test_the_rank_aware_loss_term_judges_order_on_the_predicted_class():
+    import torch
+
+    from dlexplain.fast.train import correlation
+
+    targets = torch.tensor([[[0.0, 0.0], [-0.3, 0.3], [0.1, -0.1], [0.2, -0.2], [0.0, 0.0]]])
+    explained = torch.tensor([[False, True, True, True, False]])
+    predicted = torch.tensor([1])
+    scaled = targets * 3 + torch.tensor([0.0, 1.0]) * explained.unsqueeze(-1)  # shift + scale
+    assert torch.allclose(correlation(scaled, targets, explained, predicted), torch.ones(1))
+    assert torch.allclose(correlation(-targets, targets, explained, predicted), -torch.ones(1))
+    # a network that starts flat (zero head): no correlation, and a finite gradient
+    flat = torch.zeros_like(targets, requires_grad=True)
+    value = correlation(flat, targets, explained, predicted)
+    value.sum().backward()
+    assert value.item() == 0.0 and torch.isfinite(flat.grad).all()

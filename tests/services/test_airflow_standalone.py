@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -26,6 +26,9 @@ from tests.services.processes import background, wait_for
 
 pytestmark = pytest.mark.slow
 DAG_ID = "explain_reviews"
+TRAINING_DAG_ID = "train_fast_explainer"
+#: DLEXPLAIN_FAST_MIN_NEW_TEXTS of the standalone Airflow: its training runs gather, never train
+MIN_NEW_TEXTS = 1000
 DAYS = [date(2026, 1, d) for d in (1, 2, 3)]
 CONF = {"max_evals": 30, "rows_per_batch": 4}
 #: the user's own data: JSON lines, other column names, a day no backfill touches
@@ -74,6 +77,7 @@ def standalone(tmp_path_factory, mlflow_server, settings):
         "MLFLOW_TRACKING_URI": mlflow_server.url,
         "DLEXPLAIN_HOME": str(home),
         "DLEXPLAIN_DATA_DIR": str(home / "data"),
+        "DLEXPLAIN_FAST_MIN_NEW_TEXTS": str(MIN_NEW_TEXTS),
     }
     api = f"http://127.0.0.1:{port}"
     state = {}
@@ -240,6 +244,7 @@ def test_trigger_from_the_api_with_params(standalone, tiny_family_dirs, tracking
     from dlexplain.explain.table import read_explanations
 
     _airflow(standalone, "dags", "unpause", DAG_ID)
+    _airflow(standalone, "dags", "unpause", TRAINING_DAG_ID)  # runs on the nights' Asset events
     url = f"{standalone['api']}/api/v2/dags/{DAG_ID}/dagRuns"
     conf = {"partition_date": str(TWEETS_DAY), "row_limit": 3, "rows_per_batch": 2,
             "max_evals": 40, "class_to_plot": "neutral",
@@ -291,3 +296,41 @@ def test_trigger_from_the_api_with_params(standalone, tiny_family_dirs, tracking
     plots = {a.path.rsplit("/", 1)[-1] for a in client.list_artifacts(explanations.info.run_id,
                                                                       batches[0])}
     assert {p for p in plots if p.startswith("bar_")} == {"bar_neutral.png"}
+
+    # the night's Asset event started train_fast_explainer. Nights that ended while a training
+    # run was queued fold into one run (the backfill's, today's): gather looks at every
+    # explainer its events name, and with too few new texts (MIN_NEW_TEXTS, set through
+    # DLEXPLAIN_FAST_MIN_NEW_TEXTS) trains none of them
+    wait_for(lambda: version.run_id in _trained_from(standalone), 600,
+             "the training run started by the tweets night's Asset event")
+    for run_id, named in _ended_training_runs(standalone).items():
+        tasks = {t["task_id"]: t for t in _get(
+            standalone, f"/api/v2/dags/{TRAINING_DAG_ID}/dagRuns/{run_id}/taskInstances"
+        )["task_instances"]}
+        assert {k: t["state"] for k, t in tasks.items()} == {"gather": "success",
+                                                             "train": "skipped"}, run_id
+        log = json.dumps(_get(standalone, f"/api/v2/dags/{TRAINING_DAG_ID}/dagRuns/{run_id}"
+                                          f"/taskInstances/gather/logs/"
+                                          f"{tasks['gather']['try_number']}"))
+        for exact_run_id in named:
+            assert f"explainer run {exact_run_id}: " in log, (run_id, exact_run_id)
+        assert f"(need {MIN_NEW_TEXTS}): not training" in log
+
+
+def _ended_training_runs(standalone) -> dict[str, list[str]]:
+    """The ended training runs, each with the exact explainer runs of the events it consumed;
+    every one was started by the Asset (none is triggered by hand here)."""
+    ended = {}
+    for run in _get(standalone, f"/api/v2/dags/{TRAINING_DAG_ID}/dagRuns")["dag_runs"]:
+        assert run["run_type"] == "asset_triggered", run
+        if run["state"] in ("success", "failed"):
+            assert run["state"] == "success", run
+            events = _get(standalone, f"/api/v2/dags/{TRAINING_DAG_ID}/dagRuns/"
+                                      f"{run['dag_run_id']}/upstreamAssetEvents")["asset_events"]
+            ended[run["dag_run_id"]] = [e["extra"]["exact_run_id"] for e in events]
+    return ended
+
+
+def _trained_from(standalone) -> set[str]:
+    """The exact explainer runs named by the events of the ended training runs."""
+    return {name for named in _ended_training_runs(standalone).values() for name in named}

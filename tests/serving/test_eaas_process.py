@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 from mlflow import MlflowClient
 
 from dlexplain.config import Settings
-from dlexplain.serving.redeploy import backend_from_settings, pending_explainer
+from dlexplain.serving.redeploy import backend_from_settings, pending_explainer, redeploy
 from dlexplain.tracking.registry import explainer_for, registered_explainer
-from dlexplain.base.processes import process_alive
+from dlexplain.base.processes import ProcessHandle, process_alive
 from tests.serving.conftest import (delete_model_artifacts, post_texts, run_eaas_dag,
                                     version_of)
 from tests.checks import run_failures
@@ -90,7 +91,8 @@ def test_deploy_redeploy_rollback_and_bad_requests(airflow_db, tracking_uri, dle
         assert any(f is not None for f in figures)
         model = MlflowClient().get_registered_model(registered)
         assert model.aliases["production"] == served_b.version
-        assert not process_alive(int(served_a.handle))
+        handle = ProcessHandle.parse(served_a.handle)
+        assert handle.start and not handle.alive() and not process_alive(handle.pid)
         with pytest.raises(requests.ConnectionError):
             requests.get(f"{served_a.url}/ping", timeout=5)
         assert [e["event"] for e in backend.state.history()] == ["deploy", "deploy"]
@@ -120,7 +122,21 @@ def test_deploy_redeploy_rollback_and_bad_requests(airflow_db, tracking_uri, dle
         assert MlflowClient().get_registered_model(registered).aliases["production"] == \
             served_b.version
 
-        _check_bad_requests(served_b.url, run_b)
+        # explainer D redeployed twice at once (two tasks, two backends, one state file): the
+        # lock makes them take turns, the second finds D served: one server, one deploy event
+        run_d = log_version(max_evals=120)
+        target = registered_explainer(registered)
+        assert target.run_id == run_d
+        with ThreadPoolExecutor(2) as pool:
+            served = list(pool.map(
+                lambda _: redeploy(backend_from_settings(tracking_uri, settings), target, 300),
+                range(2)))
+        assert served[0] == served[1] == backend.state.active() and served[0].run_id == run_d
+        assert [e["event"] for e in backend.state.history()].count("deploy") == 3
+        assert not ProcessHandle.parse(served_b.handle).alive()
+        _check_explanations(post_texts(served[0].url, TEXTS).json()["predictions"], TEXTS, run_d)
+
+        _check_bad_requests(served[0].url, run_d)
     finally:
         backend.undeploy()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -84,3 +85,35 @@ def test_sensor_waits_while_the_classifier_is_not_registered(tracking_uri, tmp_p
     sensor = NewExplainerSensor(task_id="wait", classifier=f"models:/none-{unique}@champion",
                                 state_path=tmp_path / "state.json")
     assert sensor.poke({}) is False
+
+
+def test_a_reused_pid_is_never_signalled(tmp_path):
+    """The state names a server that is gone; its PID now runs an unrelated ``sleep``: undeploy
+    and a status check leave that process alone."""
+    import subprocess
+
+    from dlexplain.base.processes import ProcessHandle
+    from dlexplain.serving.process import ProcessBackend
+
+    sleeper = subprocess.Popen(["sleep", "600"], start_new_session=True)
+    try:
+        now = ProcessHandle.of(sleeper.pid)
+        assert now.alive() and str(now) == f"{sleeper.pid}:{now.start}"
+        stale = ProcessHandle(sleeper.pid, str(int(now.start) - 1))  # started at another time
+        backend = ProcessBackend(tmp_path / "eaas" / "deployment.json",
+                                 tracking_uri="http://127.0.0.1:1")
+        gone = Deployment(run_id="old", model_uri="models:/m/1", version="1",
+                          url="http://127.0.0.1:1", backend="process", handle=str(stale))
+        backend.state.record(gone, "deploy")
+        assert "is gone" in backend.problem(gone)
+        assert backend.undeploy() == gone and backend.state.active() is None
+        assert ProcessHandle.parse(str(stale)) == stale and not stale.terminate()
+        legacy = ProcessHandle.parse(str(sleeper.pid))  # a PID alone cannot be verified
+        assert not legacy.alive() and not legacy.terminate()
+        time.sleep(0.5)
+        assert sleeper.poll() is None, "the unrelated process was signalled"
+        assert now.terminate() and sleeper.wait(timeout=15) is not None
+        assert not now.alive()
+    finally:
+        sleeper.kill()
+        sleeper.wait()

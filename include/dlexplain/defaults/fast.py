@@ -45,8 +45,7 @@ class FastRecipe:
     max_evals: int = 500
     reference_max_evals: int = 2000
     backend: str = "auto"
-    training: TrainingConfig = field(
-        default_factory=lambda: TrainingConfig(epochs=12, learning_rate=1e-4))
+    training: TrainingConfig = field(default_factory=TrainingConfig)
     #: shares of the training texts of the learning curve (each point is one more training)
     curve: tuple[float, ...] = (0.25, 1.0)
     thresholds: GateThresholds = field(default_factory=GateThresholds)

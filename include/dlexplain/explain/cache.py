@@ -7,6 +7,10 @@ wait up to ``busy_timeout`` for each other. Only successful explanations are sto
 
 Eviction: when the stored JSON exceeds ``max_bytes``, the least recently used entries (by last
 read or write) are deleted until it is under 90% of the bound.
+
+A cache is never a reason to fail: a file that cannot be opened (garbage, no permission), a read
+that fails (corruption) or a write that fails (a full disk) is logged as a warning and the texts
+are explained without it (:func:`open_cache`, :func:`explain_cached`).
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ import sqlite3
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence, TypeVar
 
 from dlexplain.explain.row import TextExplanation
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
+#: what a broken cache file raises: SQLite's errors, the file system's, a stored value unreadable
+CACHE_FAULTS = (sqlite3.Error, OSError, ValueError)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS explanations (
@@ -85,9 +92,13 @@ class ExplanationCache:
             found.update((key, TextExplanation.from_json(value)) for key, value in rows)
         if found:
             now = time.time()
-            with self._transaction():
-                self._db.executemany("UPDATE explanations SET used = ? WHERE key = ?",
-                                     [(now, key) for key in found])
+            try:
+                with self._transaction():
+                    self._db.executemany("UPDATE explanations SET used = ? WHERE key = ?",
+                                         [(now, key) for key in found])
+            except sqlite3.Error as err:  # e.g. a full disk: the hits are still good
+                logger.warning("explanation cache %s: last-used times not updated (%s)",
+                               self.path, err)
         return found
 
     def put_many(self, entries: dict[str, TextExplanation]) -> None:
@@ -128,9 +139,29 @@ class ExplanationCache:
         try:
             yield
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLite has already rolled back on a full disk
+                self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+
+def open_cache(path: str | Path, max_bytes: int = 1 << 30) -> ExplanationCache | None:
+    """The cache at ``path``, or None (with a warning) when it cannot be opened: explain without."""
+    try:
+        return ExplanationCache(path, max_bytes)
+    except CACHE_FAULTS as err:
+        logger.warning("explanation cache %s cannot be used (%s): explaining without it", path,
+                       err)
+        return None
+
+
+def _tolerated(action: Callable[[], _T], fallback: _T, what: str, cache: ExplanationCache) -> _T:
+    try:
+        return action()
+    except CACHE_FAULTS as err:
+        logger.warning("explanation cache %s: %s failed (%s); explaining without it", cache.path,
+                       what, err)
+        return fallback
 
 
 def explain_cached(texts: Sequence[object], explain: Callable[[list], list[TextExplanation]],
@@ -138,14 +169,17 @@ def explain_cached(texts: Sequence[object], explain: Callable[[list], list[TextE
     """``explain(texts)`` for the texts not in ``cache``; returns (results in order, cache hits).
 
     Only string inputs are looked up; anything else goes to ``explain`` (which reports the error).
+    A cache that fails to read or write is warned about and skipped.
     """
     if cache is None:
         return explain(list(texts)), 0
     keys = [cache_key(identity, t) if isinstance(t, str) else None for t in texts]
-    found = cache.get_many([k for k in keys if k is not None])
+    found = _tolerated(lambda: cache.get_many([k for k in keys if k is not None]), {}, "reading",
+                       cache)
     missing = [i for i, key in enumerate(keys) if key not in found]
     fresh = explain([texts[i] for i in missing]) if missing else []
-    cache.put_many({keys[i]: result for i, result in zip(missing, fresh) if keys[i] is not None})
+    _tolerated(lambda: cache.put_many({keys[i]: result for i, result in zip(missing, fresh)
+                                       if keys[i] is not None}), None, "writing", cache)
     results: list[TextExplanation] = [found[k] if k in found else None for k in keys]
     for i, result in zip(missing, fresh):
         results[i] = result

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
+import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 from dlexplain.base.records import Record
 
@@ -35,6 +39,27 @@ class DeploymentState:
 
     def __init__(self, path: Path):
         self.path = Path(path)
+
+    @contextmanager
+    def locked(self, timeout: float) -> Iterator[None]:
+        """Hold this state's lock (``<state>.lock``, one holder across processes and threads)
+        for a whole redeploy; waits up to ``timeout`` seconds, then raises ``TimeoutError``."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(f"{self.path.name}.lock"), "a") as lock:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"{lock.name} was held for over {timeout:.0f}s "
+                                           "by another redeploy") from None
+                    time.sleep(0.2)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _read(self) -> dict:
         if not self.path.is_file():

@@ -1,4 +1,5 @@
-"""The ``process`` backend: ``mlflow models serve`` as a local process, tracked by PID."""
+"""The ``process`` backend: ``mlflow models serve`` as a local process, tracked by PID and start
+time (a reused PID is never signalled)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dlexplain.base.processes import free_port, process_alive, terminate_process_group
+from dlexplain.base.processes import ProcessHandle, free_port
 from dlexplain.serving.backend import DeployBackend
 from dlexplain.serving.deployment import Deployment
 from dlexplain.tracking.registry import ExplainerRef
@@ -24,7 +25,8 @@ class ProcessBackend(DeployBackend):
         self._children: dict[int, subprocess.Popen] = {}
 
     def _log(self, deployment: Deployment) -> Path:
-        return self.log_dir / f"{deployment.run_id}-{deployment.handle}.log"
+        pid = ProcessHandle.parse(deployment.handle).pid
+        return self.log_dir / f"{deployment.run_id}-{pid}.log"
 
     def start(self, target: ExplainerRef) -> Deployment:
         port = free_port(self.url_host)
@@ -39,20 +41,23 @@ class ProcessBackend(DeployBackend):
                                     stdout=handle, stderr=subprocess.STDOUT, env=env,
                                     start_new_session=True)
         self._children[proc.pid] = proc
-        deployment = self.deployment(target, port, str(proc.pid))
+        deployment = self.deployment(target, port, str(ProcessHandle.of(proc.pid)))
         log.rename(self._log(deployment))
         return deployment
 
     def problem(self, deployment: Deployment) -> str | None:
-        pid = int(deployment.handle)
-        child = self._children.get(pid)
-        running = child.poll() is None if child is not None else process_alive(pid)
+        handle = ProcessHandle.parse(deployment.handle)
+        child = self._children.get(handle.pid)
+        running = child.poll() is None if child is not None else handle.alive()
         if running:
             return None
         log = self._log(deployment)
         tail = log.read_text(errors="replace")[-3000:] if log.is_file() else "(no log)"
-        return f"process {pid} exited; last log lines:\n{tail}"
+        return f"process {handle} is gone; last log lines:\n{tail}"
 
     def stop(self, deployment: Deployment) -> None:
-        terminate_process_group(int(deployment.handle))
-        self._children.pop(int(deployment.handle), None)
+        handle = ProcessHandle.parse(deployment.handle)
+        handle.terminate()
+        child = self._children.pop(handle.pid, None)
+        if child is not None:
+            child.poll()  # reap it

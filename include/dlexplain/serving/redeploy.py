@@ -12,6 +12,8 @@ from dlexplain.tracking.registry import ExplainerRef, explainer_for
 from dlexplain.tracking.request_limits import RequestLimits
 
 logger = logging.getLogger(__name__)
+#: how much longer than one redeploy's health timeout the next waits for its turn
+LOCK_MARGIN_S = 120
 
 
 def redeploy(backend: DeployBackend, target: ExplainerRef, timeout: float) -> Deployment:
@@ -19,8 +21,19 @@ def redeploy(backend: DeployBackend, target: ExplainerRef, timeout: float) -> De
 
     The new server must answer ``/ping`` and explain one text as ``target.run_id`` within
     ``timeout`` seconds; otherwise it is removed, the old one keeps serving, the rollback is
-    recorded and :class:`ServingError` says why. Deploying the run already active is a no-op.
+    recorded and :class:`ServingError` says why. Deploying the run already active (and
+    healthy) is a no-op. Redeploys on one state file take turns (a lock held throughout; a
+    second one waits up to ``timeout`` plus a margin, then sees what the first deployed).
     """
+    try:
+        with backend.state.locked(timeout + LOCK_MARGIN_S):
+            return _redeploy(backend, target, timeout)
+    except TimeoutError as err:
+        raise ServingError(f"redeploy of explainer run {target.run_id} not started: {err}") \
+            from err
+
+
+def _redeploy(backend: DeployBackend, target: ExplainerRef, timeout: float) -> Deployment:
     old = backend.state.active()
     if old is not None and old.run_id == target.run_id and backend.problem(old) is None:
         logger.info("explainer run %s is already served at %s", target.run_id, old.url)

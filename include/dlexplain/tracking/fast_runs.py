@@ -103,7 +103,8 @@ def gated_fast(exact: ExplainerRef) -> ExplainerRef | None:
     newest = max(versions, key=lambda v: int(v.version))
     return ExplainerRef(run_id=newest.run_id, model_uri=f"models:/{name}/{newest.version}",
                         text_column=exact.text_column, registered_model=name,
-                        version=str(newest.version), exact_run_id=exact.run_id)
+                        version=str(newest.version), exact_run_id=exact.run_id,
+                        exact_registered_model=exact.registered_model)
 
 
 def _curve_plot(curve: Sequence[dict], path: Path) -> None:

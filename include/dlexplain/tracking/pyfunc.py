@@ -130,7 +130,7 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
         from transformers import AutoConfig
 
         from dlexplain.config import Settings
-        from dlexplain.explain.cache import ExplanationCache
+        from dlexplain.explain.cache import open_cache
         from dlexplain.explain.classifier import class_labels
         from dlexplain.tracking.request_limits import RequestLimits
 
@@ -155,8 +155,8 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
 
             chosen = auto_backend(resolve_device(self._device))
             self.identity = hashlib.sha256(f"{self.identity}:{chosen}".encode()).hexdigest()
-        self._cache = (ExplanationCache(settings.explanation_cache_path,
-                                        settings.explanation_cache_mb << 20)
+        self._cache = (open_cache(settings.explanation_cache_path,
+                                  settings.explanation_cache_mb << 20)
                        if settings.explanation_cache else None)
         #: explanations served from the cache, over this model's life
         self.cache_hits = 0

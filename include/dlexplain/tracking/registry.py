@@ -57,11 +57,18 @@ class ExplainerRef(Record):
     version: str | None = None
     #: the exact explainer this one was trained from (a fast explainer), else None
     exact_run_id: str | None = None
+    #: that exact explainer's registered model (a fast explainer), else None
+    exact_registered_model: str | None = None
 
     @property
     def exact_run(self) -> str:
         """The exact explainer behind this one: whose explanations train its fast explainers."""
         return self.exact_run_id or self.run_id
+
+    @property
+    def exact_name(self) -> str | None:
+        """The registered model of :attr:`exact_run`."""
+        return self.exact_registered_model if self.exact_run_id else self.registered_model
 
     @classmethod
     def of_run(cls, run_id: str, text_column: str = "text") -> ExplainerRef:

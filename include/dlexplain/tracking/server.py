@@ -11,7 +11,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from dlexplain.base.processes import free_port, process_alive, terminate_process_group
+from dlexplain.base.processes import ProcessHandle, free_port, terminate_process_group
 from dlexplain.errors import DlexplainError
 
 logger = logging.getLogger(__name__)
@@ -21,11 +21,17 @@ STATE_FILE = "server.json"
 
 @dataclass(frozen=True)
 class TrackingServer:
-    """A running server: its URL, process id and state folder."""
+    """A running server: its URL, process id (with its start time) and state folder."""
 
     url: str
     pid: int
     root: str
+    #: the process's start time (:class:`ProcessHandle`): a reused PID is never taken for it
+    started: str | None = None
+
+    @property
+    def process(self) -> ProcessHandle:
+        return ProcessHandle(self.pid, self.started)
 
 
 def _healthy(url: str) -> bool:
@@ -43,7 +49,7 @@ def running_server(root: Path) -> TrackingServer | None:
     if not state.is_file():
         return None
     server = TrackingServer(**json.loads(state.read_text()))
-    return server if process_alive(server.pid) and _healthy(server.url) else None
+    return server if server.process.alive() and _healthy(server.url) else None
 
 
 def start_server(root: Path, port: int | None = None, host: str = "127.0.0.1",
@@ -73,7 +79,8 @@ def start_server(root: Path, port: int | None = None, host: str = "127.0.0.1",
     with open(root / "server.log", "ab") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
                                 start_new_session=True, cwd=root)
-    server = TrackingServer(url=url, pid=proc.pid, root=str(root))
+    server = TrackingServer(url=url, pid=proc.pid, root=str(root),
+                            started=ProcessHandle.of(proc.pid).start)
     deadline = time.monotonic() + timeout
     while not _healthy(url):
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -92,7 +99,7 @@ def stop_server(root: Path) -> bool:
     if not state.is_file():
         return False
     server = TrackingServer(**json.loads(state.read_text()))
-    terminate_process_group(server.pid)
+    server.process.terminate()
     state.unlink()
     logger.info("stopped MLflow tracking server %s (pid %d)", server.url, server.pid)
     return True

@@ -27,18 +27,16 @@ def _path(value: str) -> Path:
     return Path(value).expanduser()
 
 
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise ValueError("must be >= 1")
-    return number
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        number = int(value)
+        if number < minimum:
+            raise ValueError(f"must be >= {minimum}")
+        return number
+    return parse
 
 
-def _count(value: str) -> int:
-    number = int(value)
-    if number < 0:
-        raise ValueError("must be >= 0")
-    return number
+_positive_int, _count = _int_at_least(1), _int_at_least(0)
 
 
 def _switch(value: str) -> bool:

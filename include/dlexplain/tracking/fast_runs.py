@@ -33,7 +33,6 @@ from dlexplain.tracking.runs import (EXPLAINERS_EXPERIMENT, TAG_EXACT_RUN_ID, TA
 logger = logging.getLogger(__name__)
 
 KIND_FAST = "fast_explainer"
-TAG_EXACT_RUN = TAG_EXACT_RUN_ID
 TAG_GATE = "dlexplain.gate"
 TAG_TRAIN_TEXTS = "dlexplain.train_texts"
 #: distinct explained texts there were when it was trained (training and held out)
@@ -79,14 +78,21 @@ def download_classifier(exact: ExplainerRef, workdir: Path) -> Path:
     return model / flavor["artifacts"][pyfunc.ARTIFACT_CLASSIFIER]["path"]
 
 
+def _fast_runs(exact_run_id: str, experiment: str, passed: bool | None = None,
+               max_results: int = 1000):
+    """Fast explainer runs trained for ``exact_run_id``, newest first (by gate verdict, if asked)."""
+    conditions = {tag(TAG_KIND): KIND_FAST, tag(TAG_EXACT_RUN_ID): exact_run_id}
+    if passed is not None:
+        conditions[tag(TAG_GATE)] = "passed" if passed else "failed"
+    return MlflowClient().search_runs([experiment_id(experiment)], filter_string=where(conditions),
+                                      order_by=["attributes.start_time DESC"],
+                                      max_results=max_results)
+
+
 def last_fast_run(exact_run_id: str, *, passed: bool | None = None,
                   experiment: str = EXPLAINERS_EXPERIMENT):
     """The newest fast explainer run trained for ``exact_run_id`` (passed the gate, if asked)."""
-    conditions = {tag(TAG_KIND): KIND_FAST, tag(TAG_EXACT_RUN): exact_run_id}
-    if passed is not None:
-        conditions[tag(TAG_GATE)] = "passed" if passed else "failed"
-    runs = MlflowClient().search_runs([experiment_id(experiment)], filter_string=where(conditions),
-                                      order_by=["attributes.start_time DESC"], max_results=1)
+    runs = _fast_runs(exact_run_id, experiment, passed, max_results=1)
     return runs[0] if runs else None
 
 
@@ -94,10 +100,11 @@ def gated_fast(exact: ExplainerRef) -> ExplainerRef | None:
     """The newest registered (so gated) fast explainer trained from ``exact``, or None."""
     if not exact.registered_model:
         return None
-    client = MlflowClient()
     name = fast_name(exact.registered_model)
-    versions = [v for v in client.search_model_versions(where({"name": name}))
-                if client.get_run(v.run_id).data.tags.get(TAG_EXACT_RUN) == exact.run_id]
+    trained = {run.info.run_id for run in _fast_runs(exact.run_id, EXPLAINERS_EXPERIMENT,
+                                                     passed=True)}
+    versions = [v for v in MlflowClient().search_model_versions(where({"name": name}))
+                if v.run_id in trained]
     if not versions:
         return None
     newest = max(versions, key=lambda v: int(v.version))
@@ -132,7 +139,7 @@ def log_fast_explainer(exact: ExplainerRef, classifier_folder: Path, network_fol
     """Log one training (see the module docstring); register it only if ``gate`` passed."""
     spec, exact_tags = exact_spec(exact.run_id)
     verdict = "passed" if gate.passed else "failed"
-    tags = {TAG_KIND: KIND_FAST, TAG_EXACT_RUN: exact.run_id, TAG_GATE: verdict,
+    tags = {TAG_KIND: KIND_FAST, TAG_EXACT_RUN_ID: exact.run_id, TAG_GATE: verdict,
             TAG_TRAIN_TEXTS: str(train_texts), TAG_TEXTS: str(texts),
             TAG_SOURCE_KEY: exact_tags.get(TAG_SOURCE_KEY, ""),
             TAG_IDENTITY: exact_tags.get(TAG_IDENTITY, "")}

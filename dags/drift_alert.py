@@ -16,12 +16,16 @@ from airflow.sdk import dag, task
 from dag_defaults import dag_defaults
 from dlexplain_assets import DRIFT_DETECTED
 
+from dlexplain.config import Settings
+
 logger = logging.getLogger(__name__)
+SETTINGS = Settings.from_env()
 
 
 @dag(
     **dag_defaults(schedule=DRIFT_DETECTED, max_active_runs=4, doc_md=__doc__,
-                   retry_delay=timedelta(seconds=30), max_retry_delay=timedelta(minutes=5)),
+                   retry_delay=timedelta(seconds=30), max_retry_delay=timedelta(minutes=5),
+                   task_timeout=SETTINGS.task_timeout),
     tags=["dlexplain", "explainability", "alert"],
 )
 def drift_alert():

@@ -9,8 +9,11 @@ Keeps the explanation service (EaaS) on the explainer of one classifier alias
    default `<classifier name>-explainer`), or the newest gated fast explainer trained from it
    (`<explainer>-fast`, which answers fast by default and exact with the request param
    `method`), is not the deployed one; explaining another classifier never changes what is
-   served. If nothing new appears before its timeout it is skipped;
-2. **redeploy** starts the new explainer's scoring server beside the old one (backend
+   served. It also fires when the deployed server fails `/ping` or a probe explanation (crashed
+   or hung: the redeploy replaces it), and when `alias` points at another version than the
+   deployed one. If nothing needs a deploy before its timeout it is skipped;
+2. **redeploy** refuses an explainer whose files are not this dlexplain's (its code, no pickles;
+   `dlexplain.tracking.trust`), then starts the new explainer's scoring server beside the old one (backend
    `DLEXPLAIN_EAAS_BACKEND`: `process` or `docker`), waits for `/ping` and one real explanation,
    switches the state to it and stops the old one. If the new one is not healthy in time it is
    removed, the old one keeps serving and the task fails with the reason (rollback; no retries:
@@ -36,7 +39,8 @@ SETTINGS = Settings.from_env()
 
 @dag(
     **dag_defaults(schedule=SETTINGS.eaas_schedule, max_active_runs=1, doc_md=__doc__,
-                   retry_delay=timedelta(seconds=30), max_retry_delay=timedelta(minutes=5)),
+                   retry_delay=timedelta(seconds=30), max_retry_delay=timedelta(minutes=5),
+                   task_timeout=SETTINGS.task_timeout),
     tags=["dlexplain", "eaas", "serving", "mlflow"],
     params={
         "classifier": Param(SETTINGS.eaas_classifier, type="string", minLength=1,
@@ -54,6 +58,7 @@ def eaas_redeploy():
         task_id="wait_for_new_explainer",
         classifier="{{ params.classifier }}",
         registered_model="{{ params.registered_model or '' }}",
+        alias="{{ params.alias }}",
         state_path=str(SETTINGS.eaas_state_path),
         poke_interval=SETTINGS.eaas_poke_interval,
         timeout=SETTINGS.eaas_sensor_timeout,

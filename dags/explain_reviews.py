@@ -22,7 +22,8 @@ the explanations where people look.
    the trend run) and the next `train_fast_explainer` run learns from them;
 4. **open_explanation_run** finds or creates the one MLflow explanation run of this DAG and logical
    date, tags it with the output and the explainer, and updates the Asset
-   `dlexplain_explained_reviews` (the DAG `train_fast_explainer` runs on it); **log_batch_artifacts** (one mapped task per batch) logs each batch's bar plots (one per
+   `dlexplain_explained_reviews` (the DAG `train_fast_explainer` runs on it); **log_batch_artifacts** (one mapped task per batch; when a night has more
+   batches than Airflow's `max_map_length`, consecutive batches share a task) logs each batch's bar plots (one per
    predicted class, or `class_to_plot`), the first row's signed bar plot, Shapley arrays, text
    plots and mean faithfulness into it; the run's metrics `model_evaluations` and `cache_hits`
    say what the Spark job computed and what it reused;
@@ -50,7 +51,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Param, conf, dag, get_current_context, task
 from dag_defaults import classifier_params, dag_defaults
 from dlexplain_assets import DRIFT_ALIAS, DRIFT_DETECTED, EXPLAINED_REVIEWS
 from fail_fast import BatchExplainOperator, fail_fast
@@ -60,16 +61,18 @@ from dlexplain.explain.config import MIN_MAX_EVALS
 from dlexplain.quality.drift import THRESHOLD
 from dlexplain.spark import METHODS, application_path
 from dlexplain.steps import DATASET_TEMPLATE, OUTPUT_TEMPLATE
+from dlexplain.tracking.trust import NO_PICKLE
 
 SETTINGS = Settings.from_env()
 
 
 @dag(
     **dag_defaults(schedule=SETTINGS.schedule, max_active_runs=1, doc_md=__doc__,
-                   retry_delay=timedelta(minutes=1), max_retry_delay=timedelta(minutes=30)),
+                   retry_delay=timedelta(minutes=1), max_retry_delay=timedelta(minutes=30),
+                   task_timeout=SETTINGS.task_timeout),
     tags=["dlexplain", "explainability", "spark", "mlflow"],
     params={
-        **classifier_params("the classifier to explain"),
+        **classifier_params("the classifier to explain", SETTINGS.source_model),
         "dataset_path_template": Param(DATASET_TEMPLATE, type="string", minLength=1,
                                        description="input partition: Parquet, CSV or JSON lines, "
                                                    "a path or URI (s3://...); placeholders {ds}, "
@@ -145,6 +148,7 @@ def explain_reviews():
     batch_explain = BatchExplainOperator(
         task_id="batch_explain",
         conn_id="spark_default",
+        execution_timeout=timedelta(seconds=SETTINGS.job_timeout),
         application=application_path(),
         name="dlexplain-batch-explain",
         application_args=[
@@ -158,8 +162,10 @@ def explain_reviews():
             "--method", "{{ params.method }}",
             "--audit-fraction", "{{ params.audit_fraction }}",
             "--audit-seed", "{{ params.audit_seed }}",
+            "--max-failed-share", str(SETTINGS.max_failed_share),
         ],
-        env_vars={"MLFLOW_TRACKING_URI": plan["tracking_uri"], "PYSPARK_PYTHON": plan["python"]},
+        env_vars={"MLFLOW_TRACKING_URI": plan["tracking_uri"], "PYSPARK_PYTHON": plan["python"],
+                  NO_PICKLE[0]: NO_PICKLE[1]},
     )
 
     @task(outlets=[EXPLAINED_REVIEWS])
@@ -172,7 +178,8 @@ def explain_reviews():
         items = open_run(dag_id=context["dag"].dag_id, airflow_run_id=context["run_id"],
                          explainer=ExplainerRef.from_json_dict(explainer),
                          plan=PartitionPlan.from_json_dict(plan),
-                         rows_per_batch=context["params"]["rows_per_batch"])
+                         rows_per_batch=context["params"]["rows_per_batch"],
+                         max_items=conf.getint("core", "max_map_length"))
         # the night's output is now in MLflow's catalogue: say so, and with which explainer
         ref = ExplainerRef.from_json_dict(explainer)
         outlet_events[EXPLAINED_REVIEWS].extra = {

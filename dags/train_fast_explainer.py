@@ -45,11 +45,12 @@ FIT = TrainingConfig()
 
 @dag(
     **dag_defaults(schedule=EXPLAINED_REVIEWS, max_active_runs=1, doc_md=__doc__,
-                   retry_delay=timedelta(minutes=1), max_retry_delay=timedelta(minutes=15)),
+                   retry_delay=timedelta(minutes=1), max_retry_delay=timedelta(minutes=15),
+                   task_timeout=SETTINGS.task_timeout),
     tags=["dlexplain", "explainability", "fast-explainer", "mlflow"],
     params={
         **classifier_params("the classifier whose newest exact explainer to learn from, when "
-                            "no Asset event names one"),
+                            "no Asset event names one", SETTINGS.source_model),
         "min_new_texts": Param(SETTINGS.fast_min_new_texts, type="integer", minimum=0,
                                description="train only when this many explained texts are new "
                                            "since the last fast explainer"),
@@ -91,7 +92,7 @@ def train_fast_explainer():
                              params["explainer_name"], [event.extra for event in events])
         return [data.to_json_dict() for data in found if data.ready]
 
-    @task(execution_timeout=timedelta(hours=3), max_active_tis_per_dagrun=1,
+    @task(execution_timeout=timedelta(seconds=SETTINGS.job_timeout), max_active_tis_per_dagrun=1,
           map_index_template="{{ exact_explainer }}")
     @fail_fast
     def train(data: dict) -> dict:

@@ -8,31 +8,32 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param
 
-from dlexplain.steps import DEFAULT_SOURCE
-
 START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
 
 
 def dag_defaults(*, schedule, max_active_runs: int, doc_md: str, retry_delay: timedelta,
-                 max_retry_delay: timedelta) -> dict:
+                 max_retry_delay: timedelta, task_timeout: int) -> dict:
     """Keyword arguments of ``@dag``: the given schedule and retry bounds, the shared rest.
 
     Tasks retry twice with exponential backoff from ``retry_delay`` up to ``max_retry_delay``;
-    ``catchup`` is off (past days are explained by backfills).
+    each try may run ``task_timeout`` seconds (``DLEXPLAIN_TASK_TIMEOUT``; the long jobs set
+    their own); ``catchup`` is off (past days are explained by backfills).
     """
     return {
         "schedule": schedule, "start_date": START_DATE, "catchup": False,
         "max_active_runs": max_active_runs, "doc_md": doc_md,
         "default_args": {"owner": "dlexplain", "retries": 2, "retry_delay": retry_delay,
-                         "retry_exponential_backoff": True, "max_retry_delay": max_retry_delay},
+                         "retry_exponential_backoff": True, "max_retry_delay": max_retry_delay,
+                         "execution_timeout": timedelta(seconds=task_timeout)},
     }
 
 
-def classifier_params(source_role: str) -> dict:
-    """``source_model`` (its description says what the DAG does with it: ``source_role``) and
-    ``explainer_name``, the params that pick a classifier and its registered explainer."""
+def classifier_params(source_role: str, source_model: str) -> dict:
+    """``source_model`` (default ``source_model``, the setting ``DLEXPLAIN_SOURCE_MODEL``; its
+    description says what the DAG does with it: ``source_role``) and ``explainer_name``, the params
+    that pick a classifier and its registered explainer."""
     return {
-        "source_model": Param(DEFAULT_SOURCE, type="string", minLength=1,
+        "source_model": Param(source_model, type="string", minLength=1,
                               description=f"{source_role}: HF folder or MLflow URI "
                                           "(models:/name@alias, models:/name/N, runs:/...); "
                                           "'default' = embedded model"),

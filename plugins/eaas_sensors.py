@@ -9,7 +9,9 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 class NewExplainerSensor(BaseSensorOperator):
     """Waits until the explainer of ``classifier`` (e.g. ``models:/sentiment-classifier@champion``)
-    is not the deployed one.
+    needs a deploy: it is not the deployed one, the deployed server fails ``/ping`` or a probe
+    explanation (crashed, hung), or ``alias`` points at another version than the deployed one
+    (``dlexplain.serving.redeploy.redeploy_reason``).
 
     The target is the newest version of the classifier's registered explainer
     (``registered_model``, default ``<classifier name>-explainer``) that explains the weights the
@@ -21,15 +23,16 @@ class NewExplainerSensor(BaseSensorOperator):
     slot between pokes; its XCom value is the deploy target, an ``ExplainerRef`` as JSON.
     """
 
-    template_fields = ("classifier", "registered_model")
+    template_fields = ("classifier", "registered_model", "alias")
 
     def __init__(self, *, classifier: str, state_path: str | Path,
-                 registered_model: str | None = None, **kwargs):
+                 registered_model: str | None = None, alias: str | None = None, **kwargs):
         kwargs.setdefault("mode", "reschedule")
         super().__init__(**kwargs)
         self.classifier = classifier
         self.registered_model = registered_model
         self.state_path = state_path
+        self.alias = alias
 
     def poke(self, context) -> PokeReturnValue | bool:
         from dlexplain.serving.deployment import DeploymentState
@@ -39,7 +42,8 @@ class NewExplainerSensor(BaseSensorOperator):
 
         state = DeploymentState(self.state_path)
         try:
-            target = pending_explainer(self.classifier, state, self.registered_model or None)
+            target = pending_explainer(self.classifier, state, self.registered_model or None,
+                                       self.alias or None)
         except ModelError as err:  # e.g. a fresh stack: the classifier is not registered yet
             self.log.warning("nothing to serve yet: %s", err)
             return False
@@ -49,7 +53,7 @@ class NewExplainerSensor(BaseSensorOperator):
             self.log.info("the explainer of %s is deployed (or none is logged): %s",
                           self.classifier, deployed)
             return False
-        self.log.info("new explainer of %s: %s version %s (run %s); deployed: %s",
+        self.log.info("to deploy for %s: %s version %s (run %s); deployed: %s",
                       self.classifier, target.registered_model, target.version, target.run_id,
                       deployed)
         return PokeReturnValue(is_done=True, xcom_value=target.to_json_dict())

@@ -60,8 +60,13 @@ def test_explainer_settings_are_validated_by_explainer_config():
 
 def test_dag_settings():
     settings = Settings.from_env({"DLEXPLAIN_SCHEDULE": "@hourly",
-                                  "DLEXPLAIN_EAAS_POKE_INTERVAL": "5"})
+                                  "DLEXPLAIN_EAAS_POKE_INTERVAL": "5",
+                                  "DLEXPLAIN_SOURCE_MODEL": "models:/reviews@champion"})
     assert settings.schedule == "@hourly" and settings.eaas_schedule == "*/10 * * * *"
+    assert settings.source_model == "models:/reviews@champion"
+    assert Settings.from_env({}).source_model == "default"
+    with pytest.raises(ConfigError, match="DLEXPLAIN_SOURCE_MODEL=' ' is invalid: must not be"):
+        Settings.from_env({"DLEXPLAIN_SOURCE_MODEL": " "})
     assert settings.eaas_poke_interval == 5 and settings.eaas_sensor_timeout == 540
     with pytest.raises(ConfigError, match="DLEXPLAIN_EAAS_SENSOR_TIMEOUT='0'"):
         Settings.from_env({"DLEXPLAIN_EAAS_SENSOR_TIMEOUT": "0"})

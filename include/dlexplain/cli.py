@@ -133,6 +133,12 @@ def cmd_eaas_deploy(args, settings: Settings) -> None:
           f"(run {deployment.run_id}) serves at {deployment.url}/invocations")
 
 
+def cmd_eaas_serve(args, settings: Settings) -> None:
+    from dlexplain.serving.app import serve
+
+    serve(args.model_uri, args.host or settings.eaas_host, args.port)
+
+
 def cmd_eaas_status(args, settings: Settings) -> None:
     from dlexplain.serving.deployment import DeploymentState
 
@@ -237,6 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
     pinned.add_argument("--version", help="serve this version of --registered-model")
     pinned.add_argument("--alias", help="serve the version this alias of --registered-model "
                         "points at")
+    serve = _command(eaas, "serve", "run one scoring server of an explainer in the foreground "
+                     "(what deploy starts; limits: DLEXPLAIN_SERVE_*)", cmd_eaas_serve)
+    serve.add_argument("--model-uri", required=True, help="models:/name/N, runs:/ID/explainer")
+    serve.add_argument("--host", help="interface (default: DLEXPLAIN_EAAS_HOST)")
+    serve.add_argument("--port", type=_positive, default=8000)
     _command(eaas, "status", "what is deployed, and the last deploys and rollbacks",
              cmd_eaas_status)
     _command(eaas, "stop", "stop the served explainer", cmd_eaas_stop)

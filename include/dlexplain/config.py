@@ -39,6 +39,26 @@ def _int_at_least(minimum: int) -> Callable[[str], int]:
 _positive_int, _count = _int_at_least(1), _int_at_least(0)
 
 
+def _nonempty(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def _roots(value: str) -> tuple[str, ...]:
+    roots = tuple(part.strip() for part in value.split(",") if part.strip())
+    if not roots:
+        raise ValueError("must name at least one folder or URI prefix")
+    return roots
+
+
+def _share(value: str) -> float:
+    share = float(value)
+    if not 0 <= share <= 1:
+        raise ValueError("must be between 0 and 1")
+    return share
+
+
 def _switch(value: str) -> bool:
     if value.lower() not in ("on", "off"):
         raise ValueError("must be 'on' or 'off'")
@@ -73,10 +93,19 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "explanation_cache": _switch,
     "explanation_cache_mb": _positive_int,
     "explanation_cache_path": _path,
+    "input_roots": _roots,
+    "output_roots": _roots,
+    "max_failed_share": _share,
     "schedule": str,
+    "source_model": _nonempty,
     "fast_min_new_texts": _count,
+    "task_timeout": _positive_int,
+    "job_timeout": _positive_int,
     "serve_max_texts": _positive_int,
     "serve_max_chars": _positive_int,
+    "serve_max_work": _positive_int,
+    "serve_max_in_flight": _positive_int,
+    "serve_timeout": _positive_int,
     "eaas_classifier": str,
     "eaas_backend": _choice(EAAS_BACKENDS),
     "eaas_host": str,
@@ -110,15 +139,37 @@ class Settings:
     explanation_cache_mb: int = 1024
     #: SQLite file of the explanation cache (default ``<cache_dir>/explanations.sqlite``).
     explanation_cache_path: Path | None = None
+    #: Folders (or URI prefixes, comma-separated) that input partitions must lie under
+    #: (default ``<data_dir>``).
+    input_roots: tuple[str, ...] = ()
+    #: Folders (or URI prefixes) that outputs must lie under (default ``<home>/explanations``);
+    #: the job replaces an output folder only when it wrote it.
+    output_roots: tuple[str, ...] = ()
+    #: The job refuses to publish when a larger share of the rows failed (the old output stays).
+    max_failed_share: float = 0.5
     #: Schedule of the ``explain_reviews`` DAG.
     schedule: str = "@daily"
+    #: The classifier the DAGs explain unless a run's ``source_model`` param names another (the
+    #: param's default, so what scheduled runs use): ``default``, an HF folder or an MLflow URI.
+    source_model: str = "default"
     #: ``train_fast_explainer`` trains when this many explained texts are new since the last
     #: fast explainer (its ``min_new_texts`` param's default: what Asset-triggered runs use).
     fast_min_new_texts: int = 200
+    #: Seconds any DAG task may run (its ``execution_timeout``) unless it is a job below.
+    task_timeout: int = 1800
+    #: Seconds the long jobs may run: ``batch_explain`` (the Spark job) and ``train``.
+    job_timeout: int = 43200
     #: Served explainer: most texts in one request (more answer 400).
     serve_max_texts: int = 64
     #: Served explainer: most characters in one text (longer answer 400).
     serve_max_chars: int = 20000
+    #: Served explainer: most work one request may cost, in tokens x model evaluations (more
+    #: answer 400 before any work; 200,000 is about 30 s of the default model on 2 cores).
+    serve_max_work: int = 200_000
+    #: Served explainer: most requests in flight; more answer 503 at once, with Retry-After.
+    serve_max_in_flight: int = 2
+    #: Served explainer: seconds a request may take (504 after them, and its work stops).
+    serve_timeout: int = 60
     #: What ``eaas_redeploy`` serves: the explainer of the classifier this URI names now.
     eaas_classifier: str = "models:/sentiment-classifier@champion"
     #: Where ``eaas_redeploy`` runs the served explainer: ``process`` or ``docker``.
@@ -147,10 +198,13 @@ class Settings:
         home = env.get("DLEXPLAIN_HOME", ".dlexplain")
         cache_dir = env.get("DLEXPLAIN_CACHE_DIR") or os.path.join(
             env.get("XDG_CACHE_HOME") or "~/.cache", "dlexplain")
+        data_dir = env.get("DLEXPLAIN_DATA_DIR") or os.path.join(home, "data")
         computed = {
             "cache_dir": cache_dir,
             "home": home,
-            "data_dir": os.path.join(home, "data"),
+            "data_dir": data_dir,
+            "input_roots": data_dir,
+            "output_roots": os.path.join(home, "explanations"),
             "explanation_cache_path": os.path.join(cache_dir, "explanations.sqlite"),
             "eaas_state_path": os.path.join(home, "eaas", "deployment.json"),
         }

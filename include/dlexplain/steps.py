@@ -39,20 +39,37 @@ class PartitionPlan(Record):
 
 @dataclass(frozen=True)
 class BatchItem(Record):
-    """One batch of the output to log into the explanation run (a mapped task's input)."""
+    """Consecutive batches of the output to log into the explanation run (a mapped task's input):
+    one batch each, unless the night has more batches than Airflow maps (see :func:`batch_items`)."""
 
     run_id: str
     output: str
     partition: str
-    batch: int
+    batch: int  #: the first batch
     rows_per_batch: int
+    batches: int = 1
 
     @property
-    def prefix(self) -> str:
-        """Where the batch's artifacts go in the run."""
+    def numbers(self) -> range:
+        """The item's batch numbers."""
+        return range(self.batch, self.batch + self.batches)
+
+    def prefix(self, number: int) -> str:
+        """Where batch ``number``'s artifacts go in the run."""
         from dlexplain.tracking.runs import batch_prefix
 
-        return batch_prefix(self.partition, self.batch)
+        return batch_prefix(self.partition, number)
+
+
+def batch_items(*, run_id: str, output: str, partition: str, rows: int, rows_per_batch: int,
+                max_items: int) -> list[BatchItem]:
+    """The night's batches as at most ``max_items`` work items (Airflow's ``max_map_length``:
+    a mapped task with more fails), consecutive batches sharing an item when there are more."""
+    batches = max(1, -(-rows // rows_per_batch))
+    per_item = -(-batches // max_items)
+    return [BatchItem(run_id=run_id, output=output, partition=partition, batch=first,
+                      rows_per_batch=rows_per_batch, batches=min(per_item, batches - first))
+            for first in range(0, batches, per_item)]
 
 
 @dataclass(frozen=True)
@@ -71,13 +88,20 @@ def plan_partition(ds: str, dataset_template: str, output_template: str,
     must exist (locally or on any filesystem pyarrow reads) and have ``text_column``."""
     import mlflow
 
+    from dlexplain.base.paths import confined
     from dlexplain.base.tables import input_columns
+    from dlexplain.spark.summary import foreign_output
 
     fields = {"ds": ds, "data_dir": settings.data_dir.resolve(), "home": settings.home.resolve()}
     try:
         source, target = dataset_template.format(**fields), output_template.format(**fields)
     except (KeyError, IndexError, ValueError) as err:
         raise DataError(f"bad path template: {err!r}; use {{ds}}, {{data_dir}}, {{home}}") from err
+    source = confined(source, list(settings.input_roots), "input", "DLEXPLAIN_INPUT_ROOTS")
+    target = confined(target, list(settings.output_roots), "output", "DLEXPLAIN_OUTPUT_ROOTS")
+    foreign = foreign_output(target)
+    if foreign:
+        raise DataError(foreign)
     try:
         columns = input_columns(source)
     except DataError as err:
@@ -132,10 +156,12 @@ def ensure_explainer(source: str, max_evals: int | None, settings: Settings,
     for ``fast`` and ``fast+audit``, the newest gated fast explainer trained from it.
 
     ``max_evals`` None means the setting (``DLEXPLAIN_MAX_EVALS``); a bad value, an unknown
-    method or a fast method without a gated fast explainer fails here, before the Spark job.
+    method, a fast method without a gated fast explainer or an explainer whose files are not
+    this package's (``dlexplain.tracking.trust``) fails here, before the Spark job loads it.
     """
     from dlexplain.tracking.fast_runs import fast_name, gated_fast
     from dlexplain.tracking.registry import ExplainerSpec, log_explainer
+    from dlexplain.tracking.trust import check_trusted
 
     if method not in METHODS:
         raise ConfigError(f"method {method!r} must be one of {list(METHODS)}")
@@ -144,6 +170,7 @@ def ensure_explainer(source: str, max_evals: int | None, settings: Settings,
     exact = log_explainer(resolve_source_model(source, settings), ExplainerSpec(config),
                           registered_model_name=registered_name)
     if method == "exact":
+        check_trusted(exact)
         return exact
     fast = gated_fast(exact)
     if fast is None:
@@ -154,6 +181,9 @@ def ensure_explainer(source: str, max_evals: int | None, settings: Settings,
             "train one, or use method 'exact'")
     logger.info("method %s: fast explainer %s version %s (trained from explainer run %s)",
                 method, fast.registered_model, fast.version, exact.run_id)
+    check_trusted(fast)
+    if method == "fast+audit":
+        check_trusted(exact)  # the audit's sample is explained exactly
     return fast
 
 
@@ -191,8 +221,9 @@ def audit_fidelity(results: list, audited: list) -> dict:
 
 
 def open_explanation_run(*, dag_id: str, airflow_run_id: str, explainer, plan: PartitionPlan,
-                         rows_per_batch: int) -> list[BatchItem]:
-    """The one explanation run of (DAG, logical date), tagged; one work item per batch.
+                         rows_per_batch: int, max_items: int) -> list[BatchItem]:
+    """The one explanation run of (DAG, logical date), tagged; its batches as at most
+    ``max_items`` work items.
 
     ``explainer`` is the ``ExplainerRef`` that explained the partition.
     """
@@ -228,25 +259,30 @@ def open_explanation_run(*, dag_id: str, airflow_run_id: str, explainer, plan: P
         client.log_metric(run_id, key, getattr(job, key))  # one point per DAG run: re-runs' history
     logger.info("Spark job: %d model evaluations, %d cache hits, explain+write %.1f s",
                 job.model_evaluations, job.cache_hits, job.explain_and_write_s)
-    batches = max(1, -(-rows // rows_per_batch))
-    logger.info("explanation run %s: %d rows in %d batches", run_id, rows, batches)
-    return [BatchItem(run_id=run_id, output=plan.output, partition=plan.partition, batch=i,
-                      rows_per_batch=rows_per_batch) for i in range(batches)]
+    items = batch_items(run_id=run_id, output=plan.output, partition=plan.partition, rows=rows,
+                        rows_per_batch=rows_per_batch, max_items=max_items)
+    logger.info("explanation run %s: %d rows in %d batches (%d work items)", run_id, rows,
+                sum(item.batches for item in items), len(items))
+    return items
 
 
 def log_batch(item: BatchItem, class_name: str | None = None) -> BatchSummary:
-    """Log one batch's plots, arrays and text plots into the explanation run (bar plots of
-    ``class_name``, or of every class the batch predicts when None)."""
+    """Log each of the item's batches (plots, arrays and text plots) into the explanation run
+    (bar plots of ``class_name``, or of every class the batch predicts when None)."""
     from dlexplain.explain.table import read_explanations
     from dlexplain.tracking.artifacts import log_explanations
 
-    start = item.batch * item.rows_per_batch
-    results = read_explanations(read_output(item.output).slice(start, item.rows_per_batch))
-    summary = log_explanations(results, item.prefix, run_id=item.run_id,
-                               class_names=None if class_name is None else [class_name],
-                               step=item.batch)
-    return BatchSummary(**{k: summary[k] for k in ("rows", "explained", "failed",
-                                                   "max_additivity_error")})
+    table = read_output(item.output)
+    logged = []
+    for number in item.numbers:
+        results = read_explanations(table.slice(number * item.rows_per_batch,
+                                                item.rows_per_batch))
+        logged.append(log_explanations(results, item.prefix(number), run_id=item.run_id,
+                                       class_names=None if class_name is None else [class_name],
+                                       step=number))
+    errors = [s["max_additivity_error"] for s in logged if s["max_additivity_error"] is not None]
+    return BatchSummary(**{k: sum(s[k] for s in logged) for k in ("rows", "explained", "failed")},
+                        max_additivity_error=max(errors) if errors else None)
 
 
 @dataclass(frozen=True)

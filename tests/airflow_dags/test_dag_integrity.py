@@ -1,13 +1,16 @@
-"""DAG integrity: every DAG imports, and has tags, an owner, retries and docs."""
+"""DAG integrity: every DAG imports, and has tags, an owner, retries, a time bound and docs."""
 
 from __future__ import annotations
 
 import pytest
 
+from dlexplain.config import Settings
 from tests.conftest import REPO
 
 #: tasks that must not retry: a failed redeploy has rolled back; the next scheduled run retries
 NO_RETRIES = {("eaas_redeploy", "redeploy")}
+#: the long jobs, bounded by DLEXPLAIN_JOB_TIMEOUT; every other task by DLEXPLAIN_TASK_TIMEOUT
+JOBS = {("explain_reviews", "batch_explain"), ("train_fast_explainer", "train")}
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +26,9 @@ def test_no_import_errors(dagbag):
             "train_fast_explainer"} <= set(dagbag.dag_ids)
 
 
-def test_every_dag_is_documented_owned_and_retried(dagbag):
+def test_every_dag_is_documented_owned_retried_and_bounded(dagbag):
     assert dagbag.dags
+    settings = Settings.from_env()
     for dag_id, dag in dagbag.dags.items():
         assert dag.tags, dag_id
         assert dag.doc_md and dag.doc_md.strip(), dag_id
@@ -32,6 +36,9 @@ def test_every_dag_is_documented_owned_and_retried(dagbag):
             assert task.owner and task.owner != "airflow", (dag_id, task.task_id)
             expected = 0 if (dag_id, task.task_id) in NO_RETRIES else 1
             assert (task.retries or 0) >= expected, (dag_id, task.task_id)
+            bound = settings.job_timeout if (dag_id, task.task_id) in JOBS else (
+                settings.task_timeout)
+            assert task.execution_timeout.total_seconds() == bound, (dag_id, task.task_id)
 
 
 def test_explain_reviews_wiring(dagbag):

@@ -115,3 +115,24 @@ def test_config_rejects_bad_values(kwargs):
 def test_fingerprint_tracks_value_settings():
     assert ExplainerConfig().fingerprint() == ExplainerConfig(batch_size=7).fingerprint()
     assert ExplainerConfig().fingerprint() != ExplainerConfig(max_evals=300).fingerprint()
+
+
+def test_a_text_whose_model_call_raises_fails_alone(tiny_classifier, monkeypatch):
+    """The texts of a group share their model calls: one whose masked inputs make the model
+    raise failed the whole group (and its Spark task). Now it alone is an error row, and the
+    others are explained as they would be without it."""
+    explainer = Explainer(tiny_classifier, ExplainerConfig(max_evals=40, batch_size=16))
+    expected = explainer.explain(GOOD)
+    forward = tiny_classifier.predict_proba
+
+    def poisoned(texts):
+        if any("poison" in text for text in texts):
+            raise RuntimeError("CUDA error: device-side assert triggered")
+        return forward(texts)
+
+    monkeypatch.setattr(tiny_classifier, "predict_proba", poisoned)
+    results = explainer.explain([GOOD[0], "poison pill", GOOD[1], GOOD[2]])
+    assert [r.ok for r in results] == [True, False, True, True]
+    assert "RuntimeError: CUDA error" in results[1].error
+    for got, want in zip([results[0], *results[2:]], expected):
+        np.testing.assert_allclose(got.values, want.values, atol=1e-6)

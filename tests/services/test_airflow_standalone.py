@@ -1,4 +1,10 @@
-"""A real scheduler: `airflow standalone` on SQLite. Backfill over 3 days; trigger through REST."""
+"""A real scheduler: `airflow standalone` on SQLite. Backfill over 3 days; trigger through REST.
+
+What is under test is the scheduling (backfills, params, Assets), so every run explains with the
+tiny DistilBERT (``DLEXPLAIN_SOURCE_MODEL``) on a one-core Spark: with the default model, today's
+scheduled run and the backfill's first night each spent over 10 minutes in one Spark job on a
+loaded 2-core machine (loading the model in two Python workers each), and the test timed out.
+"""
 
 from __future__ import annotations
 
@@ -39,7 +45,7 @@ TWEETS = pd.DataFrame({"tweet_id": [5, 3, 1, 4, 2],
 
 
 @pytest.fixture(scope="module")
-def standalone(tmp_path_factory, mlflow_server, settings):
+def standalone(tmp_path_factory, mlflow_server, settings, tiny_family_dirs):
     root = tmp_path_factory.mktemp("airflow-standalone")
     home = root / "dlexplain"
     build_default_data(settings.cache_dir, home / "data", DAYS[0], DAYS[-1], rows_per_day=3)
@@ -72,12 +78,13 @@ def standalone(tmp_path_factory, mlflow_server, settings):
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "600",
         "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "600",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-        "AIRFLOW_CONN_SPARK_DEFAULT": "spark://local%5B2%5D",
+        "AIRFLOW_CONN_SPARK_DEFAULT": "spark://local%5B1%5D",
         "SPARK_LOCAL_IP": "127.0.0.1",
         "MLFLOW_TRACKING_URI": mlflow_server.url,
         "DLEXPLAIN_HOME": str(home),
         "DLEXPLAIN_DATA_DIR": str(home / "data"),
         "DLEXPLAIN_FAST_MIN_NEW_TEXTS": str(MIN_NEW_TEXTS),
+        "DLEXPLAIN_SOURCE_MODEL": str(tiny_family_dirs["distilbert"]),
     }
     api = f"http://127.0.0.1:{port}"
     state = {}

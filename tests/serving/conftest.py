@@ -45,12 +45,13 @@ def version_of(registered: str, run_id: str) -> str:
 
 
 def delete_model_artifacts(server_root: str, registered: str, run_id: str) -> Path:
-    """Break a logged explainer: delete its model files from the tracking server's store."""
+    """Break a logged explainer: delete its classifier's files from the tracking server's store
+    (its code stays: it is still trusted, and fails when the server loads it)."""
     source = MlflowClient().get_model_version(registered, version_of(registered, run_id)).source
     location = mlflow.get_logged_model(source.split("/")[-1]).artifact_location
     folder = Path(server_root) / "artifacts" / location.removeprefix("mlflow-artifacts:/")
-    shutil.rmtree(folder)
-    return folder
+    shutil.rmtree(folder / "artifacts")
+    return folder / "artifacts"
 
 
 def post_texts(url: str, texts: list, params: dict | None = None) -> requests.Response:

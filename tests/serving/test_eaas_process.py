@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -11,7 +13,7 @@ from mlflow import MlflowClient
 
 from dlexplain.config import Settings
 from dlexplain.serving.redeploy import backend_from_settings, pending_explainer, redeploy
-from dlexplain.tracking.registry import explainer_for, registered_explainer
+from dlexplain.tracking.registry import explainer_for, registered_explainer, set_alias
 from dlexplain.base.processes import ProcessHandle, process_alive
 from tests.serving.conftest import (delete_model_artifacts, post_texts, run_eaas_dag,
                                     version_of)
@@ -137,6 +139,21 @@ def test_deploy_redeploy_rollback_and_bad_requests(airflow_db, tracking_uri, dle
         _check_explanations(post_texts(served[0].url, TEXTS).json()["predictions"], TEXTS, run_d)
 
         _check_bad_requests(served[0].url, run_d)
+
+        # the alias still names B: the sensor sees the disagreement; once it names D, nothing
+        assert pending_explainer(str(tiny_model_dir), backend.state, registered,
+                                 "production").run_id == run_d
+        set_alias(registered, "production", served[0].version)
+        assert pending_explainer(str(tiny_model_dir), backend.state, registered,
+                                 "production") is None
+        # kill -9 of the active scoring server: the sensor sees it fail /ping, the DAG replaces it
+        os.kill(ProcessHandle.parse(served[0].handle).pid, signal.SIGKILL)
+        healed = run_eaas_dag(registered, 4, tiny_model_dir)
+        assert healed.state == "success", run_failures(healed)
+        active = backend.state.active()
+        assert active.run_id == run_d and active.handle != served[0].handle
+        assert ProcessHandle.parse(active.handle).alive()
+        _check_explanations(post_texts(active.url, TEXTS).json()["predictions"], TEXTS, run_d)
     finally:
         backend.undeploy()
 

@@ -92,3 +92,77 @@ def test_input_on_s3_keeps_every_column(s3_api, tracking_uri, tiny_model_dir, tm
     assert table.column("tweet_id").to_pylist() == [1, 2, 3]
     errors = table.column("explanation").combine_chunks().field("error").to_pylist()
     assert errors[0] is None and errors[2] is None and "empty" in errors[1]
+
+
+def _submit(args: list[str], scratch: Path) -> subprocess.Popen:
+    env = {**os.environ, "TMPDIR": str(scratch), "SPARK_LOCAL_IP": "127.0.0.1",
+           "PYSPARK_PYTHON": sys.executable}
+    return subprocess.Popen([SPARK_SUBMIT, "--master", "local[1]",
+                             "--conf", f"spark.local.dir={scratch}", application_path(), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+@pytest.mark.slow
+def test_one_output_one_job_and_a_failed_rerun_keeps_the_old_output(tracking_uri,
+                                                                    tiny_model_dir, tmp_path,
+                                                                    unique):
+    """Two jobs on one output: the second fails "locked" at once, the first publishes every row
+    (no folder nested inside the output). Then a rerun whose every row fails refuses to publish
+    and the previous output stays byte for byte."""
+    import time
+
+    import pyarrow.parquet as pq
+
+    from dlexplain.explain.config import ExplainerConfig
+    from dlexplain.tracking.registry import ExplainerSpec, log_explainer
+
+    model_uri = log_explainer(tiny_model_dir, ExplainerSpec(ExplainerConfig(max_evals=20)),
+                              f"exp-{unique}").model_uri
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    for folder, texts in ((good, ["fine film", "awful", "so-so"] * 4), (bad, ["", " ", None])):
+        folder.mkdir()
+        pd.DataFrame({"id": range(len(texts)), "text": texts}).to_parquet(
+            folder / "part-0.parquet", index=False)
+    output = tmp_path / "out" / "ds=2026-01-01"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    args = ["--model-uri", model_uri, "--output", str(output), "--max-failed-share", "0.5"]
+    first = _submit([*args, "--input", str(good)], scratch)
+    lock = Path(f"{output}.lock")
+    deadline = time.monotonic() + 120
+    while not lock.exists():
+        assert first.poll() is None and time.monotonic() < deadline, first.communicate()[0][-3000:]
+        time.sleep(0.2)
+    second = _submit([*args, "--input", str(good)], scratch)
+    said = second.communicate(timeout=300)[0]
+    assert second.returncode not in (0, 2) and "is locked by another job" in said, said[-3000:]
+    said = first.communicate(timeout=300)[0]
+    assert first.returncode == 0, said[-3000:]
+    assert pq.read_table(output).num_rows == 12 and not lock.exists()
+    assert not [p for p in output.iterdir() if p.is_dir()], "no folder nested in the output"
+    assert sorted(p.name for p in output.parent.iterdir()) == [output.name]
+    before = _tree(output)
+
+    rerun = _submit([*args, "--input", str(bad)], scratch)
+    said = rerun.communicate(timeout=300)[0]
+    assert rerun.returncode == 2, said[-3000:]
+    assert "3 of 3 rows failed, more than the share 0.5 allows" in said
+    assert _tree(output) == before
+    assert sorted(p.name for p in output.parent.iterdir()) == [output.name]
+
+
+def test_the_job_never_replaces_a_folder_it_did_not_write(tmp_path):
+    from dlexplain.spark.summary import SUMMARY_FILE, foreign_output
+
+    mine, theirs = tmp_path / "mine", tmp_path / "theirs"
+    mine.mkdir()
+    (mine / SUMMARY_FILE).write_text("{}")
+    theirs.mkdir()
+    (theirs / "thesis.tex").write_text("years of work")
+    assert foreign_output(str(mine)) is None and foreign_output(str(tmp_path / "new")) is None
+    assert "not written by dlexplain" in foreign_output(str(theirs))

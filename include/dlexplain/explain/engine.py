@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from dlexplain.base.bounds import WorkAbandoned, check_bound
 from dlexplain.errors import ConfigError
 from dlexplain.explain.classifier import TextClassifier
 from dlexplain.explain.config import ExplainerConfig
@@ -81,12 +82,14 @@ def explain_texts(texts: Sequence[object], tokenizer, max_tokens: int,
                   output_names: Sequence[str],
                   explain_group: Callable[[list[Prepared]], list[TextExplanation]],
                   group_size: int, *, method: str = "exact", by_length: bool = False,
-                  rows_on_error: bool = False, progress: bool = False) -> list[TextExplanation]:
+                  progress: bool = False) -> list[TextExplanation]:
     """The loop every explainer shares: :func:`prepare` each text, answer a bad one with an error
     row, explain the rest ``group_size`` at a time (``explain_group``), keep input order.
 
-    ``by_length`` groups texts of near-equal length (less padding); ``rows_on_error`` turns a
-    group whose ``explain_group`` raises into error rows instead of raising.
+    A group shares its model calls, so one text whose model call raises fails the group's other
+    texts too: each text of a group that failed is explained again alone, and only a text that
+    fails alone becomes an error row. ``by_length`` groups texts of near-equal length (less
+    padding).
     """
     from tqdm.auto import tqdm
 
@@ -97,19 +100,32 @@ def explain_texts(texts: Sequence[object], tokenizer, max_tokens: int,
     todo = [i for i, p in enumerate(prepared) if p.error is None]
     if by_length:
         todo.sort(key=lambda i: len(prepared[i].text))
+
+    def isolated(items: list[Prepared]) -> list[TextExplanation]:
+        try:
+            rows = explain_group(items)
+        except WorkAbandoned:
+            raise
+        except Exception as err:
+            logger.warning("explaining %d texts failed", len(items), exc_info=err)
+            rows = [TextExplanation.failed(f"explanation failed: {type(err).__name__}: {err}",
+                                           output_names, method)] * len(items)
+        retry = [k for k, row in enumerate(rows) if not row.ok]
+        if len(items) == 1 and retry:
+            logger.warning("a text could not be explained: %s", rows[0].error)
+        elif retry:
+            logger.warning("%d of %d texts of a group failed: explaining each of them alone",
+                           len(retry), len(items))
+            for k in retry:
+                (rows[k],) = isolated([items[k]])
+        return rows
+
     with tqdm(total=len(todo), desc=f"explaining ({method})", unit="text",
               disable=not progress) as bar:
         for start in range(0, len(todo), group_size):
             group = todo[start : start + group_size]
-            try:
-                rows = explain_group([prepared[i] for i in group])
-            except Exception as err:
-                if not rows_on_error:
-                    raise
-                logger.warning("explaining %d texts failed", len(group), exc_info=err)
-                rows = [TextExplanation.failed(f"explanation failed: {type(err).__name__}: {err}",
-                                               output_names, method)] * len(group)
-            for i, row in zip(group, rows):
+            check_bound()
+            for i, row in zip(group, isolated([prepared[i] for i in group])):
                 results[i] = row
             bar.update(len(group))
             logger.info("explained %d of %d texts", start + len(group), len(todo))
@@ -182,9 +198,8 @@ class Explainer:
 
     def _to_explanation(self, outcome, probabilities: np.ndarray,
                         truncated: bool) -> TextExplanation:
-        if outcome.error is not None:  # one failing row must not take the batch down
+        if outcome.error is not None:  # an error row: explain_texts tries the text alone
             err = outcome.error
-            logger.warning("explaining a text failed", exc_info=err)
             return TextExplanation.failed(
                 f"explanation failed: {type(err).__name__}: {err}", self.output_names
             )

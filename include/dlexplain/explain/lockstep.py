@@ -22,6 +22,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from dlexplain.base.bounds import WorkAbandoned, check_bound
+
 #: Held for a whole run: numpy's global random state is swapped per job, and is one per process.
 _RANDOM_STATE = threading.Lock()
 
@@ -96,6 +98,7 @@ def _run(jobs: Sequence[Job], model: Callable[[list[Any]], np.ndarray], seed: in
     saved = np.random.get_state()
     initial = np.random.RandomState(seed).get_state()
     workers = [_Worker(job, initial) for job in jobs]
+    abandoned: WorkAbandoned | None = None
     for worker in workers:
         worker.start()
     try:
@@ -108,10 +111,13 @@ def _run(jobs: Sequence[Job], model: Callable[[list[Any]], np.ndarray], seed: in
                 break
             distinct = list(dict.fromkeys(x for w in active for x in w.request))
             try:
+                check_bound()  # a request that has gone stops here, between two rounds
                 rows = model(distinct)
             except BaseException as err:  # every waiting job fails with the model's error
                 for worker in active:
                     worker.response = err
+                if isinstance(err, WorkAbandoned):
+                    abandoned = err
                 continue
             position = {x: i for i, x in enumerate(distinct)}
             for worker in active:
@@ -121,4 +127,6 @@ def _run(jobs: Sequence[Job], model: Callable[[list[Any]], np.ndarray], seed: in
         np.random.set_state(saved)
     for worker in workers:
         worker.join()
+    if abandoned is not None:
+        raise abandoned
     return [w.outcome for w in workers]

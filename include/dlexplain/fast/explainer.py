@@ -45,7 +45,7 @@ class FastExplainer:
         (a batch whose network call fails too: its rows are never lost)."""
         return explain_texts(texts, self.classifier.tokenizer, self.max_tokens, self.output_names,
                              self._explain_group, self.batch_size, method=METHOD,
-                             by_length=True, rows_on_error=True, progress=progress)
+                             by_length=True, progress=progress)
 
     def _explain_group(self, items) -> list[TextExplanation]:
         segmented = [self.segmenter(item.text) for item in items]

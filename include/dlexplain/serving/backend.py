@@ -8,6 +8,7 @@ from pathlib import Path
 from dlexplain.serving.deployment import Deployment, DeploymentState
 from dlexplain.tracking.registry import ExplainerRef
 from dlexplain.tracking.request_limits import RequestLimits
+from dlexplain.tracking.trust import NO_PICKLE
 
 
 class DeployBackend(ABC):
@@ -20,8 +21,10 @@ class DeployBackend(ABC):
         self.state = DeploymentState(state_path)
         self.tracking_uri = tracking_uri
         self.host = host
-        #: environment of every scoring server: where MLflow is, and the request limits
-        self.server_env = {"MLFLOW_TRACKING_URI": tracking_uri, **limits.environment()}
+        #: environment of every scoring server: where MLflow is, the request limits, and no
+        #: pickle ever deserialized (MLflow 3 allows it unless told otherwise)
+        self.server_env = {"MLFLOW_TRACKING_URI": tracking_uri, **limits.environment(),
+                           NO_PICKLE[0]: NO_PICKLE[1]}
 
     @property
     def url_host(self) -> str:
@@ -29,9 +32,10 @@ class DeployBackend(ABC):
         return "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
 
     def serve_command(self, target: ExplainerRef, host: str, port: int) -> list[str]:
-        """``mlflow models serve`` arguments (after the program) for ``target``."""
-        return ["models", "serve", "-m", target.model_uri, "--env-manager", "local",
-                "-h", host, "-p", str(port), "-w", "1"]
+        """Python's arguments that serve ``target`` (``dlexplain eaas serve``: MLflow's scoring
+        server behind :class:`dlexplain.serving.app.Guard`)."""
+        return ["-m", "dlexplain.cli", "eaas", "serve", "--model-uri", target.model_uri,
+                "--host", host, "--port", str(port)]
 
     def deployment(self, target: ExplainerRef, port: int, handle: str) -> Deployment:
         """The record of a server of ``target`` started on ``port`` (``handle``: PID or id)."""

@@ -71,3 +71,15 @@ def probe(url: str, run_id: str, text_column: str = "text") -> dict:
     if error is None or not error < ADDITIVITY_TOLERANCE:  # 0.0 is a perfect sum, not a miss
         raise ServingError(f"{url}: probe explanation does not add up (error {error})")
     return row
+
+
+def liveness_problem(url: str, run_id: str, text_column: str = "text") -> str | None:
+    """Why the server at ``url`` is not fit to serve ``run_id`` any more (``/ping`` fails
+    within 5 s, or the probe explanation fails), or None when it is."""
+    try:
+        if requests.get(f"{url}/ping", timeout=5).status_code != 200:
+            return f"{url}/ping does not answer 200"
+        probe(url, run_id, text_column)
+    except (requests.RequestException, ServingError) as err:
+        return f"{type(err).__name__}: {err}"
+    return None

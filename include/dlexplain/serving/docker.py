@@ -1,4 +1,4 @@
-"""The ``docker`` backend: ``mlflow models serve`` in a container of the project image.
+"""The ``docker`` backend: ``dlexplain eaas serve`` in a container of the project image.
 
 Containers carry labels with the explainer run id and registered version, so ``docker ps
 --filter label=dlexplain.eaas`` shows what runs. With ``network="bridge"`` the container's port
@@ -48,7 +48,7 @@ class DockerBackend(DeployBackend):
             command = self.serve_command(target, "0.0.0.0", CONTAINER_PORT)
             ports = {f"{CONTAINER_PORT}/tcp": (self.host, port)}
         container = self.client.containers.run(
-            self.image, ["mlflow", *command], detach=True,
+            self.image, ["python", *command], detach=True,
             name=f"dlexplain-eaas-{target.run_id[:12]}-{port}",
             labels={LABEL: "1", f"{LABEL}.run_id": target.run_id,
                     f"{LABEL}.version": target.version or "", f"{LABEL}.model_uri": target.model_uri},

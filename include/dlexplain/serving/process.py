@@ -1,4 +1,4 @@
-"""The ``process`` backend: ``mlflow models serve`` as a local process, tracked by PID and start
+"""The ``process`` backend: ``dlexplain eaas serve`` as a local process, tracked by PID and start
 time (a reused PID is never signalled)."""
 
 from __future__ import annotations
@@ -31,13 +31,10 @@ class ProcessBackend(DeployBackend):
     def start(self, target: ExplainerRef) -> Deployment:
         port = free_port(self.url_host)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **self.server_env,
-               # mlflow models serve runs `uvicorn` from PATH: this environment's
-               "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+        env = {**os.environ, **self.server_env}
         log = self.log_dir / f"{target.run_id}-{port}.start.log"
         with open(log, "ab") as handle:
-            proc = subprocess.Popen([sys.executable, "-m", "mlflow",
-                                     *self.serve_command(target, self.host, port)],
+            proc = subprocess.Popen([sys.executable, *self.serve_command(target, self.host, port)],
                                     stdout=handle, stderr=subprocess.STDOUT, env=env,
                                     start_new_session=True)
         self._children[proc.pid] = proc

@@ -6,10 +6,11 @@ import logging
 
 from dlexplain.config import Settings
 from dlexplain.serving.backend import DeployBackend
-from dlexplain.serving.checks import ServingError, probe, wait_until_healthy
+from dlexplain.serving.checks import ServingError, liveness_problem, probe, wait_until_healthy
 from dlexplain.serving.deployment import Deployment, DeploymentState
 from dlexplain.tracking.registry import ExplainerRef, explainer_for
 from dlexplain.tracking.request_limits import RequestLimits
+from dlexplain.tracking.trust import check_trusted
 
 logger = logging.getLogger(__name__)
 #: how much longer than one redeploy's health timeout the next waits for its turn
@@ -24,7 +25,10 @@ def redeploy(backend: DeployBackend, target: ExplainerRef, timeout: float) -> De
     recorded and :class:`ServingError` says why. Deploying the run already active (and
     healthy) is a no-op. Redeploys on one state file take turns (a lock held throughout; a
     second one waits up to ``timeout`` plus a margin, then sees what the first deployed).
+    An explainer whose files are not this package's is never started
+    (:class:`~dlexplain.tracking.trust.UntrustedExplainer`; nothing is recorded).
     """
+    check_trusted(target)
     try:
         with backend.state.locked(timeout + LOCK_MARGIN_S):
             return _redeploy(backend, target, timeout)
@@ -35,9 +39,13 @@ def redeploy(backend: DeployBackend, target: ExplainerRef, timeout: float) -> De
 
 def _redeploy(backend: DeployBackend, target: ExplainerRef, timeout: float) -> Deployment:
     old = backend.state.active()
-    if old is not None and old.run_id == target.run_id and backend.problem(old) is None:
-        logger.info("explainer run %s is already served at %s", target.run_id, old.url)
-        return old
+    if old is not None and old.run_id == target.run_id:
+        problem = backend.problem(old) or liveness_problem(old.url, old.run_id, old.text_column)
+        if problem is None:
+            logger.info("explainer run %s is already served at %s", target.run_id, old.url)
+            return old
+        logger.warning("the server of explainer run %s is unhealthy (%s): replacing it",
+                       old.run_id, problem)
     new = backend.start(target)
     logger.info("started %s for explainer run %s at %s; waiting up to %.0fs for health",
                 backend.name, target.run_id, new.url, timeout)
@@ -73,20 +81,46 @@ def serving_target(classifier: str, registered_model: str | None = None) -> Expl
 
 
 def pending_explainer(classifier: str, state: DeploymentState,
-                      registered_model: str | None = None) -> ExplainerRef | None:
-    """The explainer to serve for ``classifier`` (``serving_target``) when it is not the one
-    deployed, else None."""
+                      registered_model: str | None = None,
+                      alias: str | None = None) -> ExplainerRef | None:
+    """The explainer to serve for ``classifier`` (``serving_target``) when it needs a deploy
+    (:func:`redeploy_reason`), else None."""
     newest = serving_target(classifier, registered_model)
-    active = state.active()
-    if newest is None or (active is not None and active.run_id == newest.run_id):
+    if newest is None:
         return None
+    reason = redeploy_reason(newest, state.active(), alias)
+    if reason is None:
+        return None
+    logger.info("explainer run %s needs a deploy: %s", newest.run_id, reason)
     return newest
+
+
+def redeploy_reason(newest: ExplainerRef, active: Deployment | None,
+                    alias: str | None = None) -> str | None:
+    """Why ``newest`` should be deployed now: nothing or another run is deployed, the deployed
+    server fails ``/ping`` or a probe explanation, or ``alias`` of its registered model points
+    at another version than the deployed one. None when all is as it should be."""
+    from dlexplain.tracking.registry import alias_version
+
+    if active is None:
+        return "nothing is deployed"
+    if active.run_id != newest.run_id:
+        return f"explainer run {active.run_id} is deployed"
+    problem = liveness_problem(active.url, active.run_id, active.text_column)
+    if problem:
+        return f"the deployed server is unhealthy: {problem}"
+    if alias and active.registered_model:
+        pointed = alias_version(active.registered_model, alias)
+        if pointed != active.version:
+            return (f"alias {alias!r} of {active.registered_model} points at version {pointed}, "
+                    f"the deployed one is {active.version}")
+    return None
 
 
 def backend_from_settings(tracking_uri: str, settings: Settings) -> DeployBackend:
     """The backend ``DLEXPLAIN_EAAS_BACKEND`` names, configured from the settings."""
     options = {"tracking_uri": tracking_uri, "host": settings.eaas_host,
-               "limits": RequestLimits(settings.serve_max_texts, settings.serve_max_chars)}
+               "limits": RequestLimits.from_settings(settings)}
     if settings.eaas_backend == "docker":
         from dlexplain.serving.docker import DockerBackend
 

@@ -40,7 +40,7 @@ from dlexplain.base.tables import FORMATS, input_columns, input_format, open_dat
 from dlexplain.errors import ConfigError, DataError, DlexplainError
 from dlexplain.spark import AUDIT_DIR, ERROR_PREFIX, EXIT_DETERMINISTIC, METHODS
 from dlexplain.explain.table import EXPLANATION_COLUMN
-from dlexplain.spark.summary import SUMMARY_FILE, JobSummary
+from dlexplain.spark.summary import SUMMARY_FILE, JobSummary, foreign_output
 
 logger = logging.getLogger("dlexplain.spark.job")
 
@@ -57,6 +57,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="true: measure each explanation's faithfulness (~20 passes a text)")
     parser.add_argument("--format", choices=sorted(set(FORMATS.values())),
                         help="input format (default: from the file suffix, else parquet)")
+    parser.add_argument("--max-failed-share", type=_fraction, default=1.0,
+                        help="refuse to publish when a larger share of rows failed (the old "
+                             "output stays)")
     parser.add_argument("--method", choices=METHODS, default="exact")
     parser.add_argument("--audit-fraction", type=_fraction, default=0.05,
                         help="fast+audit: share of the texts also explained exactly")
@@ -215,8 +218,10 @@ def audit_sample(text, fraction: float, seed: int):
     return text.isNotNull() & (bucket < F.lit(round(fraction * 1_000_000)))
 
 
-def publish(spark, tmp: str, output: str, rows_in: int, summary: dict) -> JobSummary:
-    """Check the written rows, write the summary beside them, swap ``tmp`` into ``output``."""
+def publish(spark, tmp: str, output: str, rows_in: int, summary: dict,
+            max_failed_share: float = 1.0) -> JobSummary:
+    """Check the written rows (all there; at most ``max_failed_share`` of them failed), write the
+    summary beside them, swap ``tmp`` into ``output``."""
     from pyspark.sql import functions as F
 
     written = spark.read.parquet(tmp)
@@ -224,6 +229,10 @@ def publish(spark, tmp: str, output: str, rows_in: int, summary: dict) -> JobSum
     if rows_out != rows_in:
         raise DataError(f"row count changed: {rows_in} in, {rows_out} out; output not published")
     failed = written.filter(F.col(f"{EXPLANATION_COLUMN}.error").isNotNull()).count()
+    if rows_out and failed / rows_out > max_failed_share:
+        raise DataError(f"{failed} of {rows_out} rows failed, more than the share "
+                        f"{max_failed_share} allows (DLEXPLAIN_MAX_FAILED_SHARE): output not "
+                        "published, the previous one is kept")
     result = JobSummary(rows=rows_out, failed=failed, **summary)
     filesystem, path = hadoop_filesystem(spark, f"{tmp}/{SUMMARY_FILE}")
     stream = filesystem.create(path, True)
@@ -235,6 +244,37 @@ def publish(spark, tmp: str, output: str, rows_in: int, summary: dict) -> JobSum
     return result
 
 
+class OutputLocked(RuntimeError):
+    """Another job is writing the same output (transient: a retry after it may succeed)."""
+
+
+class OutputLock:
+    """``<output>.lock`` on the cluster's filesystem, created atomically (``createNewFile``) and
+    removed when the job ends; a lock older than ``stale_after`` seconds (a killed driver; the
+    job timeout) is taken over."""
+
+    def __init__(self, spark, output: str, stale_after: float):
+        self.filesystem, self.path = hadoop_filesystem(spark, f"{output.rstrip('/')}.lock")
+        self.output, self.stale_after, self.held = output, stale_after, False
+
+    def acquire(self) -> None:
+        if not self.filesystem.createNewFile(self.path):
+            age = time.time() - self.filesystem.getFileStatus(self.path).getModificationTime() / 1e3
+            if age < self.stale_after:
+                raise OutputLocked(f"{self.output!r} is locked by another job for {age:.0f} s "
+                                   f"({self.path.toString()}); delete it if that job is gone")
+            logger.warning("taking over a lock of %.0f s on %s", age, self.output)
+            self.filesystem.delete(self.path, False)
+            if not self.filesystem.createNewFile(self.path):
+                raise OutputLocked(f"{self.output!r} is locked by another job")
+        self.held = True
+
+    def release(self) -> None:
+        if self.held:
+            self.filesystem.delete(self.path, False)
+            self.held = False
+
+
 def _replace(spark, tmp: str, output: str) -> None:
     """Swap ``tmp`` into ``output`` with renames on the cluster's filesystem."""
     filesystem, target = hadoop_filesystem(spark, output)
@@ -242,6 +282,9 @@ def _replace(spark, tmp: str, output: str) -> None:
     _, backup = hadoop_filesystem(spark, backup_path)
     _, source = hadoop_filesystem(spark, tmp)
     had_old = filesystem.exists(target)
+    foreign = foreign_output(output) if had_old else None
+    if foreign:
+        raise DataError(foreign)
     if had_old and not filesystem.rename(target, backup):
         raise OSError(f"could not move the previous output {output!r} aside")
     if not filesystem.rename(source, target):
@@ -260,9 +303,17 @@ def run(args: argparse.Namespace) -> JobSummary:
     if args.model_uri.startswith(("runs:/", "models:/")) and not MLFLOW_TRACKING_URI.is_set():
         raise ConfigError("MLFLOW_TRACKING_URI is not set: the job cannot resolve "
                           f"{args.model_uri!r} (MLflow would fall back to a local mlflow.db)")
+    from dlexplain.tracking.trust import NO_PICKLE
+
     seconds: dict[str, float] = {}
+    os.environ[NO_PICKLE[0]] = NO_PICKLE[1]  # MLflow unpickles nothing here, nor on executors
     with _timed(seconds, "spark_start_s"):
-        spark = SparkSession.builder.appName(f"dlexplain batch_explain {args.input}").getOrCreate()
+        spark = (SparkSession.builder.appName(f"dlexplain batch_explain {args.input}")
+                 .config(f"spark.executorEnv.{NO_PICKLE[0]}", NO_PICKLE[1]).getOrCreate())
+    from dlexplain.config import Settings
+
+    lock = OutputLock(spark, args.output, stale_after=Settings.from_env().job_timeout)
+    lock.acquire()
     workdir = tempfile.mkdtemp(prefix="dlexplain-job-")  # the model and its zip
     tmp = f"{args.output.rstrip('/')}.tmp-{uuid.uuid4().hex[:8]}"
     try:
@@ -274,8 +325,9 @@ def run(args: argparse.Namespace) -> JobSummary:
         return publish(spark, tmp, args.output, rows_in, {
             "input": args.input, "output": args.output, "model_uri": args.model_uri,
             "model_evaluations": evaluations, "cache_hits": hits, "method": args.method,
-            "audited": audited, **seconds})
+            "audited": audited, **seconds}, args.max_failed_share)
     finally:
+        lock.release()
         filesystem, leftover = hadoop_filesystem(spark, tmp)
         if filesystem.exists(leftover):  # a failed job leaves no half-written output behind
             filesystem.delete(leftover, True)

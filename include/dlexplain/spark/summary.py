@@ -46,3 +46,17 @@ class JobSummary(Record):
 #: The summary's file inside the output folder; the leading underscore keeps Spark and Arrow
 #: readers from taking it for data.
 SUMMARY_FILE = "_dlexplain_summary.json"
+
+
+def foreign_output(output: str) -> str | None:
+    """Why the job must not replace ``output`` (a folder it did not write: no summary file
+    inside), or None when it is absent or the job's own."""
+    from pyarrow import fs
+
+    filesystem, path = fs.FileSystem.from_uri(output if "://" in output
+                                              else os.path.abspath(output))
+    found = filesystem.get_file_info([path, f"{path.rstrip('/')}/{SUMMARY_FILE}"])
+    if found[0].type == fs.FileType.NotFound or found[1].type == fs.FileType.File:
+        return None
+    return (f"{output!r} exists and was not written by dlexplain (no {SUMMARY_FILE} inside): "
+            "refusing to replace it; choose another output, or remove it yourself")

@@ -17,9 +17,11 @@ import mlflow
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
-from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE
+from mlflow.protos.databricks_pb2 import (INTERNAL_ERROR, INVALID_PARAMETER_VALUE,
+                                         TEMPORARILY_UNAVAILABLE)
 from mlflow.types.schema import Array, ColSpec, Object, ParamSchema, ParamSpec, Property, Schema
 
+from dlexplain.base.bounds import WorkAbandoned
 from dlexplain.explain.config import ExplainerConfig
 from dlexplain.explain.row import COLUMNS, STRING, Kind, to_pandas
 from dlexplain.tracking.request_limits import in_scoring_server
@@ -160,7 +162,8 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
                        if settings.explanation_cache else None)
         #: explanations served from the cache, over this model's life
         self.cache_hits = 0
-        self._limits = RequestLimits(settings.serve_max_texts, settings.serve_max_chars)
+        self._limits = RequestLimits.from_settings(settings)
+        self._tokenizer = None  #: loaded by the first request's work check
 
     @property
     def evaluations(self) -> int:
@@ -223,15 +226,35 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
                 error_code=INVALID_PARAMETER_VALUE)
         if not in_scoring_server():
             return self._predict(texts, with_faithfulness, method)
-        problem = self._limits.problem(texts)
+        problem = self._limits.problem(texts) or self._work_problem(texts, with_faithfulness,
+                                                                     method)
         if problem:
             raise MlflowException(problem, error_code=INVALID_PARAMETER_VALUE)
         try:
             return self._predict(texts, with_faithfulness, method)
+        except WorkAbandoned as err:  # its client has gone or had its 504: nobody reads this
+            logger.warning("explaining %d texts: %s", len(texts), err)
+            raise MlflowException(str(err), error_code=TEMPORARILY_UNAVAILABLE) from None
         except Exception as err:
             logger.exception("explaining %d texts failed", len(texts))
             raise MlflowException(f"explaining failed: {type(err).__name__}: {err}",
                                   error_code=INTERNAL_ERROR) from None
+
+    def _work_problem(self, texts: list, with_faithfulness: bool, method: str) -> str | None:
+        """Why the request is more work than one request may cost (``RequestLimits.max_work``):
+        its tokens (as the engine truncates them) times the model evaluations of each."""
+        from dlexplain.tracking.request_limits import FAITHFULNESS_EVALS
+
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(self._classifier_dir)
+        limit = self._config.max_tokens or self._tokenizer.model_max_length
+        strings = [t for t in texts if isinstance(t, str)]
+        counts = self._tokenizer(strings, add_special_tokens=False)["input_ids"] if strings else []
+        evaluations = (self._config.max_evals if method == "exact" else 1) + (
+            FAITHFULNESS_EVALS if with_faithfulness else 0)
+        return self._limits.work_problem([min(len(ids), limit) for ids in counts], evaluations)
 
     def _predict(self, texts: list, with_faithfulness: bool = False,
                  method: str = "exact") -> pd.DataFrame:

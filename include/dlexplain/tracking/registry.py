@@ -267,6 +267,18 @@ def _ref(registered_model: str, version) -> ExplainerRef:
                         registered_model=registered_model, version=str(version.version))
 
 
+def alias_version(registered_model: str, alias: str) -> str | None:
+    """The version ``alias`` of ``registered_model`` points at, or None when it is not set."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(MlflowClient().get_model_version_by_alias(registered_model, alias).version)
+    except MlflowException as err:
+        if err.error_code != "RESOURCE_DOES_NOT_EXIST" and "not found" not in str(err).lower():
+            raise
+        return None
+
+
 def set_alias(registered_model: str, alias: str, version: str) -> str:
     """Point ``alias`` of ``registered_model`` at ``version``; the ``models:/name@alias`` URI."""
     MlflowClient().set_registered_model_alias(registered_model, alias, version)

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+
+#: Forward passes a text's faithfulness costs on top of its explanation (about 20).
+FAITHFULNESS_EVALS = 20
 
 
 @dataclass(frozen=True)
 class RequestLimits:
-    """Most texts per request and most characters per text."""
+    """Most texts per request and characters per text, the work one request may cost (tokens x
+    model evaluations, checked before any work), requests in flight (more answer 503 at once)
+    and seconds a request's work may run (then it stops, between two rounds of forward passes).
+    """
 
     max_texts: int = 64
     max_chars: int = 20000
+    max_work: int = 200_000
+    max_in_flight: int = 2
+    timeout: int = 60
+
+    @classmethod
+    def from_settings(cls, settings) -> RequestLimits:
+        """The limits of ``Settings`` (its ``serve_*`` fields)."""
+        return cls(**{f.name: getattr(settings, f"serve_{f.name}") for f in fields(cls)})
 
     def problem(self, texts: list) -> str | None:
         """Why a request of ``texts`` is refused, or None when it is within the limits."""
@@ -27,14 +41,26 @@ class RequestLimits:
                         f"{self.max_chars} are served (DLEXPLAIN_SERVE_MAX_CHARS)")
         return None
 
+    def work_problem(self, tokens: list[int], evaluations: int) -> str | None:
+        """Why texts of ``tokens`` tokens, each run through the model ``evaluations`` times,
+        are more work than one request may ask (None when they are not)."""
+        work = sum(tokens) * evaluations
+        if work <= self.max_work:
+            return None
+        return (f"the request is {work:,} units of work ({sum(tokens):,} tokens x {evaluations} "
+                f"model evaluations); at most {self.max_work:,} are served per request "
+                "(DLEXPLAIN_SERVE_MAX_WORK): send fewer or shorter texts, ask for method 'fast' "
+                "where the explainer has one, or use the batch DAG")
+
     def environment(self) -> dict[str, str]:
         """The limits as the ``DLEXPLAIN_SERVE_*`` variables a scoring server's Settings read."""
-        return {"DLEXPLAIN_SERVE_MAX_TEXTS": str(self.max_texts),
-                "DLEXPLAIN_SERVE_MAX_CHARS": str(self.max_chars)}
+        return {f"DLEXPLAIN_SERVE_{f.name.upper()}": str(getattr(self, f.name))
+                for f in fields(self)}
 
 
 def in_scoring_server() -> bool:
-    """True inside MLflow's scoring server (``mlflow models serve``), which sets this variable."""
+    """True inside MLflow's scoring server app (``dlexplain eaas serve``, ``mlflow models serve``),
+    whose ``init`` sets this variable."""
     from mlflow.environment_variables import _MLFLOW_IS_IN_SERVING_ENVIRONMENT
 
     return bool(_MLFLOW_IS_IN_SERVING_ENVIRONMENT.get())

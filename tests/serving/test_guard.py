@@ -1,0 +1,158 @@
+"""The served explainer's guard on a real scoring server (tiny model, loopback): admission
+control, abandoned work that stops, and the bodies an attacker or a careless client sends."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from dlexplain.base.processes import free_port
+from dlexplain.explain.config import ExplainerConfig
+from dlexplain.serving.app import MAX_JSON_DEPTH
+from dlexplain.tracking.registry import ExplainerSpec, log_explainer
+from dlexplain.tracking.request_limits import RequestLimits
+from tests.services.processes import background
+
+pytestmark = pytest.mark.slow
+MAX_EVALS = 500
+MAX_TEXTS, MAX_CHARS = 8, 2000
+WORDS = "the film was a slow and beautiful story of love loss and quiet hope in a small town".split()
+
+
+def _long_text(seed: int) -> str:
+    words = [WORDS[(seed * 7 + i * 3) % len(WORDS)] for i in range(MAX_CHARS)]
+    return " ".join(words)[:MAX_CHARS]
+
+
+def _frame(texts: list) -> dict:
+    return {"dataframe_split": {"columns": ["text"], "data": [[t] for t in texts]}}
+
+
+def _post(url: str, body, timeout: float = 60, content_type: str = "application/json"):
+    data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    return requests.post(f"{url}/invocations", data=data, timeout=timeout,
+                         headers={"Content-Type": content_type})
+
+
+@pytest.fixture()
+def guarded(tracking_uri, tiny_model_dir, unique, tmp_path):
+    """A guarded scoring server of the tiny model's explainer, whose work limit is exactly what
+    the largest request (MAX_TEXTS texts of MAX_CHARS characters) costs."""
+    from transformers import AutoTokenizer
+
+    ref = log_explainer(tiny_model_dir, ExplainerSpec(ExplainerConfig(max_evals=MAX_EVALS)),
+                        f"guard-{unique}")
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    largest = [_long_text(i) for i in range(MAX_TEXTS)]
+    tokens = sum(min(len(ids), tokenizer.model_max_length) for ids in tokenizer(
+        largest, add_special_tokens=False)["input_ids"])
+    limits = RequestLimits(max_texts=MAX_TEXTS, max_chars=MAX_CHARS,
+                           max_work=tokens * MAX_EVALS, max_in_flight=2, timeout=60)
+    port = free_port()
+    env = {**os.environ, **limits.environment(), "MLFLOW_TRACKING_URI": tracking_uri,
+           "DLEXPLAIN_HOME": str(tmp_path / "home"), "DLEXPLAIN_EXPLANATION_CACHE": "off"}
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        try:
+            return requests.get(f"{url}/ping", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    log = tmp_path / "server.log"
+    with background([sys.executable, "-m", "dlexplain.cli", "eaas", "serve", "--model-uri",
+                     ref.model_uri, "--host", "127.0.0.1", "--port", str(port)], log, env, ready):
+        yield {"url": url, "largest": largest, "log": log, "run_id": ref.run_id}
+
+
+def test_abandoned_work_stops_and_bad_requests_get_4xx(guarded):
+    url = guarded["url"]
+    first = _post(url, _frame(["A fine film."]))
+    assert first.status_code == 200, first.text  # the model is loaded
+
+    # six concurrent requests of the largest size, each given up by its client after 2 s
+    def send(_):
+        start = time.monotonic()
+        try:
+            reply = _post(url, _frame(guarded["largest"]), timeout=2)
+        except requests.Timeout:
+            return "gave up", time.monotonic() - start, None
+        return reply.status_code, time.monotonic() - start, reply
+
+    with ThreadPoolExecutor(6) as pool:
+        outcomes = list(pool.map(send, range(6)))
+    statuses = [status for status, _, _ in outcomes]
+    assert statuses.count("gave up") <= 2, statuses  # at most max_in_flight were admitted
+    for status, seconds, reply in outcomes:
+        if status != "gave up":
+            assert status == 503 and seconds < 2, (status, seconds)
+            assert reply.headers["Retry-After"] == "5" and "busy" in reply.json()["message"]
+
+    # then one sentence: 200 within 15 s, and every refusal on the way was immediate
+    deadline, answer = time.monotonic() + 15, None
+    while time.monotonic() < deadline:
+        start = time.monotonic()
+        reply = _post(url, _frame(["Still there?"]), timeout=15)
+        if reply.status_code == 200:
+            answer = reply
+            break
+        assert reply.status_code == 503 and time.monotonic() - start < 1, reply.status_code
+        time.sleep(0.5)
+    assert answer is not None, "no 200 within 15 s of the abandoned requests"
+    assert answer.json()["predictions"][0]["explainer_run_id"] == guarded["run_id"]
+    log = guarded["log"].read_text()
+    assert "the client closed the connection: work stopped" in log
+
+    for name, (body, content_type, status, message) in _bad_requests(guarded["largest"]).items():
+        reply = _post(url, body, content_type=content_type)
+        assert reply.status_code == status, (name, reply.status_code, reply.text[:300])
+        assert "Traceback" not in reply.text and "stack_trace" not in reply.text, name
+        assert message in reply.text, (name, reply.text[:300])
+    ok = _post(url, _frame(["Still here?"]))
+    assert ok.status_code == 200 and ok.json()["predictions"][0]["error"] is None
+
+
+def _bad_requests(largest: list[str]) -> dict:
+    """name: (body, content type, expected status, a fragment of the answer)."""
+    json_type, depth = "application/json", MAX_JSON_DEPTH + 1
+    return {
+        "empty body": (b"", json_type, 400, "valid JSON"),
+        "malformed JSON": ('{"dataframe_split": [', json_type, 400, "valid JSON"),
+        "not UTF-8": (b'{"inputs": ["\xff\xfe"]}', json_type, 400, "valid JSON"),
+        "JSON 20,000 levels deep": ('{"inputs": ' + "[" * 20_000 + "]" * 20_000 + "}",
+                                     json_type, 400, "nested too deeply"),
+        f"JSON {depth} levels deep": ('{"inputs": ' + "[" * depth + "]" * depth + "}",
+                                      json_type, 400, "nested too deeply"),
+        "a top-level list": (json.dumps([["fine"]]), json_type, 400, "Received a list"),
+        "a scalar as inputs": (json.dumps({"inputs": 5}), json_type, 400, ""),
+        "data that is not rows": (json.dumps({"dataframe_split": {"columns": ["text"],
+                                                                  "data": "fine"}}),
+                                  json_type, 400, ""),
+        "no text column": (json.dumps({"dataframe_split": {"columns": ["review"],
+                                                           "data": [["fine"]]}}),
+                           json_type, 400, "text"),
+        "a number as text": (_frame(["fine", 42]), json_type, 400, "not a string"),
+        "NaN as text": ('{"dataframe_split": {"columns": ["text"], "data": [[NaN]]}}',
+                        json_type, 400, ""),
+        "an object as text": (json.dumps({"dataframe_records": [{"text": {"a": 1}}]}),
+                              json_type, 400, ""),
+        "one text too many": (_frame(["fine"] * (MAX_TEXTS + 1)), json_type, 400,
+                              f"at most {MAX_TEXTS}"),
+        "a text too long": (_frame(["x" * (MAX_CHARS + 1)]), json_type, 400,
+                            f"at most {MAX_CHARS}"),
+        "too much work": ({**_frame(largest), "params": {"faithfulness": True}}, json_type,
+                          400, "DLEXPLAIN_SERVE_MAX_WORK"),
+        "a 20 MB body": (_frame(["x" * 1000] * 20_000), json_type, 413, "bytes"),
+        "an unknown method": ({**_frame(["fine"]), "params": {"method": "bogus"}}, json_type,
+                              400, "bogus"),
+        "plain text": ("fine film", "text/plain", 415, ""),
+        "Latin-1": (json.dumps(_frame(["fine"])), "application/json; charset=latin-1", 415,
+                    "UTF-8"),
+        "CSV without the column": ("review\nfine\n", "text/csv", 400, "text"),
+    }

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,24 @@ SECRET_PATTERNS = [
 
 def _variables(text: str) -> set[str]:
     return set(re.findall(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)", text))
+
+
+def _compose(env_file: Path, *args: str) -> subprocess.CompletedProcess:
+    """Debian's docker-compose on the stack with ``env_file`` only (no variable of this shell)."""
+    return subprocess.run(["docker-compose", "--env-file", str(env_file), "-f", str(COMPOSE),
+                           *args], capture_output=True, text=True, cwd=REPO,
+                          env={"PATH": os.environ["PATH"]})
+
+
+def _dlexplain(*args: str, env: dict) -> subprocess.CompletedProcess:
+    inherited = {k: os.environ[k] for k in ("PATH", "PYTHONPATH") if k in os.environ}
+    return subprocess.run([sys.executable, "-m", "dlexplain.cli", *args], capture_output=True,
+                          text=True, cwd=REPO, env={**inherited, **env})
+
+
+def _env_file(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines()
+                if line.strip() and not line.startswith("#"))
 
 
 def _env_example() -> dict[str, str]:
@@ -63,8 +83,8 @@ def test_stack_services_and_ports():
                              "minio-init", "spark-master", "spark-worker", "eaas"}
     for name, service in services.items():
         for port in service.get("ports", []):
-            assert port.startswith("${BIND_ADDRESS}:"), (name, port)
-        if name not in ("airflow-init", "minio-init"):  # one-shot jobs
+            assert port.startswith("${BIND_ADDRESS:?"), (name, port)
+        if name not in ("preflight", "airflow-init", "minio-init"):  # one-shot jobs
             assert "healthcheck" in service, name
 
 
@@ -99,3 +119,72 @@ def test_compose_takes_every_secret_from_the_environment():
 def test_the_secret_check_catches_literals(tmp_path, line):
     (tmp_path / "leak.py").write_text(f"{line}\n")
     assert len(_secrets_in([tmp_path])) == 1
+
+
+def test_compose_fails_closed_naming_what_is_missing(tmp_path):
+    """Every variable is ``${VAR:?}``: compose stops at once naming a missing one, instead of
+    substituting an empty string (a blank BIND_ADDRESS would publish on every interface)."""
+    code = "\n".join(line for line in COMPOSE.read_text().splitlines()
+                     if not line.lstrip().startswith("#"))
+    loose = re.findall(r"(?<!\$)\$\{[A-Za-z_][A-Za-z0-9_]*\}", code)
+    assert loose == [], "variables without :? fall back to empty"
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
+    done = _compose(empty, "config", "-q")
+    assert done.returncode != 0 and "set DLEXPLAIN_IMAGE in .env" in done.stderr, done.stderr
+    for name in ("BIND_ADDRESS", "POSTGRES_PASSWORD", "MLFLOW_S3_SECRET_KEY"):
+        partial = tmp_path / f"without-{name}.env"
+        partial.write_text("".join(f"{k}={v}\n" for k, v in _env_example().items() if k != name))
+        done = _compose(partial, "config", "-q")
+        assert done.returncode != 0 and f"set {name} in .env" in done.stderr, (name, done.stderr)
+
+
+def test_preflight_refuses_the_example_and_accepts_a_generated_env():
+    from cryptography.fernet import Fernet
+
+    refused = _dlexplain("stack", "preflight", env=_env_example())
+    assert refused.returncode == 2
+    for name in ("POSTGRES_PASSWORD", "AIRFLOW_FERNET_KEY", "MLFLOW_S3_SECRET_KEY"):
+        assert f"{name} is still the placeholder 'change-me'" in refused.stderr
+    made = _dlexplain("stack", "env", "--example", str(ENV_EXAMPLE), env={})
+    assert made.returncode == 0, made.stderr
+    generated = _env_file(made.stdout)
+    assert set(generated) == set(_env_example()) and "change-me" not in generated.values()
+    Fernet(generated["AIRFLOW_FERNET_KEY"].encode())  # a real Fernet key
+    accepted = _dlexplain("stack", "preflight", env=generated)
+    assert accepted.returncode == 0, accepted.stderr
+    for changed, message in (({"BIND_ADDRESS": "0.0.0.0"}, "publishes every port"),
+                             ({"AIRFLOW_FERNET_KEY": "not-a-key"}, "is not a Fernet key"),
+                             ({"AIRFLOW_JWT_SECRET": "short"}, "at least 32 are needed")):
+        done = _dlexplain("stack", "preflight", env={**generated, **changed})
+        assert done.returncode == 2 and message in done.stderr, (changed, done.stderr)
+    allowed = {**generated, "BIND_ADDRESS": "0.0.0.0", "ALLOW_PUBLIC_BIND": "yes"}
+    assert _dlexplain("stack", "preflight", env=allowed).returncode == 0
+
+
+def test_stack_waits_for_preflight_keeps_backends_internal_and_secrets_off_command_lines(
+        tmp_path):
+    made = _dlexplain("stack", "env", "--example", str(ENV_EXAMPLE), env={})
+    env_file = tmp_path / ".env"
+    env_file.write_text(made.stdout)
+    done = _compose(env_file, "config")
+    assert done.returncode == 0, done.stderr
+    resolved = yaml.safe_load(done.stdout)
+    services = resolved["services"]
+
+    def needs(name: str) -> set[str]:
+        direct = set(services[name].get("depends_on") or {})
+        return direct.union(*(needs(other) for other in direct)) if direct else set()
+
+    assert all("preflight" in needs(name) for name in services if name != "preflight")
+    assert resolved["networks"]["backend"].get("internal") is True
+    for name in ("postgres", "minio", "minio-init", "spark-worker"):
+        assert set(services[name]["networks"]) == {"backend"} and not services[name].get("ports")
+    secrets = [v for k, v in _env_file(made.stdout).items()
+               if re.search(r"(PASSWORD|SECRET|FERNET_KEY|SECRET_KEY)$", k)]
+    for name, service in services.items():
+        parts = [service.get("command") or [], service.get("entrypoint") or []]
+        line = " ".join(" ".join(p) if isinstance(p, list) else str(p) for p in parts)
+        assert not [s for s in secrets if s in line], f"a secret on {name}'s command line"
+    mlflow = services["mlflow"]["environment"]
+    assert mlflow["AWS_ACCESS_KEY_ID"] == "mlflow", "MLflow's own MinIO account, not root"

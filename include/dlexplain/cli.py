@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from datetime import date, timedelta
 from pathlib import Path
@@ -133,6 +134,22 @@ def cmd_eaas_deploy(args, settings: Settings) -> None:
           f"(run {deployment.run_id}) serves at {deployment.url}/invocations")
 
 
+def cmd_stack_env(args, settings: Settings) -> None:
+    from dlexplain.stack_env import generate
+
+    print(generate(Path(args.example).read_text()), end="")
+
+
+def cmd_stack_preflight(args, settings: Settings) -> None:
+    from dlexplain.stack_env import problems
+
+    found = problems(os.environ)
+    if found:
+        raise DlexplainError("the stack's environment is not safe to start:\n  "
+                             + "\n  ".join(found))
+    print("preflight: the stack's environment is complete and its secrets are set")
+
+
 def cmd_eaas_serve(args, settings: Settings) -> None:
     from dlexplain.serving.app import serve
 
@@ -230,6 +247,14 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--port", type=_positive)
     start.add_argument("--print-uri", action="store_true", help="print only the URI")
     _command(server, "stop", "stop it", cmd_mlflow_stop)
+
+    stack = _group(groups, "stack", "the production stack (docker-compose.yaml)")
+    env = _command(stack, "env", "print a .env with fresh secrets: dlexplain stack env > .env",
+                   cmd_stack_env)
+    env.add_argument("--example", default=".env.example", help="template (default: %(default)s)")
+    _command(stack, "preflight", "check the stack's environment (placeholders, weak secrets, "
+             "Fernet key, public BIND_ADDRESS); the compose preflight service runs it",
+             cmd_stack_preflight)
 
     eaas = _group(groups, "eaas", "the served explainer (DLEXPLAIN_EAAS_*)")
     deploy = _command(eaas, "deploy", "serve an explainer (blue/green): by default the newest "

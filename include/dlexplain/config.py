@@ -1,6 +1,7 @@
 """Settings: one frozen object read from ``DLEXPLAIN_*`` environment variables.
 
-This is the only module that reads the environment. Every variable, its type and default is
+This is the only module that reads ``DLEXPLAIN_*`` variables (``stack_env`` checks the
+compose stack's own). Every variable, its type and default is
 listed in ``Settings`` (and in the README's configuration table). Nothing is read at import time:
 each process's entry point (the CLI, a DAG file, the Spark job, the pyfunc's ``load_context``)
 calls :meth:`Settings.from_env` once and passes the object down.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -48,6 +49,8 @@ class BatchItem(Record):
     batch: int  #: the first batch
     rows_per_batch: int
     batches: int = 1
+    #: the metric points' time (ms): the same in every retry of the item, so MLflow keeps one
+    timestamp_ms: int | None = None
 
     @property
     def numbers(self) -> range:
@@ -62,13 +65,14 @@ class BatchItem(Record):
 
 
 def batch_items(*, run_id: str, output: str, partition: str, rows: int, rows_per_batch: int,
-                max_items: int) -> list[BatchItem]:
+                max_items: int, timestamp_ms: int | None = None) -> list[BatchItem]:
     """The night's batches as at most ``max_items`` work items (Airflow's ``max_map_length``:
     a mapped task with more fails), consecutive batches sharing an item when there are more."""
     batches = max(1, -(-rows // rows_per_batch))
     per_item = -(-batches // max_items)
     return [BatchItem(run_id=run_id, output=output, partition=partition, batch=first,
-                      rows_per_batch=rows_per_batch, batches=min(per_item, batches - first))
+                      rows_per_batch=rows_per_batch, batches=min(per_item, batches - first),
+                      timestamp_ms=timestamp_ms)
             for first in range(0, batches, per_item)]
 
 
@@ -260,7 +264,8 @@ def open_explanation_run(*, dag_id: str, airflow_run_id: str, explainer, plan: P
     logger.info("Spark job: %d model evaluations, %d cache hits, explain+write %.1f s",
                 job.model_evaluations, job.cache_hits, job.explain_and_write_s)
     items = batch_items(run_id=run_id, output=plan.output, partition=plan.partition, rows=rows,
-                        rows_per_batch=rows_per_batch, max_items=max_items)
+                        rows_per_batch=rows_per_batch, max_items=max_items,
+                        timestamp_ms=int(time.time() * 1000))
     logger.info("explanation run %s: %d rows in %d batches (%d work items)", run_id, rows,
                 sum(item.batches for item in items), len(items))
     return items
@@ -279,7 +284,7 @@ def log_batch(item: BatchItem, class_name: str | None = None) -> BatchSummary:
                                                 item.rows_per_batch))
         logged.append(log_explanations(results, item.prefix(number), run_id=item.run_id,
                                        class_names=None if class_name is None else [class_name],
-                                       step=number))
+                                       step=number, timestamp_ms=item.timestamp_ms))
     errors = [s["max_additivity_error"] for s in logged if s["max_additivity_error"] is not None]
     return BatchSummary(**{k: sum(s[k] for s in logged) for k in ("rows", "explained", "failed")},
                         max_additivity_error=max(errors) if errors else None)

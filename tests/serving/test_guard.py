@@ -20,7 +20,10 @@ from dlexplain.tracking.request_limits import RequestLimits
 from tests.services.processes import background
 
 pytestmark = pytest.mark.slow
-MAX_EVALS = 500
+#: a request of MAX_TEXTS texts of MAX_CHARS characters takes about 7 s of the tiny model at
+#: this many evaluations on these 2 cores (2.5 s at 500: one once answered within the clients'
+#: 2 s), so the clients give up while their work runs
+MAX_EVALS = 5000
 MAX_TEXTS, MAX_CHARS = 8, 2000
 WORDS = "the film was a slow and beautiful story of love loss and quiet hope in a small town".split()
 
@@ -88,11 +91,13 @@ def test_abandoned_work_stops_and_bad_requests_get_4xx(guarded):
     with ThreadPoolExecutor(6) as pool:
         outcomes = list(pool.map(send, range(6)))
     statuses = [status for status, _, _ in outcomes]
-    assert statuses.count("gave up") <= 2, statuses  # at most max_in_flight were admitted
+    admitted = [s for s in statuses if s != 503]
+    assert 1 <= statuses.count("gave up") and len(admitted) <= 2, statuses  # max_in_flight
+    assert set(admitted) <= {"gave up", 200}, statuses
     for status, seconds, reply in outcomes:
-        if status != "gave up":
-            assert status == 503 and seconds < 2, (status, seconds)
-            assert reply.headers["Retry-After"] == "5" and "busy" in reply.json()["message"]
+        if status == 503:  # refused at once, and told when to come back
+            assert seconds < 2 and reply.headers["Retry-After"] == "5", seconds
+            assert "busy" in reply.json()["message"]
 
     # then one sentence: 200 within 15 s, and every refusal on the way was immediate
     deadline, answer = time.monotonic() + 15, None

@@ -64,6 +64,8 @@ def test_input_on_s3_keeps_every_column(s3_api, tracking_uri, tiny_model_dir, tm
     # the DAG's prepare step reads the schema there, and refuses a day that is not there
     for name, value in s3_api.env.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DLEXPLAIN_INPUT_ROOTS", "s3://tweets")  # the roots widened to the bucket
+    monkeypatch.setenv("DLEXPLAIN_OUTPUT_ROOTS", str(tmp_path))
     template = "s3://tweets/ds={ds}/tweets.csv"
     plan = plan_partition("2026-01-01", template, str(tmp_path / "o"), Settings.from_env(),
                           text_column="tweet")

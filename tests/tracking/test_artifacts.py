@@ -158,3 +158,46 @@ def test_default_plots_every_predicted_class(results, tmp_path):
     assert summary["plotted_classes"] == predicted
     assert sorted(p.name for p in tmp_path.glob("bar_*.png")) == [f"bar_{c}.png" for c in predicted]
     assert (tmp_path / f"first_row_{results[0].label}.png").is_file()
+
+
+def test_a_batch_retried_after_mlflow_was_away_logs_once(results, tmp_path, monkeypatch):
+    """MLflow stops while a night's batches are logged: the task fails with a transient error
+    (not a DlexplainError: Airflow retries it, with backoff), and its retries once the server is
+    back, even one after a success, leave each batch's artifacts and metric points once and no
+    other run."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from dlexplain.errors import DlexplainError
+    from dlexplain.explain.row import to_arrow
+    from dlexplain.steps import BatchItem, log_batch
+
+    root = tmp_path / "mlflow"
+    server = start_server(root)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
+    try:
+        output = tmp_path / "out.parquet"
+        pq.write_table(pa.table({"explanation": to_arrow(results).to_struct_array()}), output)
+        experiment = MlflowClient().create_experiment("night")
+        run = MlflowClient().create_run(experiment)
+        item = BatchItem(run_id=run.info.run_id, output=str(output), partition="ds=2026-01-01",
+                         batch=0, rows_per_batch=2, batches=2, timestamp_ms=1_767_225_600_000)
+        stop_server(root)
+        monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+        with pytest.raises(Exception) as failed:
+            log_batch(item)
+        assert not isinstance(failed.value, DlexplainError), "transient: left to Airflow's retries"
+        server = start_server(root, port=int(server.url.rsplit(":", 1)[1]))  # back, same store
+        summaries = [log_batch(item), log_batch(item)]  # the retry, and one more after it
+        assert summaries[0] == summaries[1] and summaries[0].rows == 4
+        client = MlflowClient()
+        for number in (0, 1):
+            names = [a.path.rsplit("/", 1)[-1] for a in client.list_artifacts(
+                run.info.run_id, item.prefix(number))]
+            assert len(names) == len(set(names)) and "shap_values.npz" in names
+        history = client.get_metric_history(run.info.run_id, "rows_explained")
+        assert sorted(m.step for m in history) == [0, 1], "one point per batch, not per try"
+        assert len(client.search_runs([experiment])) == 1
+    finally:
+        stop_server(root)

@@ -148,12 +148,14 @@ def write_explanations(results: Sequence[TextExplanation], folder: Path,
 
 
 def log_explanations(results: Sequence[TextExplanation], prefix: str, *, run_id: str,
-                     class_names: Sequence[str] | None = None, step: int = 0) -> dict:
+                     class_names: Sequence[str] | None = None, step: int = 0,
+                     timestamp_ms: int | None = None) -> dict:
     """Log one batch's artifacts under ``prefix`` and its metrics into run ``run_id``.
 
     Through ``MlflowClient`` with the run named, never the fluent active run: a task process
     may hold an active run or experiment of its own (``mlflow.set_experiment``), and logging
-    must not depend on it.
+    must not depend on it. Idempotent with ``timestamp_ms`` given: logging again (a retried
+    task) rewrites the same artifact paths and the same metric points, which MLflow keeps once.
     """
     import time
 
@@ -167,7 +169,7 @@ def log_explanations(results: Sequence[TextExplanation], prefix: str, *, run_id:
     faithfulness = {f"batch_{key}": value for key, value in summary["faithfulness"].items()}
     metrics = {"rows_explained": summary["explained"], "rows_failed": summary["failed"],
                "max_additivity_error": summary["max_additivity_error"] or 0.0, **faithfulness}
-    now = int(time.time() * 1000)
+    now = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
     client.log_batch(run_id, metrics=[Metric(key, float(value), now, step)
                                       for key, value in metrics.items()])
     logger.info("logged %d explanations under %s", len(results), prefix)

@@ -84,7 +84,7 @@ def test_stack_services_and_ports():
     for name, service in services.items():
         for port in service.get("ports", []):
             assert port.startswith("${BIND_ADDRESS:?"), (name, port)
-        if name not in ("preflight", "airflow-init", "minio-init"):  # one-shot jobs
+        if name not in ("preflight", "airflow-init", "minio-init", "mlflow-users"):  # one-shots
             assert "healthcheck" in service, name
 
 

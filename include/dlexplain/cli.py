@@ -150,6 +150,19 @@ def cmd_stack_preflight(args, settings: Settings) -> None:
     print("preflight: the stack's environment is complete and its secrets are set")
 
 
+def cmd_stack_mlflow_users(args, settings: Settings) -> None:
+    import mlflow
+
+    from dlexplain.tracking.users import STACK_USERS, ensure_users
+
+    missing = [var for var in STACK_USERS.values() if not os.environ.get(var)]
+    if missing:
+        raise DlexplainError(f"set {', '.join(missing)} (the MLflow users' passwords)")
+    created = ensure_users(mlflow.get_tracking_uri(),
+                           {user: os.environ[var] for user, var in STACK_USERS.items()})
+    print(f"MLflow users ready: {', '.join(STACK_USERS)} (created: {', '.join(created) or 'none'})")
+
+
 def cmd_eaas_serve(args, settings: Settings) -> None:
     from dlexplain.serving.app import serve
 
@@ -255,6 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
     _command(stack, "preflight", "check the stack's environment (placeholders, weak secrets, "
              "Fernet key, public BIND_ADDRESS); the compose preflight service runs it",
              cmd_stack_preflight)
+    _command(stack, "mlflow-users", "create (or update) the MLflow users of Airflow, Spark jobs "
+             "and EaaS from MLFLOW_AIRFLOW/SPARK/EAAS_PASSWORD, as the admin "
+             "(MLFLOW_TRACKING_USERNAME/_PASSWORD)", cmd_stack_mlflow_users)
 
     eaas = _group(groups, "eaas", "the served explainer (DLEXPLAIN_EAAS_*)")
     deploy = _command(eaas, "deploy", "serve an explainer (blue/green): by default the newest "

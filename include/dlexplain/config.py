@@ -108,6 +108,10 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "serve_max_in_flight": _positive_int,
     "serve_timeout": _positive_int,
     "eaas_classifier": str,
+    "eaas_mlflow_user": str,
+    "eaas_mlflow_password": str,
+    "spark_mlflow_user": str,
+    "spark_mlflow_password": str,
     "eaas_backend": _choice(EAAS_BACKENDS),
     "eaas_host": str,
     "eaas_image": str,
@@ -173,6 +177,13 @@ class Settings:
     serve_timeout: int = 60
     #: What ``eaas_redeploy`` serves: the explainer of the classifier this URI names now.
     eaas_classifier: str = "models:/sentiment-classifier@champion"
+    #: MLflow user (and password) of the scoring servers the backends start; empty: the
+    #: starting process's own ``MLFLOW_TRACKING_USERNAME``, if any.
+    eaas_mlflow_user: str = ""
+    eaas_mlflow_password: str = ""
+    #: MLflow user (and password) of the Spark job's driver (it downloads the explainer).
+    spark_mlflow_user: str = ""
+    spark_mlflow_password: str = ""
     #: Where ``eaas_redeploy`` runs the served explainer: ``process`` or ``docker``.
     eaas_backend: str = "process"
     #: Interface the served explainer listens on (``0.0.0.0`` to serve other machines).

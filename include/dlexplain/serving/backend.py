@@ -17,14 +17,15 @@ class DeployBackend(ABC):
     name: str
 
     def __init__(self, state_path: Path, *, tracking_uri: str, host: str = "127.0.0.1",
-                 limits: RequestLimits = RequestLimits()):
+                 limits: RequestLimits = RequestLimits(), credentials: dict | None = None):
         self.state = DeploymentState(state_path)
         self.tracking_uri = tracking_uri
         self.host = host
-        #: environment of every scoring server: where MLflow is, the request limits, and no
-        #: pickle ever deserialized (MLflow 3 allows it unless told otherwise)
+        #: environment of every scoring server: where MLflow is (and its own MLflow user, from
+        #: ``credentials``), the request limits, and no pickle ever deserialized (MLflow 3
+        #: allows it unless told otherwise)
         self.server_env = {"MLFLOW_TRACKING_URI": tracking_uri, **limits.environment(),
-                           NO_PICKLE[0]: NO_PICKLE[1]}
+                           NO_PICKLE[0]: NO_PICKLE[1], **(credentials or {})}
 
     @property
     def url_host(self) -> str:

@@ -119,8 +119,12 @@ def redeploy_reason(newest: ExplainerRef, active: Deployment | None,
 
 def backend_from_settings(tracking_uri: str, settings: Settings) -> DeployBackend:
     """The backend ``DLEXPLAIN_EAAS_BACKEND`` names, configured from the settings."""
+    from dlexplain.tracking.users import credentials
+
     options = {"tracking_uri": tracking_uri, "host": settings.eaas_host,
-               "limits": RequestLimits.from_settings(settings)}
+               "limits": RequestLimits.from_settings(settings),
+               "credentials": credentials(settings.eaas_mlflow_user,
+                                          settings.eaas_mlflow_password)}
     if settings.eaas_backend == "docker":
         from dlexplain.serving.docker import DockerBackend
 

@@ -300,19 +300,22 @@ def run(args: argparse.Namespace) -> JobSummary:
     from mlflow.environment_variables import MLFLOW_TRACKING_URI
     from pyspark.sql import SparkSession
 
+    from dlexplain.config import Settings
+    from dlexplain.tracking.trust import NO_PICKLE
+    from dlexplain.tracking.users import credentials
+
     if args.model_uri.startswith(("runs:/", "models:/")) and not MLFLOW_TRACKING_URI.is_set():
         raise ConfigError("MLFLOW_TRACKING_URI is not set: the job cannot resolve "
                           f"{args.model_uri!r} (MLflow would fall back to a local mlflow.db)")
-    from dlexplain.tracking.trust import NO_PICKLE
-
     seconds: dict[str, float] = {}
     os.environ[NO_PICKLE[0]] = NO_PICKLE[1]  # MLflow unpickles nothing here, nor on executors
+    # the driver downloads the explainer as the Spark jobs' own MLflow user, when one is set
+    settings = Settings.from_env()
+    os.environ.update(credentials(settings.spark_mlflow_user, settings.spark_mlflow_password))
     with _timed(seconds, "spark_start_s"):
         spark = (SparkSession.builder.appName(f"dlexplain batch_explain {args.input}")
                  .config(f"spark.executorEnv.{NO_PICKLE[0]}", NO_PICKLE[1]).getOrCreate())
-    from dlexplain.config import Settings
-
-    lock = OutputLock(spark, args.output, stale_after=Settings.from_env().job_timeout)
+    lock = OutputLock(spark, args.output, stale_after=settings.job_timeout)
     lock.acquire()
     workdir = tempfile.mkdtemp(prefix="dlexplain-job-")  # the model and its zip
     tmp = f"{args.output.rstrip('/')}.tmp-{uuid.uuid4().hex[:8]}"

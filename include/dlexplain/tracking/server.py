@@ -37,7 +37,7 @@ class TrackingServer:
 def _healthy(url: str) -> bool:
     import requests
 
-    try:
+    try:  # /health answers without credentials, with or without the basic-auth app
         return requests.get(f"{url}/health", timeout=2).status_code == 200
     except requests.RequestException:
         return False
@@ -55,12 +55,15 @@ def running_server(root: Path) -> TrackingServer | None:
 def start_server(root: Path, port: int | None = None, host: str = "127.0.0.1",
                  timeout: float = 120.0, *, backend_store_uri: str | None = None,
                  artifacts_destination: str | None = None,
-                 env: dict[str, str] | None = None) -> TrackingServer:
+                 env: dict[str, str] | None = None,
+                 app_name: str | None = None) -> TrackingServer:
     """Start ``mlflow server`` with state under ``root`` (reused when already running).
 
     By default the backend store is SQLite and artifacts are files under ``root``; pass a database
     URI (``postgresql+psycopg2://…``) or an object store (``s3://bucket/prefix``, with its
     credentials and endpoint in ``env``) to use those. Artifacts are always proxied by the server.
+    ``app_name="basic-auth"`` turns on MLflow's users and permissions (its config file and admin
+    in ``env``: ``MLFLOW_AUTH_CONFIG_PATH``, ``MLFLOW_AUTH_ADMIN_USERNAME``/``_PASSWORD``).
     """
     root = root.resolve()
     existing = running_server(root)
@@ -74,6 +77,7 @@ def start_server(root: Path, port: int | None = None, host: str = "127.0.0.1",
         "--backend-store-uri", backend_store_uri or f"sqlite:///{root / 'mlflow.db'}",
         "--artifacts-destination", artifacts_destination or str(root / "artifacts"),
         "--host", host, "--port", str(port), "--workers", "1",
+        *(["--app-name", app_name] if app_name else []),
     ]
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})}
     with open(root / "server.log", "ab") as log:

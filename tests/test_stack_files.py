@@ -49,9 +49,7 @@ def _env_file(text: str) -> dict[str, str]:
 
 
 def _env_example() -> dict[str, str]:
-    lines = [line for line in ENV_EXAMPLE.read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
-    return dict(line.split("=", 1) for line in lines)
+    return _env_file(ENV_EXAMPLE.read_text())
 
 
 def test_compose_file_is_valid():

@@ -10,7 +10,8 @@ from dlexplain.serving.process import ProcessBackend
 from dlexplain.serving.redeploy import redeploy
 from dlexplain.tracking.registry import ExplainerRef, set_alias
 from dlexplain.tracking.runs import KIND_EXPLAINER, TAG_KIND
-from dlexplain.tracking.trust import UntrustedExplainer, installed_package, untrusted
+from dlexplain.tracking.pyfunc import PACKAGE_DIR
+from dlexplain.tracking.trust import UntrustedExplainer, untrusted
 from tests.serving.conftest import version_of
 
 MALICIOUS = '''
@@ -50,7 +51,7 @@ def test_redeploy_refuses_code_it_did_not_log_and_pickles(tracking_uri, log_vers
     entry.parent.mkdir()
     entry.write_text(MALICIOUS.format(marker=str(marker)))
     altered = _log_foreign(registered, tmp_path, python_model=str(entry),
-                           code_paths=[str(installed_package())])
+                           code_paths=[str(PACKAGE_DIR)])
     pickled = _log_foreign(registered, tmp_path, python_model=Echo())
     marker.unlink()  # logging a models-from-code pyfunc imports it: in the attacker's process
 

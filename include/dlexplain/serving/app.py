@@ -37,16 +37,13 @@ BODY_OVERHEAD = 64 << 10
 
 def json_depth(value: object) -> int:
     """How deeply ``value`` (parsed JSON) nests lists and objects (a scalar is 0)."""
-    depth, level = 0, [(value, 1)]
-    while level:
-        item, at = level.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(
-            item, list) else ()
-        for child in children:
-            if isinstance(child, (dict, list)):
-                level.append((child, at + 1))
+    depth, stack = 0, [(value, 1)]
+    while stack:
+        item, at = stack.pop()
         if isinstance(item, (dict, list)):
             depth = max(depth, at)
+            stack.extend((child, at + 1) for child in
+                         (item.values() if isinstance(item, dict) else item))
     return depth
 
 

@@ -35,10 +35,7 @@ class JobSummary(Record):
     @classmethod
     def read(cls, output: str) -> JobSummary:
         """The summary inside the job's ``output`` folder (a local path or any Arrow URI)."""
-        from pyarrow import fs
-
-        filesystem, path = fs.FileSystem.from_uri(output if "://" in output
-                                                  else os.path.abspath(output))
+        filesystem, path = _filesystem(output)
         with filesystem.open_input_stream(f"{path.rstrip('/')}/{SUMMARY_FILE}") as stream:
             return cls.from_json(stream.read().decode())
 
@@ -53,10 +50,16 @@ def foreign_output(output: str) -> str | None:
     inside), or None when it is absent or the job's own."""
     from pyarrow import fs
 
-    filesystem, path = fs.FileSystem.from_uri(output if "://" in output
-                                              else os.path.abspath(output))
+    filesystem, path = _filesystem(output)
     found = filesystem.get_file_info([path, f"{path.rstrip('/')}/{SUMMARY_FILE}"])
     if found[0].type == fs.FileType.NotFound or found[1].type == fs.FileType.File:
         return None
     return (f"{output!r} exists and was not written by dlexplain (no {SUMMARY_FILE} inside): "
             "refusing to replace it; choose another output, or remove it yourself")
+
+
+def _filesystem(output: str):
+    """``(pyarrow FileSystem, path)`` of a job output: a local path or any Arrow URI."""
+    from pyarrow import fs
+
+    return fs.FileSystem.from_uri(output if "://" in output else os.path.abspath(output))

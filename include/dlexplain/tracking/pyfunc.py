@@ -38,6 +38,10 @@ CONFIG_EXPLAINER = "explainer"
 CONFIG_TEXT_COLUMN = "text_column"
 CONFIG_RUN_ID = "run_id"
 CONFIG_IDENTITY = "identity"
+#: The package an explainer is logged with (its ``code_paths``), and the file in it logged as
+#: the model's code (models-from-code); ``dlexplain.tracking.trust`` compares both with a model's.
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+ENTRY_FILE = "pyfunc_entry.py"
 
 #: Output columns besides the explanation's, (name, kind, required): its JSON form comes FIRST,
 #: because ``mlflow.pyfunc.spark_udf(..., result_type=StringType())`` returns the leftmost

@@ -167,15 +167,13 @@ def log_explainer_model(run_id: str, classifier_folder: Path, spec: ExplainerSpe
                         tags: dict, fast_folder: Path | None = None) -> None:
     """Log the explainer pyfunc (models-from-code, no pickle) into the active run ``run_id``:
     the classifier folder and, for a fast explainer, its network as artifacts."""
-    import dlexplain
-
-    package = Path(dlexplain.__file__).parent
+    package = pyfunc.PACKAGE_DIR
     artifacts = {pyfunc.ARTIFACT_CLASSIFIER: str(classifier_folder)}
     if fast_folder is not None:
         artifacts[pyfunc.ARTIFACT_FAST] = str(fast_folder)
     info = mlflow.pyfunc.log_model(
         name=EXPLAINER_MODEL_NAME,
-        python_model=str(package / "tracking" / "pyfunc_entry.py"),
+        python_model=str(package / "tracking" / pyfunc.ENTRY_FILE),
         artifacts=artifacts,
         model_config={pyfunc.CONFIG_EXPLAINER: spec.config.to_dict(),
                       pyfunc.CONFIG_TEXT_COLUMN: spec.text_column,

@@ -28,7 +28,6 @@ logger = logging.getLogger(__name__)
 #: The only pyfunc loader we serve: models-from-code (``mlflow.pyfunc.log_model(python_model=
 #: "<file>")``); the pickled ``mlflow.pyfunc.model`` loader is refused.
 CODE_MODEL_LOADER = "mlflow.pyfunc.loaders.code_model"
-ENTRY_FILE = "pyfunc_entry.py"
 #: The environment variable and value that stop MLflow from unpickling anything it loads; set in
 #: every scoring server, Spark job and stack service.
 NO_PICKLE = ("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
@@ -50,12 +49,6 @@ def code_digest(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def installed_package() -> Path:
-    import dlexplain
-
-    return Path(dlexplain.__file__).parent
-
-
 def untrusted(ref: ExplainerRef) -> str | None:
     """Why ``ref`` must not be loaded, or None when its files are what this package logs."""
     import mlflow
@@ -63,6 +56,7 @@ def untrusted(ref: ExplainerRef) -> str | None:
     from mlflow import MlflowClient
 
     from dlexplain.tracking.fast_runs import KIND_FAST
+    from dlexplain.tracking.pyfunc import ENTRY_FILE, PACKAGE_DIR
     from dlexplain.tracking.runs import KIND_EXPLAINER, TAG_KIND
 
     client = MlflowClient()
@@ -95,9 +89,8 @@ def untrusted(ref: ExplainerRef) -> str | None:
             return f"its code holds {sorted(p.name for p in code.iterdir())}, not dlexplain alone"
         entry_bytes = Path(mlflow.artifacts.download_artifacts(
             artifact_uri=f"{ref.model_uri}/{entry}", dst_path=tmp)).read_bytes()
-        package = installed_package()
-        if (entry_bytes != (package / "tracking" / ENTRY_FILE).read_bytes()
-                or code_digest(code / "dlexplain") != code_digest(package)):
+        if (entry_bytes != (PACKAGE_DIR / "tracking" / ENTRY_FILE).read_bytes()
+                or code_digest(code / "dlexplain") != code_digest(PACKAGE_DIR)):
             return ("its code differs from the installed dlexplain package (logged by another "
                     "version, or altered): log the explainer again with this version")
     return None

@@ -9,11 +9,12 @@ export PYTHONUNBUFFERED := 1
 PARALLEL ?= -n 2 --dist loadfile
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup java system model model-fast docker-engine demo stop test test-fast lint bench bench-eaas bench-fast lock clean
+.PHONY: help setup java system model model-fast docker-engine demo stop test stack-test test-fast lint bench bench-eaas bench-fast lock clean
 
 help:
 	@echo "make demo   - set up everything and explain the demo reviews with the default model"
-	@echo "make test   - set up everything and run all tests"
+	@echo "make test   - set up everything and run all tests but the stack test"
+	@echo "make stack-test - build the images, bring the compose stack up and test it end to end"
 	@echo "make stop   - stop the MLflow server that make demo left running"
 	@echo "make lint   - check the package's layer contracts (lint-imports, pyproject.toml)"
 	@echo "make bench  - benchmark the engine against the seed-style per-row explainer"
@@ -46,10 +47,16 @@ stop: setup
 	@$(BIN)/dlexplain mlflow stop
 
 test: setup java model docker-engine lint
-	$(BIN)/python -m pytest $(PARALLEL) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PARALLEL) -m "not stack" $(PYTEST_ARGS)
+
+# the compose stack on this machine's engine (images built offline where no registry answers);
+# logs of every service and the browser screenshots are kept in .dlexplain/stack-test. Not yet
+# part of `make test`: it has not passed end to end (issue 17 is open)
+stack-test: setup model docker-engine
+	$(BIN)/python -m pytest -m stack tests/stack $(PYTEST_ARGS)
 
 test-fast: setup system lint
-	$(BIN)/python -m pytest -m "not slow" $(PARALLEL) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow and not stack" $(PARALLEL) $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/lint-imports

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Docker Engine the docker-backend tests use: reuse one that answers, else start dockerd
-# (as root, the way these machines allow: vfs storage, no iptables, no bridge; containers use
+# (as root, the way these machines allow: overlay2 storage, no iptables, no bridge; containers use
 # host networking). Missing Debian packages come from scripts/system_packages.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +16,7 @@ fi
 mkdir -p .dlexplain
 log=$PWD/.dlexplain/dockerd.log
 echo "starting dockerd (log: $log)"
-setsid nohup dockerd --storage-driver=vfs --iptables=false --bridge=none >"$log" 2>&1 </dev/null &
+setsid nohup dockerd --storage-driver=overlay2 --iptables=false --bridge=none >"$log" 2>&1 </dev/null &
 for _ in $(seq 60); do
   if docker_cli info >/dev/null 2>&1; then
     exit 0

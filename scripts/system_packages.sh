@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Debian packages the tests use beyond Python and Java: the Docker Engine (docker.io) and
 # debootstrap for the docker-backend test, docker-compose to validate docker-compose.yaml, and
-# PostgreSQL's initdb/pg_ctl for the Postgres-backed stack test, and headless Chromium for the
-# browser check of the drift report. Installed with apt-get when missing (needs root).
+# PostgreSQL's initdb/pg_ctl for the Postgres-backed stack test, and headless Chromium with its
+# driver for the browser checks (the drift report, the stack's UIs). Installed with apt-get
+# when missing (needs root).
 set -euo pipefail
 declare -A needs=([dockerd]=docker.io [debootstrap]=debootstrap [docker-compose]=docker-compose
-                 [chromium]=chromium)
+                 [chromium]=chromium [chromedriver]=chromium-driver)
 missing=()
 for command in "${!needs[@]}"; do
   command -v "$command" >/dev/null || missing+=("${needs[$command]}")

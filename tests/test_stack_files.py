@@ -70,7 +70,8 @@ def test_every_mounted_or_copied_file_exists():
     sources += re.findall(r"^COPY\s+(?!--)(.+)\s+\S+$", (REPO / "Dockerfile").read_text(), re.M)
     paths = [path for entry in sources for path in entry.split()]
     assert len(paths) >= 8
-    missing = [path for path in paths if not (REPO / path).exists()]
+    # a glob may match nothing (the local wheels: scripts/build_images.sh adds them when any)
+    missing = [path for path in paths if "*" not in path and not (REPO / path).exists()]
     assert missing == []
 
 
@@ -82,7 +83,8 @@ def test_stack_services_and_ports():
     for name, service in services.items():
         for port in service.get("ports", []):
             assert port.startswith("${BIND_ADDRESS:?"), (name, port)
-        if name not in ("preflight", "airflow-init", "minio-init", "mlflow-users"):  # one-shots
+        if name not in ("preflight", "airflow-init", "minio-init", "mlflow-users",
+                        "dlexplain-init"):  # one-shots
             assert "healthcheck" in service, name
 
 

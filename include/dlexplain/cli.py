@@ -140,6 +140,21 @@ def cmd_stack_env(args, settings: Settings) -> None:
     print(generate(Path(args.example).read_text()), end="")
 
 
+def cmd_stack_init(args, settings: Settings) -> None:
+    from dlexplain.defaults import build_default_data, build_default_model
+    from dlexplain.defaults.seed import seed_cache
+
+    if args.seed:
+        for path in seed_cache(settings.cache_dir, args.seed):
+            print(f"copied from {args.seed}: {path}")
+    model = build_default_model(settings.cache_dir)
+    print(f"default model: {model.path} (held-out accuracy {model.accuracy:.4f})")
+    end = date.today()
+    paths = build_default_data(settings.cache_dir, settings.data_dir,
+                               end - timedelta(days=DEFAULT_DAYS - 1), end)
+    print(f"demo partitions: {', '.join(p.name for p in paths)} under {paths[0].parent}")
+
+
 def cmd_stack_preflight(args, settings: Settings) -> None:
     from dlexplain.stack_env import problems
 
@@ -167,6 +182,16 @@ def cmd_eaas_serve(args, settings: Settings) -> None:
     from dlexplain.serving.app import serve
 
     serve(args.model_uri, args.host or settings.eaas_host, args.port)
+
+
+def cmd_eaas_front(args, settings: Settings) -> None:
+    from dlexplain.serving.deployment import DeploymentState
+    from dlexplain.serving.front import serve_front
+    from dlexplain.tracking.request_limits import RequestLimits
+
+    limits = RequestLimits.from_settings(settings)
+    serve_front(DeploymentState(settings.eaas_state_path), args.host or settings.eaas_host,
+                args.port, timeout=limits.timeout + 30, max_body=limits.max_body)
 
 
 def cmd_eaas_status(args, settings: Settings) -> None:
@@ -268,6 +293,10 @@ def build_parser() -> argparse.ArgumentParser:
     _command(stack, "preflight", "check the stack's environment (placeholders, weak secrets, "
              "Fernet key, public BIND_ADDRESS); the compose preflight service runs it",
              cmd_stack_preflight)
+    init = _command(stack, "init", "the default model and the demo partitions of the last "
+                    f"{DEFAULT_DAYS} days (finished steps skipped)", cmd_stack_init)
+    init.add_argument("--seed", type=Path, help="another dlexplain cache (e.g. a host's, "
+                      "mounted): what it already built is copied instead of built again")
     _command(stack, "mlflow-users", "create (or update) the MLflow users of Airflow, Spark jobs "
              "and EaaS from MLFLOW_AIRFLOW/SPARK/EAAS_PASSWORD, as the admin "
              "(MLFLOW_TRACKING_USERNAME/_PASSWORD)", cmd_stack_mlflow_users)
@@ -289,6 +318,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--model-uri", required=True, help="models:/name/N, runs:/ID/explainer")
     serve.add_argument("--host", help="interface (default: DLEXPLAIN_EAAS_HOST)")
     serve.add_argument("--port", type=_positive, default=8000)
+    front = _command(eaas, "front", "one address for clients: forward every request to the "
+                     "deployed server (DLEXPLAIN_EAAS_STATE_PATH), switched by each redeploy",
+                     cmd_eaas_front)
+    front.add_argument("--host", help="interface (default: DLEXPLAIN_EAAS_HOST)")
+    front.add_argument("--port", type=_positive, default=8000)
     _command(eaas, "status", "what is deployed, and the last deploys and rollbacks",
              cmd_eaas_status)
     _command(eaas, "stop", "stop the served explainer", cmd_eaas_stop)

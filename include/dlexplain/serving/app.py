@@ -31,8 +31,6 @@ logger = logging.getLogger(__name__)
 MAX_JSON_DEPTH = 32
 #: Seconds a refused client is told to wait (``Retry-After``).
 RETRY_AFTER_S = 5
-#: Bytes a request may carry beyond its texts (column names, params, JSON quoting).
-BODY_OVERHEAD = 64 << 10
 
 
 def json_depth(value: object) -> int:
@@ -69,7 +67,7 @@ class Guard:
         self.app = app
         self.limits = limits
         #: the largest body a request within the limits can need (4 bytes per character)
-        self.max_body = limits.max_texts * (4 * limits.max_chars + 8) + BODY_OVERHEAD
+        self.max_body = limits.max_body
         self.in_flight = 0
 
     async def __call__(self, scope, receive, send):

@@ -38,10 +38,12 @@ class DeployBackend(ABC):
         return ["-m", "dlexplain.cli", "eaas", "serve", "--model-uri", target.model_uri,
                 "--host", host, "--port", str(port)]
 
-    def deployment(self, target: ExplainerRef, port: int, handle: str) -> Deployment:
-        """The record of a server of ``target`` started on ``port`` (``handle``: PID or id)."""
+    def deployment(self, target: ExplainerRef, port: int, handle: str,
+                   host: str | None = None) -> Deployment:
+        """The record of a server of ``target`` started at ``host`` (default :attr:`url_host`)
+        and ``port`` (``handle``: PID or container id)."""
         return Deployment(run_id=target.run_id, model_uri=target.model_uri,
-                          version=target.version, url=f"http://{self.url_host}:{port}",
+                          version=target.version, url=f"http://{host or self.url_host}:{port}",
                           backend=self.name, handle=handle, text_column=target.text_column,
                           registered_model=target.registered_model)
 

@@ -1,13 +1,21 @@
 """The ``docker`` backend: ``dlexplain eaas serve`` in a container of the project image.
 
 Containers carry labels with the explainer run id and registered version, so ``docker ps
---filter label=dlexplain.eaas`` shows what runs. With ``network="bridge"`` the container's port
-8080 is mapped to a free host port; with ``network="host"`` the server listens on that port itself.
+--filter label=dlexplain.eaas`` shows what runs. Where the server is reached depends on
+``network``: ``bridge``, the container's port 8080 mapped to a free host port; ``host``, the
+server listens on a free host port itself; any other (a user-defined network, e.g. the compose
+stack's ``<project>_backend``), the container's name on that network, port 8080, nothing
+published (the stack's EaaS front, :mod:`dlexplain.serving.front`, forwards to it).
+
+Containers run with what a scoring server needs and no more: every capability dropped, no new
+privileges, a read-only root file system (``/tmp`` a tmpfs), a bound on processes.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import secrets
 
 from dlexplain.base.processes import free_port
 from dlexplain.serving.backend import DeployBackend
@@ -36,26 +44,33 @@ class DockerBackend(DeployBackend):
             **self.server_env,
             # the image's home may be read-only: keep the explanation cache in the container
             "DLEXPLAIN_EXPLANATION_CACHE_PATH": "/tmp/dlexplain/explanations.sqlite",
+            "HOME": "/tmp",
             **(environment or {}),
         }
         self.volumes = volumes or {}
 
     def start(self, target: ExplainerRef) -> Deployment:
-        port = free_port(self.url_host)
+        name = f"dlexplain-eaas-{target.run_id[:12]}-{secrets.token_hex(3)}"
+        host, ports, placement = None, None, {"network_mode": self.network}
         if self.network == "host":
-            command, ports = self.serve_command(target, self.host, port), None
-        else:
+            port = free_port(self.url_host)
+            command = self.serve_command(target, self.host, port)
+        elif self.network == "bridge":
+            port = free_port(self.url_host)
             command = self.serve_command(target, "0.0.0.0", CONTAINER_PORT)
             ports = {f"{CONTAINER_PORT}/tcp": (self.host, port)}
+        else:
+            host, port, placement = name, CONTAINER_PORT, {"network": self.network}
+            command = self.serve_command(target, "0.0.0.0", CONTAINER_PORT)
         container = self.client.containers.run(
-            self.image, ["python", *command], detach=True,
-            name=f"dlexplain-eaas-{target.run_id[:12]}-{port}",
+            self.image, ["python", *command], detach=True, name=name,
             labels={LABEL: "1", f"{LABEL}.run_id": target.run_id,
                     f"{LABEL}.version": target.version or "", f"{LABEL}.model_uri": target.model_uri},
-            environment=self.environment, network_mode=self.network, ports=ports,
-            volumes=self.volumes,
+            environment=self.environment, ports=ports, **placement,
+            volumes=self.volumes, cap_drop=["ALL"], security_opt=["no-new-privileges"],
+            read_only=True, tmpfs={"/tmp": "rw,exec"}, pids_limit=1024,
         )
-        return self.deployment(target, port, container.id)
+        return self.deployment(target, port, container.id, host)
 
     def _container(self, deployment: Deployment):
         from docker.errors import NotFound

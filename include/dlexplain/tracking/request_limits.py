@@ -8,6 +8,10 @@ from dataclasses import dataclass, fields
 FAITHFULNESS_EVALS = 20
 
 
+#: Bytes a request may carry beyond its texts (column names, params, JSON quoting).
+BODY_OVERHEAD = 64 << 10
+
+
 @dataclass(frozen=True)
 class RequestLimits:
     """Most texts per request and characters per text, the work one request may cost (tokens x
@@ -25,6 +29,12 @@ class RequestLimits:
     def from_settings(cls, settings) -> RequestLimits:
         """The limits of ``Settings`` (its ``serve_*`` fields)."""
         return cls(**{f.name: getattr(settings, f"serve_{f.name}") for f in fields(cls)})
+
+    @property
+    def max_body(self) -> int:
+        """Bytes a request body may hold: its texts as JSON (4 bytes a character at most, with
+        quotes and brackets) and ``BODY_OVERHEAD`` for column names and params."""
+        return self.max_texts * (4 * self.max_chars + 8) + BODY_OVERHEAD
 
     def problem(self, texts: list) -> str | None:
         """Why a request of ``texts`` is refused, or None when it is within the limits."""

@@ -1,0 +1,221 @@
+"""The stack, up for real (``make stack-test``): images built here, ``docker-compose up`` with the
+offline override, the nightly DAG through Airflow's REST API, its artifacts through MLflow (in the
+S3 service), the sensor replacing the EaaS container, a broken explainer rolled back, and the
+Airflow and MLflow UIs in headless Chromium. The tests run in order on one stack; logs of every
+service and the screenshots are kept in ``.dlexplain/stack-test``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+
+import pytest
+import requests
+
+from dlexplain.serving.checks import PROBE_TEXT, invocations_payload
+from dlexplain.serving.docker import LABEL
+from dlexplain.serving.front import RUN_ID_HEADER
+from tests.stack.stack import REPO, artifact_path, AirflowApi, Stack, write_env
+
+pytestmark = [pytest.mark.stack, pytest.mark.timeout(3600)]
+OUT = REPO / ".dlexplain" / "stack-test"
+EXPLAINER = "sentiment-explainer"
+#: what the tests learn, in order (one stack, one story)
+SEEN: dict = {}
+
+
+@pytest.fixture(scope="module")
+def docker_client():
+    import docker
+
+    client = docker.from_env(timeout=300)
+    client.ping()
+    return client
+
+
+def _eaas_containers(client) -> list:
+    return client.containers.list(all=True, filters={"label": LABEL})
+
+
+@pytest.fixture(scope="module")
+def stack(docker_client, settings):
+    OUT.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    subprocess.run([str(REPO / "scripts" / "build_images.sh")], check=True, cwd=REPO)
+    built = time.monotonic() - started
+    env = write_env(OUT / ".env", settings.cache_dir)
+    stack = Stack(OUT / ".env", env, OUT / "logs")
+    stack.compose("down", "-v", "--remove-orphans", check=False)
+    started = time.monotonic()
+    try:
+        stack.compose("up", "-d")
+        states = stack.wait_healthy(docker_client)
+        up = time.monotonic() - started
+        (OUT / "timings.json").write_text(json.dumps(
+            {"build_images_s": round(built), "compose_up_healthy_s": round(up),
+             "services": states}, indent=2))
+        yield stack
+    finally:
+        stack.save_logs(docker_client)
+        for container in _eaas_containers(docker_client):
+            container.remove(force=True)
+        stack.compose("down", "-v", "--remove-orphans", check=False)
+
+
+@pytest.fixture(scope="module")
+def airflow(stack):
+    api = AirflowApi(stack.url("AIRFLOW_PORT"), stack.env["AIRFLOW_ADMIN_USER"],
+                     stack.env["AIRFLOW_ADMIN_PASSWORD"])
+    for dag_id in ("explain_reviews", "eaas_redeploy"):
+        api.wait_for_dag(dag_id)
+    return api
+
+
+@pytest.fixture(scope="module")
+def mlflow_admin(stack):
+    """This process talks to the stack's MLflow as its admin while the module runs."""
+    values = {"MLFLOW_TRACKING_URI": stack.url("MLFLOW_PORT"),
+              "MLFLOW_TRACKING_USERNAME": stack.env["MLFLOW_ADMIN_USER"],
+              "MLFLOW_TRACKING_PASSWORD": stack.env["MLFLOW_ADMIN_PASSWORD"]}
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    import mlflow
+
+    mlflow.set_tracking_uri(values["MLFLOW_TRACKING_URI"])
+    yield values
+    for key, value in saved.items():
+        os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+
+
+def _explain_reviews(airflow: AirflowApi, conf: dict) -> str:
+    run_id = airflow.trigger("explain_reviews", conf)
+    state = airflow.wait_for_run("explain_reviews", run_id, timeout=1800)
+    assert state == "success", airflow.task_states("explain_reviews", run_id)
+    return run_id
+
+
+def _redeploy(airflow: AirflowApi) -> tuple[str, dict]:
+    run_id = airflow.trigger("eaas_redeploy", {})
+    state = airflow.wait_for_run("eaas_redeploy", run_id, timeout=900)
+    return state, airflow.task_states("eaas_redeploy", run_id)
+
+
+def _front_answers(stack: Stack) -> str:
+    """The run id the EaaS front's one address answers with (header and rows agree)."""
+    response = requests.post(f"{stack.url('EAAS_PORT')}/invocations", timeout=120,
+                             json=invocations_payload([PROBE_TEXT, "Dull and far too long."]))
+    assert response.status_code == 200, response.text[:500]
+    rows = response.json()["predictions"]
+    assert all(r["error"] is None for r in rows), rows
+    assert {r["explainer_run_id"] for r in rows} == {response.headers[RUN_ID_HEADER]}
+    return response.headers[RUN_ID_HEADER]
+
+
+def _production_run(mlflow_admin) -> str:
+    from mlflow import MlflowClient
+
+    return MlflowClient().get_model_version_by_alias(EXPLAINER, "production").run_id
+
+
+def test_nightly_run_succeeds_and_its_artifacts_are_in_s3(stack, airflow, mlflow_admin,
+                                                          docker_client):
+    from mlflow import MlflowClient
+
+    from dlexplain.tracking.report import explanation_report
+
+    night = (date.today() - timedelta(days=1)).isoformat()
+    _explain_reviews(airflow, {"partition_date": night, "max_evals": 40, "row_limit": 4,
+                               "faithfulness": False})
+    report = explanation_report(mlflow_admin["MLFLOW_TRACKING_URI"], "explain_reviews", night)
+    assert report.rows == "4" and report.rows_failed == "0"
+    assert report.bar_plots
+    run_id = report.explanation_run_url.rsplit("/", 1)[-1]
+    png = MlflowClient().download_artifacts(run_id, artifact_path(report.bar_plots[0]), str(OUT))
+    assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    # the bytes are in the S3 service's bucket (MLflow proxies them; clients hold no S3 keys)
+    s3 = stack.containers(docker_client)["minio"]
+    listing = s3.exec_run(["python", "-c", (
+        "import boto3, sys; s3 = boto3.client('s3', endpoint_url='http://localhost:9000', "
+        "region_name='us-east-1', aws_access_key_id='x', aws_secret_access_key='x'); "
+        f"print('\\n'.join(o['Key'] for o in s3.list_objects_v2(Bucket='{stack.env['MLFLOW_BUCKET']}', "
+        f"MaxKeys=1000)['Contents']))")])
+    keys = listing.output.decode()
+    assert listing.exit_code == 0 and run_id in keys and ".png" in keys, keys[-2000:]
+    SEEN["night"] = night
+
+
+def test_the_sensor_deploys_the_first_explainer_container(stack, airflow, mlflow_admin,
+                                                          docker_client):
+    state, tasks = _redeploy(airflow)
+    assert state == "success", tasks
+    served = _production_run(mlflow_admin)
+    [container] = _eaas_containers(docker_client)
+    assert container.labels[f"{LABEL}.run_id"] == served
+    assert container.attrs["HostConfig"]["ReadonlyRootfs"] is True
+    assert _front_answers(stack) == served
+    SEEN["first"] = (served, container.id)
+
+
+def test_ui_trigger_form_then_the_sensor_replaces_the_container(stack, airflow, mlflow_admin,
+                                                                docker_client):
+    from tests.stack.browser import trigger_from_the_form
+
+    first_run, first_container = SEEN["first"]
+    night = (date.today() - timedelta(days=2)).isoformat()
+    trigger_from_the_form(stack, airflow, {"partition_date": night, "max_evals": 50}, OUT)
+    state, tasks = _redeploy(airflow)
+    assert state == "success", tasks
+    served = _production_run(mlflow_admin)
+    assert served != first_run
+    containers = _eaas_containers(docker_client)
+    assert [c.labels[f"{LABEL}.run_id"] for c in containers] == [served]
+    assert first_container not in [c.id for c in containers]
+    assert _front_answers(stack) == served
+    SEEN["second"] = (served, containers[0].id)
+    SEEN["ui_night"] = night
+
+
+def test_mlflow_ui_shows_the_bar_plot(stack, mlflow_admin):
+    from tests.stack.browser import bar_plot_in_mlflow_ui
+
+    from dlexplain.tracking.report import explanation_report
+
+    report = explanation_report(mlflow_admin["MLFLOW_TRACKING_URI"], "explain_reviews",
+                                SEEN["ui_night"])
+    bar_plot_in_mlflow_ui(stack, report, OUT)
+
+
+def test_a_broken_explainer_leaves_the_old_container_serving(stack, airflow, mlflow_admin,
+                                                             docker_client):
+    served, container_id = SEEN["second"]
+    # a third version, logged as the DAG logs it (from this checkout: the same package), then
+    # its classifier's files deleted through MLflow: trusted, and fails when a server loads it
+    code = ("import json; from dlexplain.config import Settings; "
+            "from dlexplain.steps import ensure_explainer; "
+            "print(json.dumps(ensure_explainer('models:/sentiment-classifier@champion', 60, "
+            "Settings.from_env()).to_json_dict()))")
+    logged = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, **mlflow_admin}, timeout=900, cwd=REPO)
+    assert logged.returncode == 0, logged.stderr[-3000:]
+    broken = json.loads(logged.stdout.strip().splitlines()[-1])
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    source = MlflowClient().get_model_version(EXPLAINER, broken["version"]).source
+    location = mlflow.get_logged_model(source.split("/")[-1]).artifact_location
+    get_artifact_repository(location).delete_artifacts("artifacts")
+
+    state, tasks = _redeploy(airflow)
+    assert state == "failed" and tasks["redeploy"] == "failed", tasks
+    containers = _eaas_containers(docker_client)
+    assert [c.id for c in containers] == [container_id]
+    assert _front_answers(stack) == served == _production_run(mlflow_admin)
+    status = stack.containers(docker_client)["airflow-scheduler"].exec_run(
+        ["dlexplain", "eaas", "status"])
+    history = json.loads(status.output.decode()[status.output.decode().index("{"):])["history"]
+    assert history[-1]["event"] == "rollback" and history[-1]["failed_run_id"] == broken["run_id"]

@@ -1,4 +1,8 @@
-"""A real scheduler: `airflow standalone` on SQLite. Backfill over 3 days; trigger through REST.
+"""A real scheduler: `airflow standalone` on PostgreSQL. Backfill over 3 days; trigger through REST.
+
+PostgreSQL, not SQLite: on SQLite the scheduler crashed twice in CI (a FOREIGN KEY failure while
+creating a backfill run's task instances as the dag-processor wrote a new DAG version, then
+``ObjectDeletedError``), and `airflow standalone` does not restart it (Airflow 3.3.2).
 
 What is under test is the scheduling (backfills, params, Assets), so every run explains with the
 tiny DistilBERT (``DLEXPLAIN_SOURCE_MODEL``) on a one-core Spark: with the default model, today's
@@ -28,6 +32,7 @@ from dlexplain.tracking.quality_runs import night_step, trend_run
 from dlexplain.tracking.runs import EXPLANATIONS_EXPERIMENT, TAG_DAG_ID, experiment_id
 from dlexplain.base.processes import free_port
 from tests.conftest import REPO
+from tests.services.postgres import postgres_cluster
 from tests.services.processes import background, wait_for
 
 pytestmark = pytest.mark.slow
@@ -45,7 +50,13 @@ TWEETS = pd.DataFrame({"tweet_id": [5, 3, 1, 4, 2],
 
 
 @pytest.fixture(scope="module")
-def standalone(tmp_path_factory, mlflow_server, settings, tiny_family_dirs):
+def airflow_postgres():
+    with postgres_cluster() as cluster:
+        yield cluster.create_database("airflow")
+
+
+@pytest.fixture(scope="module")
+def standalone(tmp_path_factory, mlflow_server, settings, tiny_family_dirs, airflow_postgres):
     root = tmp_path_factory.mktemp("airflow-standalone")
     home = root / "dlexplain"
     build_default_data(settings.cache_dir, home / "data", DAYS[0], DAYS[-1], rows_per_day=3)
@@ -66,7 +77,7 @@ def standalone(tmp_path_factory, mlflow_server, settings, tiny_family_dirs):
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__PARALLELISM": "2",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "tests.services.sqlite_args.CONNECT_ARGS",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": airflow_postgres,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),

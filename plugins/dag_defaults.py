@@ -13,14 +13,15 @@ START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
 
 def dag_defaults(*, schedule, max_active_runs: int, doc_md: str, retry_delay: timedelta,
                  max_retry_delay: timedelta, task_timeout: int) -> dict:
-    """Keyword arguments of ``@dag``: the given schedule and retry bounds, the shared rest.
+    """Keyword arguments of ``@dag``: the given schedule (``none``: only triggered runs) and retry
+    bounds, the shared rest.
 
     Tasks retry twice with exponential backoff from ``retry_delay`` up to ``max_retry_delay``;
     each try may run ``task_timeout`` seconds (``DLEXPLAIN_TASK_TIMEOUT``; the long jobs set
     their own); ``catchup`` is off (past days are explained by backfills).
     """
     return {
-        "schedule": schedule, "start_date": START_DATE, "catchup": False,
+        "schedule": None if schedule == "none" else schedule, "start_date": START_DATE, "catchup": False,
         "max_active_runs": max_active_runs, "doc_md": doc_md,
         "default_args": {"owner": "dlexplain", "retries": 2, "retry_delay": retry_delay,
                          "retry_exponential_backoff": True, "max_retry_delay": max_retry_delay,

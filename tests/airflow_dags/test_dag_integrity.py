@@ -104,3 +104,12 @@ def test_eaas_redeploy_wiring(dagbag):
     assert set(dag.params) == {"classifier", "registered_model", "alias"}
     assert dag.params["classifier"] == "models:/sentiment-classifier@champion"
     assert dag.params["registered_model"] is None  # derived: sentiment-explainer
+
+
+def test_schedule_none_means_only_triggered_runs(monkeypatch):
+    """``DLEXPLAIN_SCHEDULE=none``: the DAG is parsed without a schedule (no run on unpause)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("DLEXPLAIN_SCHEDULE", "none")
+    dag = DagBag(dag_folder=str(REPO / "dags" / "explain_reviews.py")).dags["explain_reviews"]
+    assert dag.schedule is None and type(dag.timetable).__name__ == "NullTimetable"

@@ -53,8 +53,18 @@ def _field(driver, name: str, timeout: float = 30):
         (By.XPATH, f"//input[@id='{name}' or @name='{name}' or @id='element_{name}']")))
 
 
+#: a date input's segments follow the browser's locale, so its value is set as React expects
+#: (the native setter, then an input event) instead of typed
+SET_VALUE = """const [element, value] = arguments;
+Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value").set.call(element, value);
+element.dispatchEvent(new Event("input", {bubbles: true}));"""
+
+
 def _set(driver, element, value: str) -> None:
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    if element.get_attribute("type") == "date":
+        driver.execute_script(SET_VALUE, element, value)
+        return
     element.click()
     element.send_keys(Keys.CONTROL, "a")
     element.send_keys(Keys.DELETE)

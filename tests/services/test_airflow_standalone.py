@@ -113,7 +113,7 @@ def standalone(tmp_path_factory, mlflow_server, settings, tiny_family_dirs, airf
                 return False
             state["headers"] = {"Authorization": f"Bearer {reply.json()['access_token']}"}
             # every DAG file parsed once: a backfill created while the dag-processor still
-            # writes serialized DAGs has crashed the scheduler on SQLite (FOREIGN KEY failure
+            # wrote serialized DAGs crashed the scheduler on SQLite (FOREIGN KEY failure
             # while creating task instances; seen once, Airflow 3.3.2)
             dags = requests.get(f"{api}/api/v2/dags", headers=state["headers"], timeout=5)
             found = {d["dag_id"] for d in dags.json()["dags"]} if dags.status_code == 200 else set()
@@ -126,21 +126,10 @@ def standalone(tmp_path_factory, mlflow_server, settings, tiny_family_dirs, airf
         yield {"api": api, "env": env, "home": home, "headers": state["headers"]}
 
 
-def _airflow(standalone, *args, attempts: int = 6, before_retry=None) -> str:
-    """Run an Airflow CLI command; retry when SQLite refuses a write while the scheduler writes.
-
-    A read transaction that must upgrade to a write gets SQLITE_BUSY at once (no busy wait).
-    Most commands roll back whole, so running them again is safe; ``before_retry`` undoes what
-    a refused try may have committed (see :func:`_create_backfill`).
-    """
-    for attempt in range(attempts):
-        done = subprocess.run([sys.executable, "-m", "airflow", *args], capture_output=True,
-                              text=True, env=standalone["env"], timeout=300)
-        if done.returncode == 0 or "database is locked" not in done.stderr:
-            break
-        if before_retry is not None:
-            before_retry()
-        time.sleep(3 * (attempt + 1))
+def _airflow(standalone, *args) -> str:
+    """Run an Airflow CLI command against the standalone's database; its output."""
+    done = subprocess.run([sys.executable, "-m", "airflow", *args], capture_output=True,
+                          text=True, env=standalone["env"], timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 
@@ -148,7 +137,7 @@ def _airflow(standalone, *args, attempts: int = 6, before_retry=None) -> str:
 def _get(standalone, path: str, **params) -> dict:
     """GET from the REST API; a read that times out or a refused connection is tried again.
 
-    The API server (one worker, SQLite) shares these 2 cores with the scheduler and the Spark
+    The API server (one worker) shares these 2 cores with the scheduler and the Spark
     jobs it starts: a read has once waited over 10 s while a backfill ran. A GET is safe to repeat.
     """
     for attempt in range(4):
@@ -169,25 +158,12 @@ def _backfills(standalone) -> list[dict]:
 
 
 def _create_backfill(standalone, days: list[date], *options: str) -> None:
-    """``airflow backfill create`` over ``days``, with a refused try's half-made backfill undone.
-
-    The command commits the backfill before it creates (or clears) its DAG runs. When SQLite
-    refuses a write in between, a backfill without runs is left running and every later try is
-    refused ("Another backfill is running"; seen once, Airflow 3.3.2). The test only creates a
-    backfill when none is running, so a running one after a refused try is that half-made one:
-    it is cancelled before the next try.
-    """
-    def cancel_half_made() -> None:
-        for backfill in _backfills(standalone):
-            if not backfill["completed_at"]:
-                requests.put(f"{standalone['api']}/api/v2/backfills/{backfill['id']}/cancel",
-                             headers=standalone["headers"], timeout=30).raise_for_status()
-
+    """``airflow backfill create`` over ``days``, one night at a time in date order."""
     assert all(b["completed_at"] for b in _backfills(standalone)), "no backfill is running"
-    # one night at a time, in date order (a backfill's limit is independent of the DAG's)
+    # a backfill's limit of active runs is independent of the DAG's
     _airflow(standalone, "backfill", "create", "--dag-id", DAG_ID, "--from-date", str(days[0]),
              "--to-date", str(days[-1]), "--dag-run-conf", json.dumps(CONF),
-             "--max-active-runs", "1", *options, before_retry=cancel_half_made)
+             "--max-active-runs", "1", *options)
 
 
 def _runs(standalone) -> list[dict]:

@@ -80,7 +80,10 @@ def mlflow_admin(stack):
     """This process talks to the stack's MLflow as its admin while the module runs."""
     values = {"MLFLOW_TRACKING_URI": stack.url("MLFLOW_PORT"),
               "MLFLOW_TRACKING_USERNAME": stack.env["MLFLOW_ADMIN_USER"],
-              "MLFLOW_TRACKING_PASSWORD": stack.env["MLFLOW_ADMIN_PASSWORD"]}
+              "MLFLOW_TRACKING_PASSWORD": stack.env["MLFLOW_ADMIN_PASSWORD"],
+              # presigned MinIO URLs resolve on the backend network only (README: the stack)
+              "MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD": "false",
+              "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD": "false"}
     saved = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     import mlflow

@@ -49,6 +49,7 @@ def pytest_configure(config):
 #: the 15-minute standalone Airflow file once ran alone at the end of the suite. Longest first
 #: keeps both workers busy until the end.
 LONGEST_FIRST = (
+    "tests/stack/test_stack.py",  # ~1,250 s alone: the compose stack, 2 nights, 3 redeploys
     "tests/services/test_airflow_standalone.py",  # ~900 s: scheduler, backfill, trigger
     "tests/defaults/test_default_model.py",  # ~600 s
     "tests/airflow_dags/test_train_fast_e2e.py",  # ~370 s
@@ -57,6 +58,7 @@ LONGEST_FIRST = (
     "tests/airflow_dags/test_families_e2e.py",  # ~270 s
     "tests/airflow_dags/test_explain_reviews_e2e.py",  # ~200 s
     "tests/services/test_postgres_stack.py",  # ~200 s
+    "tests/tracking/test_users.py",  # ~160 s: three basic-auth MLflow servers
 )
 
 

@@ -139,5 +139,7 @@ class AirflowApi:
             time.sleep(5)
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
-        found = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
-        return {t["task_id"]: t["state"] for t in found["task_instances"]}
+        return {t["task_id"]: t["state"] for t in self.task_instances(dag_id, run_id)}
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        return self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]

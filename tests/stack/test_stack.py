@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 import requests
@@ -19,7 +22,7 @@ import requests
 from dlexplain.serving.checks import PROBE_TEXT, invocations_payload
 from dlexplain.serving.docker import LABEL
 from dlexplain.serving.front import RUN_ID_HEADER
-from tests.stack.stack import REPO, artifact_path, AirflowApi, Stack, write_env
+from tests.stack.stack import PROJECT, REPO, artifact_path, AirflowApi, Stack, write_env
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(3600)]
 OUT = REPO / ".dlexplain" / "stack-test"
@@ -38,12 +41,15 @@ def docker_client():
 
 
 def _eaas_containers(client) -> list:
-    return client.containers.list(all=True, filters={"label": LABEL})
+    """The stack's EaaS containers (other tests may run their own on the same engine)."""
+    return client.containers.list(all=True, filters={"label": LABEL,
+                                                     "network": f"{PROJECT}_backend"})
 
 
 @pytest.fixture(scope="module")
 def stack(docker_client, settings):
     OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "runs.json").unlink(missing_ok=True)
     started = time.monotonic()
     subprocess.run([str(REPO / "scripts" / "build_images.sh")], check=True, cwd=REPO)
     built = time.monotonic() - started
@@ -96,9 +102,20 @@ def mlflow_admin(stack):
 
 def _explain_reviews(airflow: AirflowApi, conf: dict) -> str:
     run_id = airflow.trigger("explain_reviews", conf)
-    state = airflow.wait_for_run("explain_reviews", run_id, timeout=1800)
-    assert state == "success", airflow.task_states("explain_reviews", run_id)
+    _record_run(airflow, "explain_reviews", run_id)
     return run_id
+
+
+def _record_run(airflow: AirflowApi, dag_id: str, run_id: str) -> None:
+    """Wait for a run's success; its task durations are added to ``runs.json``."""
+    state = airflow.wait_for_run(dag_id, run_id, timeout=1800)
+    tasks = airflow.task_instances(dag_id, run_id)
+    runs = OUT / "runs.json"
+    recorded = json.loads(runs.read_text()) if runs.exists() else []
+    recorded.append({"dag_id": dag_id, "run_id": run_id, "state": state,
+                     "tasks_s": {t["task_id"]: round(t["duration"] or 0) for t in tasks}})
+    runs.write_text(json.dumps(recorded, indent=2))
+    assert state == "success", {t["task_id"]: t["state"] for t in tasks}
 
 
 def _redeploy(airflow: AirflowApi) -> tuple[str, dict]:
@@ -118,6 +135,15 @@ def _front_answers(stack: Stack) -> str:
     return response.headers[RUN_ID_HEADER]
 
 
+def _download(run_url: str, artifact_url: str) -> bytes:
+    """An artifact's bytes, through the stack's MLflow (as its admin)."""
+    from mlflow import MlflowClient
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return Path(MlflowClient().download_artifacts(
+            run_url.rsplit("/", 1)[-1], artifact_path(artifact_url), tmp)).read_bytes()
+
+
 def _production_run(mlflow_admin) -> str:
     from mlflow import MlflowClient
 
@@ -126,8 +152,6 @@ def _production_run(mlflow_admin) -> str:
 
 def test_nightly_run_succeeds_and_its_artifacts_are_in_s3(stack, airflow, mlflow_admin,
                                                           docker_client):
-    from mlflow import MlflowClient
-
     from dlexplain.tracking.report import explanation_report
 
     night = (date.today() - timedelta(days=1)).isoformat()
@@ -137,8 +161,7 @@ def test_nightly_run_succeeds_and_its_artifacts_are_in_s3(stack, airflow, mlflow
     assert report.rows == "4" and report.rows_failed == "0"
     assert report.bar_plots
     run_id = report.explanation_run_url.rsplit("/", 1)[-1]
-    png = MlflowClient().download_artifacts(run_id, artifact_path(report.bar_plots[0]), str(OUT))
-    assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    assert _download(report.explanation_run_url, report.bar_plots[0])[:8] == b"\x89PNG\r\n\x1a\n"
     # the bytes are in the S3 service's bucket (MLflow proxies them; clients hold no S3 keys)
     s3 = stack.containers(docker_client)["minio"]
     listing = s3.exec_run(["python", "-c", (
@@ -169,7 +192,8 @@ def test_ui_trigger_form_then_the_sensor_replaces_the_container(stack, airflow, 
 
     first_run, first_container = SEEN["first"]
     night = (date.today() - timedelta(days=2)).isoformat()
-    trigger_from_the_form(stack, airflow, {"partition_date": night, "max_evals": 50}, OUT)
+    trigger_from_the_form(stack, airflow, {"partition_date": night, "max_evals": 50,
+                                           "row_limit": 4}, OUT)
     state, tasks = _redeploy(airflow)
     assert state == "success", tasks
     served = _production_run(mlflow_admin)
@@ -189,7 +213,9 @@ def test_mlflow_ui_shows_the_bar_plot(stack, mlflow_admin):
 
     report = explanation_report(mlflow_admin["MLFLOW_TRACKING_URI"], "explain_reviews",
                                 SEEN["ui_night"])
-    bar_plot_in_mlflow_ui(stack, report, OUT)
+    png = _download(report.explanation_run_url, report.bar_plots[0])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR"
+    bar_plot_in_mlflow_ui(stack, report, struct.unpack(">II", png[16:24]), OUT)
 
 
 def test_a_broken_explainer_leaves_the_old_container_serving(stack, airflow, mlflow_admin,

@@ -31,7 +31,8 @@ def test_log_explainer_is_idempotent(tracking_uri, tiny_model_dir, unique):
     experiment, registered = f"exp-{unique}", f"explainer-{unique}"
     spec = ExplainerSpec(ExplainerConfig(max_evals=50))
     first = log_explainer(tiny_model_dir, spec, experiment, registered_model_name=registered)
-    assert first.model_uri == f"runs:/{first.run_id}/explainer"
+    logged = mlflow.get_logged_model(first.model_uri.removeprefix("models:/"))
+    assert (logged.source_run_id, logged.name) == (first.run_id, "explainer")
     assert _counts(experiment, registered) == (1, 1)
     again = log_explainer(tiny_model_dir, spec, experiment, registered_model_name=registered)
     assert again == first

@@ -1,7 +1,8 @@
 """The ``docker`` backend: ``dlexplain eaas serve`` in a container of the project image.
 
 Containers carry labels with the explainer run id and registered version, so ``docker ps
---filter label=dlexplain.eaas`` shows what runs. Where the server is reached depends on
+--filter label=dlexplain.eaas`` shows what runs, and ``dlexplain.eaas.scope`` (the network and
+the state file) tells one backend's containers from another's on the same engine. Where the server is reached depends on
 ``network``: ``bridge``, the container's port 8080 mapped to a free host port; ``host``, the
 server listens on a free host port itself; any other (a user-defined network, e.g. the compose
 stack's ``<project>_backend``), the container's name on that network, port 8080, nothing
@@ -48,6 +49,7 @@ class DockerBackend(DeployBackend):
             **(environment or {}),
         }
         self.volumes = volumes or {}
+        self.scope = f"{network}:{state_path}"
 
     def start(self, target: ExplainerRef) -> Deployment:
         name = f"dlexplain-eaas-{target.run_id[:12]}-{secrets.token_hex(3)}"
@@ -65,7 +67,8 @@ class DockerBackend(DeployBackend):
         container = self.client.containers.run(
             self.image, ["python", *command], detach=True, name=name,
             labels={LABEL: "1", f"{LABEL}.run_id": target.run_id,
-                    f"{LABEL}.version": target.version or "", f"{LABEL}.model_uri": target.model_uri},
+                    f"{LABEL}.version": target.version or "", f"{LABEL}.model_uri": target.model_uri,
+                    f"{LABEL}.scope": self.scope},
             environment=self.environment, ports=ports, **placement,
             volumes=self.volumes, cap_drop=["ALL"], security_opt=["no-new-privileges"],
             read_only=True, tmpfs={"/tmp": "rw,exec"}, pids_limit=1024,
@@ -96,5 +99,6 @@ class DockerBackend(DeployBackend):
             container.remove(force=True)
 
     def containers(self) -> list:
-        """Every EaaS container on the engine, running or not."""
-        return self.client.containers.list(all=True, filters={"label": LABEL})
+        """This backend's EaaS containers (its scope), running or not."""
+        return self.client.containers.list(all=True, filters={
+            "label": [LABEL, f"{LABEL}.scope={self.scope}"]})

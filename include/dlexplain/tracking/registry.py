@@ -72,8 +72,24 @@ class ExplainerRef(Record):
 
     @classmethod
     def of_run(cls, run_id: str, text_column: str = "text") -> ExplainerRef:
-        return cls(run_id=run_id, model_uri=f"runs:/{run_id}/{EXPLAINER_MODEL_NAME}",
-                   text_column=text_column)
+        """The explainer run ``run_id`` logged, by its logged model's URI."""
+        return cls(run_id=run_id, model_uri=logged_model_uri(run_id), text_column=text_column)
+
+
+def logged_model_uri(run_id: str, name: str = EXPLAINER_MODEL_NAME) -> str:
+    """``models:/<model id>`` of the newest model ``name`` that run ``run_id`` logged.
+
+    Not ``runs:/<run id>/<name>``: MLflow 3 keeps a model's files with the logged model, and a
+    ``runs:/`` URI first asks the run's own artifacts, which a tracking server on S3 answers
+    with a 500 that the client retries for minutes before it falls back to the logged model.
+    """
+    client = MlflowClient()
+    experiment = client.get_run(run_id).info.experiment_id
+    found = client.search_logged_models(
+        experiment_ids=[experiment], filter_string=where({"source_run_id": run_id, "name": name}))
+    if not found:
+        raise ModelError(f"run {run_id} logged no model named {name!r}")
+    return max(found, key=lambda m: m.creation_timestamp).model_uri
 
 
 def explainer_name(source: SourceModel) -> str:

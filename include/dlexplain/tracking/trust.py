@@ -51,9 +51,9 @@ def code_digest(folder: Path) -> str:
 
 def untrusted(ref: ExplainerRef) -> str | None:
     """Why ``ref`` must not be loaded, or None when its files are what this package logs."""
-    import mlflow
     import yaml
     from mlflow import MlflowClient
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
     from dlexplain.tracking.fast_runs import KIND_FAST
     from dlexplain.tracking.pyfunc import ENTRY_FILE, PACKAGE_DIR
@@ -69,9 +69,10 @@ def untrusted(ref: ExplainerRef) -> str | None:
         return f"its run {ref.run_id} is {run.info.status}, not FINISHED"
     if run.data.tags.get(TAG_KIND) not in (KIND_EXPLAINER, KIND_FAST):
         return f"its run {ref.run_id} is not tagged {TAG_KIND}={KIND_EXPLAINER} or {KIND_FAST}"
+    # the model's own repository: "<model_uri>/<path>" is no URI for a logged model (models:/<id>)
+    model = get_artifact_repository(ref.model_uri)
     with tempfile.TemporaryDirectory(prefix="dlexplain-trust-") as tmp:
-        mlmodel = yaml.safe_load(Path(mlflow.artifacts.download_artifacts(
-            artifact_uri=f"{ref.model_uri}/MLmodel", dst_path=tmp)).read_text())
+        mlmodel = yaml.safe_load(Path(model.download_artifacts("MLmodel", tmp)).read_text())
         flavor = (mlmodel.get("flavors") or {}).get("python_function") or {}
         if flavor.get("loader_module") != CODE_MODEL_LOADER or "python_model" in flavor:
             return (f"it is not a models-from-code pyfunc (loader "
@@ -79,16 +80,14 @@ def untrusted(ref: ExplainerRef) -> str | None:
         entry = os.path.basename(flavor.get("model_code_path") or "")
         if entry != ENTRY_FILE:
             return f"its model code is {entry!r}, not dlexplain's {ENTRY_FILE}"
-        listed = _files(ref.model_uri)
+        listed = _files(model)
         pickles = [p for p in listed if p.lower().endswith(PICKLE_SUFFIXES)]
         if pickles:
             return f"it holds files that unpickle on load: {pickles[:5]}"
-        code = Path(mlflow.artifacts.download_artifacts(
-            artifact_uri=f"{ref.model_uri}/{flavor.get('code') or 'code'}", dst_path=tmp))
+        code = Path(model.download_artifacts(flavor.get("code") or "code", tmp))
         if sorted(p.name for p in code.iterdir()) != ["dlexplain"]:
             return f"its code holds {sorted(p.name for p in code.iterdir())}, not dlexplain alone"
-        entry_bytes = Path(mlflow.artifacts.download_artifacts(
-            artifact_uri=f"{ref.model_uri}/{entry}", dst_path=tmp)).read_bytes()
+        entry_bytes = Path(model.download_artifacts(entry, tmp)).read_bytes()
         if (entry_bytes != (PACKAGE_DIR / "tracking" / ENTRY_FILE).read_bytes()
                 or code_digest(code / "dlexplain") != code_digest(PACKAGE_DIR)):
             return ("its code differs from the installed dlexplain package (logged by another "
@@ -105,13 +104,11 @@ def check_trusted(ref: ExplainerRef) -> None:
     logger.info("explainer run %s: trusted (its code is this dlexplain's)", ref.run_id)
 
 
-def _files(model_uri: str, folder: str = "") -> list[str]:
-    """Every file path under the logged model (listed, not downloaded)."""
-    import mlflow
-
+def _files(model, folder: str = "") -> list[str]:
+    """Every file path in the artifact repository ``model`` (listed, not downloaded)."""
     found = []
-    for item in mlflow.artifacts.list_artifacts(artifact_uri=f"{model_uri}/{folder}".rstrip("/")):
+    for item in model.list_artifacts(folder or None):
         name = item.path.rstrip("/").rsplit("/", 1)[-1]
         path = f"{folder}/{name}" if folder else name
-        found.extend(_files(model_uri, path) if item.is_dir else [path])
+        found.extend(_files(model, path) if item.is_dir else [path])
     return found

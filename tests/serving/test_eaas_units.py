@@ -1,15 +1,22 @@
-"""EaaS parts that need no server: request limits, the state file, settings, the CLI status."""
+"""EaaS parts that need no scoring server: request limits, the state file, settings, the CLI
+status, the probe's patience (against a scripted HTTP server)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import numpy as np
 import pytest
 
 from dlexplain.cli import main
 from dlexplain.config import Settings
 from dlexplain.errors import ConfigError
+from dlexplain.explain.row import TextExplanation
+from dlexplain.serving.checks import ServerNotReady, ServingError, probe
 from dlexplain.serving.deployment import Deployment, DeploymentState, HISTORY_LENGTH
 from dlexplain.tracking.request_limits import RequestLimits
 
@@ -117,3 +124,58 @@ def test_a_reused_pid_is_never_signalled(tmp_path):
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+@contextlib.contextmanager
+def _scripted_server(answers: list[tuple[int, dict]]):
+    """A real HTTP server whose n-th POST gets ``answers[n]`` (the last one repeats); its URL and
+    the number of requests it got."""
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            status, body = answers[min(len(seen), len(answers) - 1)]
+            seen.append(status)
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _served_row(run_id: str) -> dict:
+    row = TextExplanation.explained(["a", "b"], np.array([[0.1, -0.1], [0.2, -0.2]]),
+                                    np.array([0.2, 0.8]), np.array([0.5, 0.5]),
+                                    ["NEGATIVE", "POSITIVE"]).to_dict()
+    return {**row, "explainer_run_id": run_id}
+
+
+def test_the_probe_waits_for_a_warming_server_and_fails_fast_on_a_broken_one():
+    timed_out = (504, {"error": "Request processing time exceeded limit"})
+    with _scripted_server([timed_out, timed_out, (200, {"predictions": [_served_row("r1")]})]) \
+            as (url, seen):
+        started = time.monotonic()
+        assert probe(url, "r1", patience=30)["explainer_run_id"] == "r1"
+        assert seen == [504, 504, 200] and 10 <= time.monotonic() - started < 20
+    with _scripted_server([timed_out]) as (url, seen):
+        with pytest.raises(ServerNotReady, match="answered 504"):
+            probe(url, "r1", patience=6)
+        assert seen == [504, 504], "asked again once within its patience, then gave up"
+    with _scripted_server([(400, {"error": "bad input"}), timed_out]) as (url, seen):
+        with pytest.raises(ServingError, match="answered 400"):
+            probe(url, "r1", patience=30)
+        assert seen == [400], "a broken server is not asked again"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Callable
 
@@ -10,13 +11,21 @@ import requests
 from dlexplain.errors import DlexplainError
 from dlexplain.explain.row import TextExplanation
 
+logger = logging.getLogger(__name__)
 PROBE_TEXT = "A moving story, beautifully acted."
+#: what a server that is up but not ready answers: busy (503), or its first request, which warms
+#: it up, ran past the server's own time limit (504)
+NOT_READY = (503, 504)
 #: The probe's explanation must add up to the model's output within this.
 ADDITIVITY_TOLERANCE = 1e-3
 
 
 class ServingError(DlexplainError):
     """A scoring server did not start, answer or explain as expected."""
+
+
+class ServerNotReady(ServingError):
+    """A scoring server answered 503 or 504: up, but busy or still warming up (may heal)."""
 
 
 def invocations_payload(texts: list, text_column: str = "text",
@@ -36,8 +45,8 @@ def explain(url: str, texts: list, text_column: str = "text", timeout: float = 1
                              json=invocations_payload(texts, text_column, params),
                              timeout=timeout)
     if response.status_code != 200:
-        raise ServingError(f"{url}/invocations answered {response.status_code}: "
-                           f"{response.text[:500]}")
+        error = ServerNotReady if response.status_code in NOT_READY else ServingError
+        raise error(f"{url}/invocations answered {response.status_code}: {response.text[:500]}")
     return response.json()["predictions"]
 
 
@@ -58,9 +67,20 @@ def wait_until_healthy(url: str, timeout: float, problem: Callable[[], str | Non
         time.sleep(1)
 
 
-def probe(url: str, run_id: str, text_column: str = "text") -> dict:
-    """Explain one sentence; the row, if it came from ``run_id`` and adds up (else ServingError)."""
-    row = explain(url, [PROBE_TEXT], text_column)[0]
+def probe(url: str, run_id: str, text_column: str = "text", patience: float = 0.0) -> dict:
+    """Explain one sentence; the row, if it came from ``run_id`` and adds up (else ServingError).
+    A server not ready yet (:class:`ServerNotReady`) is asked again every 5 s for ``patience``
+    seconds."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            row = explain(url, [PROBE_TEXT], text_column)[0]
+            break
+        except ServerNotReady as err:
+            if time.monotonic() + 5 > deadline:
+                raise
+            logger.info("%s: asking again in 5 s", err)
+            time.sleep(5)
     explanation = TextExplanation.from_dict(row)
     if not explanation.ok:
         raise ServingError(f"{url} could not explain the probe text: {explanation.error}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from dlexplain.config import Settings
 from dlexplain.serving.backend import DeployBackend
@@ -49,9 +50,12 @@ def _redeploy(backend: DeployBackend, target: ExplainerRef, timeout: float) -> D
     new = backend.start(target)
     logger.info("started %s for explainer run %s at %s; waiting up to %.0fs for health",
                 backend.name, target.run_id, new.url, timeout)
+    deadline = time.monotonic() + timeout
     try:
         wait_until_healthy(new.url, timeout, lambda: backend.problem(new))
-        probe(new.url, target.run_id, target.text_column)
+        # a new server's first explanation warms it up: on a loaded machine it may outrun the
+        # server's own time limit (504), which heals; the rest of the timeout is its patience
+        probe(new.url, target.run_id, target.text_column, deadline - time.monotonic())
     except Exception as err:
         backend.stop(new)
         serving = (f"{old.url} (explainer run {old.run_id}) keeps serving" if old

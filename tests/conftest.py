@@ -49,7 +49,6 @@ def pytest_configure(config):
 #: the 15-minute standalone Airflow file once ran alone at the end of the suite. Longest first
 #: keeps both workers busy until the end.
 LONGEST_FIRST = (
-    "tests/stack/test_stack.py",  # ~1,250 s alone: the compose stack, 2 nights, 3 redeploys
     "tests/services/test_airflow_standalone.py",  # ~900 s: scheduler, backfill, trigger
     "tests/defaults/test_default_model.py",  # ~600 s
     "tests/airflow_dags/test_train_fast_e2e.py",  # ~370 s

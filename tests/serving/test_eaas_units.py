@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -19,6 +17,7 @@ from dlexplain.explain.row import TextExplanation
 from dlexplain.serving.checks import ServerNotReady, ServingError, probe
 from dlexplain.serving.deployment import Deployment, DeploymentState, HISTORY_LENGTH
 from dlexplain.tracking.request_limits import RequestLimits
+from tests.serving.json_server import json_server
 
 
 @pytest.mark.parametrize("texts, problem", [
@@ -128,28 +127,16 @@ def test_a_reused_pid_is_never_signalled(tmp_path):
 
 @contextlib.contextmanager
 def _scripted_server(answers: list[tuple[int, dict]]):
-    """A real HTTP server whose n-th POST gets ``answers[n]`` (the last one repeats); its URL and
-    the number of requests it got."""
+    """A server whose n-th POST gets ``answers[n]`` (the last one repeats); its URL and the
+    statuses it answered."""
     seen = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            self.rfile.read(int(self.headers["Content-Length"]))
-            status, body = answers[min(len(seen), len(answers) - 1)]
-            seen.append(status)
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+    def answer(path, body):
+        status, reply = answers[min(len(seen), len(answers) - 1)]
+        seen.append(status)
+        return status, reply
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = json_server(answer)
     try:
         yield f"http://127.0.0.1:{server.server_port}", seen
     finally:

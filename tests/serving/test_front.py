@@ -4,11 +4,8 @@ body limit."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -16,29 +13,13 @@ import requests
 from dlexplain.base.processes import free_port
 from dlexplain.serving.deployment import Deployment, DeploymentState
 from dlexplain.serving.front import HEALTH_PATH, RUN_ID_HEADER
+from tests.serving.json_server import json_server
 from tests.services.processes import background
 
 
-def _upstream(name: str) -> ThreadingHTTPServer:
+def _upstream(name: str):
     """A server that answers every POST with its name and the body it got."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - http.server's name
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            answer = json.dumps({"server": name, "path": self.path,
-                                 "got": json.loads(body)}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return json_server(lambda path, body: (200, {"server": name, "path": path, "got": body}))
 
 
 def _deployment(run_id: str, url: str) -> Deployment:

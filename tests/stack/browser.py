@@ -138,7 +138,7 @@ def bar_plot_in_mlflow_ui(stack, report, size: tuple[int, int], out: Path) -> No
                 (img for img in d.find_elements(By.TAG_NAME, "img")
                  if (img.get_attribute("src") or "").startswith(("blob:", stack.url("MLFLOW_PORT")))
                  and d.execute_script(drawn, img) == list(size)), None))
-        finally:
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", image)
+        finally:  # the page as it is, drawn or not
             _shot(driver, out, "4-mlflow-bar-plot")
-        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", image)
-        _shot(driver, out, "4-mlflow-bar-plot")
+        assert path.rsplit("/", 1)[-1].startswith("bar_")

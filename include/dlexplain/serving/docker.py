@@ -2,8 +2,8 @@
 
 Containers carry labels with the explainer run id and registered version, so ``docker ps
 --filter label=dlexplain.eaas`` shows what runs, and ``dlexplain.eaas.scope`` (the network and
-the state file) tells one backend's containers from another's on the same engine. Where the server is reached depends on
-``network``: ``bridge``, the container's port 8080 mapped to a free host port; ``host``, the
+the state file) tells one backend's containers from another's on the same engine. Where the
+server is reached depends on ``network``: ``bridge``, the container's port 8080 mapped to a free host port; ``host``, the
 server listens on a free host port itself; any other (a user-defined network, e.g. the compose
 stack's ``<project>_backend``), the container's name on that network, port 8080, nothing
 published (the stack's EaaS front, :mod:`dlexplain.serving.front`, forwards to it).

@@ -56,7 +56,6 @@ LONGEST_FIRST = (
     "tests/serving/test_eaas_process.py",  # ~300 s
     "tests/airflow_dags/test_families_e2e.py",  # ~270 s
     "tests/airflow_dags/test_explain_reviews_e2e.py",  # ~200 s
-    "tests/services/test_postgres_stack.py",  # ~200 s
     "tests/tracking/test_users.py",  # ~160 s: three basic-auth MLflow servers
 )
 

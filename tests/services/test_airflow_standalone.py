@@ -45,6 +45,10 @@ DAYS = [date(2026, 1, d) for d in (1, 2)]
 CONF = {"max_evals": 30, "rows_per_batch": 4}
 #: the user's own data: JSON lines, other column names, a day no backfill touches
 TWEETS_DAY = date(2026, 1, 5)
+#: the DAG's schedule here: the first three days of January. Once unpaused, the scheduler starts
+#: the latest past point (``run_immediately``, catchup off): 2026-01-03, a day with no partition,
+#: which fails at once. With ``@daily`` that was today's whole night, beside the backfill's first
+SCHEDULE, SCHEDULED_DAY = "0 0 1-3 1 *", date(2026, 1, 3)
 TWEETS = pd.DataFrame({"tweet_id": [5, 3, 1, 4, 2],
                        "tweet": ["great film", "so boring", "ok I guess", "loved it", "meh"],
                        "lang": "en"})
@@ -64,9 +68,6 @@ def standalone(tmp_path_factory, mlflow_server, settings, tiny_family_dirs, airf
     tweets = home / "data" / "tweets" / f"ds={TWEETS_DAY}" / "tweets.jsonl"
     tweets.parent.mkdir(parents=True)
     tweets.write_text(TWEETS.to_json(orient="records", lines=True))
-    # once unpaused, the scheduler also starts today's run (catchup=False): give it data
-    today = date.today()
-    build_default_data(settings.cache_dir, home / "data", today, today, rows_per_day=1)
     port = free_port()
     bin_dir = str(Path(sys.executable).parent)
     env = {
@@ -96,6 +97,7 @@ def standalone(tmp_path_factory, mlflow_server, settings, tiny_family_dirs, airf
         "DLEXPLAIN_HOME": str(home),
         "DLEXPLAIN_DATA_DIR": str(home / "data"),
         "DLEXPLAIN_FAST_MIN_NEW_TEXTS": str(MIN_NEW_TEXTS),
+        "DLEXPLAIN_SCHEDULE": SCHEDULE,
         "DLEXPLAIN_SOURCE_MODEL": str(tiny_family_dirs["distilbert"]),
     }
     api = f"http://127.0.0.1:{port}"
@@ -201,7 +203,6 @@ def _explanation_runs(standalone) -> list:
 def test_backfill_explains_each_day_once(standalone, tracking_uri):
     _airflow(standalone, "dags", "unpause", DAG_ID)  # backfill runs of a paused DAG stay queued
     _create_backfill(standalone, DAYS)
-    # the first night shares the cores with today's scheduled run: ~10 min, then ~5 min a night
     wait_for(lambda: _backfills_done(standalone, 1, DAYS), 1800, "the backfill")
     # in date order, one at a time: each night ended before the next one started
     nights = sorted((r for r in _runs(standalone) if r["run_type"] == "backfill"),
@@ -221,6 +222,13 @@ def test_backfill_explains_each_day_once(standalone, tracking_uri):
         assert set(steps) <= {m.step for m in client.get_metric_history(trend, key)}, key
     drift = {m.step for m in client.get_metric_history(trend, "drift_ndcg")}
     assert set(steps[1:]) <= drift and steps[0] not in drift  # the first night has no baseline
+    # the scheduler's own run: a day with no partition fails at prepare, at once, no retry
+    (scheduled,) = [r for r in _runs(standalone) if r["run_type"] == "scheduled"]
+    assert scheduled["logical_date"][:10] == str(SCHEDULED_DAY) and scheduled["state"] == "failed"
+    tasks = _get(standalone, f"/api/v2/dags/{DAG_ID}/dagRuns/{scheduled['dag_run_id']}"
+                             "/taskInstances")["task_instances"]
+    prepare = {t["task_id"]: t for t in tasks}["prepare"]
+    assert (prepare["state"], prepare["try_number"]) == ("failed", 1), prepare
 
     # backfilling a done night again re-runs it in place
     _create_backfill(standalone, DAYS[-1:], "--reprocess-behavior", "completed")
@@ -294,7 +302,7 @@ def test_trigger_from_the_api_with_params(standalone, tiny_family_dirs, tracking
     assert {p for p in plots if p.startswith("bar_")} == {"bar_neutral.png"}
 
     # the night's Asset event started train_fast_explainer. Nights that ended while a training
-    # run was queued fold into one run (the backfill's, today's): gather looks at every
+    # run was queued fold into one run (the backfill's): gather looks at every
     # explainer its events name, and with too few new texts (MIN_NEW_TEXTS, set through
     # DLEXPLAIN_FAST_MIN_NEW_TEXTS) trains none of them
     wait_for(lambda: version.run_id in _trained_from(standalone), 600,

@@ -155,8 +155,8 @@ def test_nightly_run_succeeds_and_its_artifacts_are_in_s3(stack, airflow, mlflow
     from dlexplain.tracking.report import explanation_report
 
     night = (date.today() - timedelta(days=1)).isoformat()
-    _explain_reviews(airflow, {"partition_date": night, "max_evals": 40, "row_limit": 4,
-                               "faithfulness": False})
+    dag_run_id = _explain_reviews(airflow, {"partition_date": night, "max_evals": 40,
+                                            "row_limit": 4, "faithfulness": False})
     report = explanation_report(mlflow_admin["MLFLOW_TRACKING_URI"], "explain_reviews", night)
     assert report.rows == "4" and report.rows_failed == "0"
     assert report.bar_plots
@@ -171,7 +171,24 @@ def test_nightly_run_succeeds_and_its_artifacts_are_in_s3(stack, airflow, mlflow
         f"MaxKeys=1000)['Contents']))")])
     keys = listing.output.decode()
     assert listing.exit_code == 0 and run_id in keys and ".png" in keys, keys[-2000:]
+    # both stores are the stack's PostgreSQL: the run in MLflow's database, the night in Airflow's
+    assert (run_id,) in _postgres_rows(stack, docker_client, "MLFLOW",
+                                       "SELECT run_uuid FROM runs")
+    assert (dag_run_id, "success") in _postgres_rows(
+        stack, docker_client, "AIRFLOW",
+        "SELECT run_id, state FROM dag_run WHERE dag_id = 'explain_reviews'")
     SEEN["night"] = night
+
+
+def _postgres_rows(stack: Stack, docker_client, service: str, query: str) -> list[tuple]:
+    """Rows of ``query`` in ``service``'s database (``AIRFLOW`` or ``MLFLOW``), as its own user."""
+    user, database = stack.env[f"{service}_DB_USER"], stack.env[f"{service}_DB_NAME"]
+    done = stack.containers(docker_client)["postgres"].exec_run(
+        ["psql", "-h", "127.0.0.1", "-U", user, "-d", database, "-tA", "-F", "\t", "-c", query],
+        environment={"PGPASSWORD": stack.env[f"{service}_DB_PASSWORD"]})
+    text = done.output.decode()
+    assert done.exit_code == 0, text[-2000:]
+    return [tuple(line.split("\t")) for line in text.splitlines() if line]
 
 
 def test_the_sensor_deploys_the_first_explainer_container(stack, airflow, mlflow_admin,

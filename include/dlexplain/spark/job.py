@@ -165,7 +165,10 @@ def ship(spark, model_uri: str, workdir: str, method: str = "exact") -> tuple[st
     from dlexplain.spark.udf import pack_model
     from dlexplain.tracking.pyfunc import ARTIFACT_FAST
 
-    local_model = mlflow.artifacts.download_artifacts(model_uri, dst_path=workdir)
+    # into a folder of its own: a models:/ URI downloads into dst_path itself, and the zip
+    # beside it must stay inside workdir (it once stayed behind in the temp dir, 88 MB a job)
+    local_model = mlflow.artifacts.download_artifacts(
+        model_uri, dst_path=os.path.join(workdir, os.path.basename(workdir)))
     logged = mlflow.models.Model.load(local_model)
     if method != "exact" and ARTIFACT_FAST not in logged.flavors["python_function"].get(
             "artifacts", {}):

@@ -49,14 +49,15 @@ def pytest_configure(config):
 #: the 15-minute standalone Airflow file once ran alone at the end of the suite. Longest first
 #: keeps both workers busy until the end.
 LONGEST_FIRST = (
-    "tests/services/test_airflow_standalone.py",  # ~900 s: scheduler, backfill, trigger
-    "tests/defaults/test_default_model.py",  # ~600 s
-    "tests/airflow_dags/test_train_fast_e2e.py",  # ~370 s
-    "tests/airflow_dags/test_quality_e2e.py",  # ~310 s
-    "tests/serving/test_eaas_process.py",  # ~300 s
-    "tests/airflow_dags/test_families_e2e.py",  # ~270 s
-    "tests/airflow_dags/test_explain_reviews_e2e.py",  # ~200 s
-    "tests/tracking/test_users.py",  # ~160 s: three basic-auth MLflow servers
+    "tests/services/test_airflow_standalone.py",  # ~420 s: scheduler, backfill, trigger
+    "tests/defaults/test_default_model.py",  # ~330 s
+    "tests/airflow_dags/test_quality_e2e.py",  # ~200 s
+    "tests/airflow_dags/test_train_fast_e2e.py",  # ~185 s
+    "tests/airflow_dags/test_families_e2e.py",  # ~180 s
+    "tests/serving/test_eaas_process.py",  # ~155 s
+    "tests/airflow_dags/test_explain_reviews_e2e.py",  # ~125 s
+    "tests/tracking/test_users.py",  # ~100 s: a basic-auth MLflow server, two redeploys
+    "tests/serving/test_eaas_docker.py",  # ~75 s
 )
 
 

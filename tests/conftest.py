@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,11 +24,15 @@ from tests.tiny_model import (make_tiny_distilbert, make_tiny_model, make_tiny_r
 REPO = Path(__file__).resolve().parents[1]
 
 
+_AIRFLOW_HOME = pytest.StashKey[str]()
+
+
 def pytest_configure(config):
     """Airflow reads its configuration once, at import: give the session its own home first."""
     venv_bin = str(Path(sys.executable).parent)  # spark-submit, airflow, mlflow of this venv
     os.environ["PATH"] = f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"
     home = tempfile.mkdtemp(prefix="dlexplain-airflow-")
+    config.stash[_AIRFLOW_HOME] = home
     if os.environ.get("PYTEST_XDIST_WORKER"):
         # a pytest-xdist worker inherits the controller's environment: it gets its own Airflow
         # database and explanation cache, so workers never share a SQLite file
@@ -42,6 +47,13 @@ def pytest_configure(config):
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     # explanations cached by tests stay in the session, never in the machine's cache
     os.environ.setdefault("DLEXPLAIN_EXPLANATION_CACHE_PATH", os.path.join(home, "explanations.sqlite"))
+
+
+def pytest_unconfigure(config):
+    """The session's Airflow home (its database, logs, explanation cache) goes with it."""
+    home = config.stash.get(_AIRFLOW_HOME, None)
+    if home:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 #: The longest test files, longest first (seconds in the last fresh-clone CI). With two workers

@@ -3,6 +3,8 @@ re-run downloads no weights; search filters quote what they search for."""
 
 from __future__ import annotations
 
+import tempfile
+
 import mlflow
 import pytest
 from mlflow import MlflowClient
@@ -53,7 +55,7 @@ def test_log_explainer_is_idempotent(tracking_uri, tiny_model_dir, unique):
 
 
 def test_registered_source_rerun_downloads_no_weights(tracking_uri, tiny_model_dir, unique,
-                                                     monkeypatch):
+                                                     monkeypatch, tmp_path):
     experiment = f"exp-{unique}"
     uri = register_classifier(tiny_model_dir, f"clf-{unique}", "champion", experiment)
     assert uri == f"models:/clf-{unique}@champion"
@@ -69,9 +71,15 @@ def test_registered_source_rerun_downloads_no_weights(tracking_uri, tiny_model_d
         return real_load(model_uri, *args, **kwargs)
 
     monkeypatch.setattr(mlflow.transformers, "load_model", counting_load)
+    scratch = tmp_path / "tmp"  # the temp dir of this call: empty again after it
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     spec = ExplainerSpec(ExplainerConfig(max_evals=50))
     explainer = log_explainer(uri, spec, experiment, registered_model_name=f"expl-{unique}")
     assert downloads == [f"models:/clf-{unique}/1"], "a new explainer downloads the pinned version"
+    # the classifier's download is not left behind (MLflow's own reads of an MLmodel file, a few
+    # KB each, still are)
+    assert [p.name for p in scratch.rglob("*") if p.is_file() and p.name != "MLmodel"] == []
     tags = MlflowClient().get_run(explainer.run_id).data.tags
     assert tags[TAG_SOURCE_KEY].startswith(f"models:/clf-{unique}/1 (run ")
 

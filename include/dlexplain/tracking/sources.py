@@ -128,7 +128,10 @@ def _download_config(uri: str, workdir: Path) -> Path:
     from mlflow.exceptions import MlflowException
 
     try:
-        flavor = mlflow.models.get_model_info(uri).flavors.get("transformers")
+        # MLmodel read from workdir: get_model_info leaves its download in the temp dir
+        mlmodel = mlflow.artifacts.download_artifacts(artifact_uri=f"{uri}/MLmodel",
+                                                      dst_path=str(workdir))
+        flavor = mlflow.models.Model.load(mlmodel).flavors.get("transformers")
         if flavor is None:
             raise ModelError(f"{uri!r} is not an MLflow transformers model")
         mlflow.artifacts.download_artifacts(
@@ -150,8 +153,12 @@ def materialise(source: SourceModel, workdir: Path) -> Path:
     from mlflow.exceptions import MlflowException
 
     uri = source.loads_from
+    # downloaded under workdir: by default MLflow leaves the copy in the temp dir (88 MB a night)
+    download = workdir / "download"
+    download.mkdir()
     try:
-        components = mlflow.transformers.load_model(uri, return_type="components")
+        components = mlflow.transformers.load_model(uri, dst_path=str(download),
+                                                    return_type="components")
     except (MlflowException, OSError) as err:
         if isinstance(err, MlflowException) and not is_deterministic(err):
             raise

@@ -57,7 +57,7 @@ from dlexplain_assets import DRIFT_ALIAS, DRIFT_DETECTED, EXPLAINED_REVIEWS
 from fail_fast import BatchExplainOperator, fail_fast
 
 from dlexplain.config import Settings
-from dlexplain.explain.config import MIN_MAX_EVALS
+from dlexplain.explain.config import MAX_MAX_EVALS, MIN_MAX_EVALS
 from dlexplain.quality.drift import THRESHOLD
 from dlexplain.spark import METHODS, application_path
 from dlexplain.steps import DATASET_TEMPLATE, OUTPUT_TEMPLATE
@@ -85,6 +85,7 @@ SETTINGS = Settings.from_env()
                              description="input column holding the texts"),
         "id_column": Param("id", type="string", description="sort output by it ('' = none)"),
         "max_evals": Param(None, type=["null", "integer"], minimum=MIN_MAX_EVALS,
+                           maximum=MAX_MAX_EVALS,
                            description="model evaluations per text (empty: the setting "
                                        "DLEXPLAIN_MAX_EVALS)"),
         "rows_per_batch": Param(16, type="integer", minimum=1, maximum=10000,
@@ -92,7 +93,7 @@ SETTINGS = Settings.from_env()
         "class_to_plot": Param(None, type=["null", "string"], minLength=1,
                                description="class of the bar plots (empty: one plot per class "
                                            "the batch predicts)"),
-        "row_limit": Param(None, type=["null", "integer"], minimum=1,
+        "row_limit": Param(None, type=["null", "integer"], minimum=1, maximum=100_000_000,
                            description="explain at most this many rows"),
         "method": Param("exact", type="string", enum=list(METHODS),
                         description="exact: shap (~500 forward passes a text); fast: the gated "
@@ -100,7 +101,7 @@ SETTINGS = Settings.from_env()
                                     "too for a seeded sample whose fidelity is logged"),
         "audit_fraction": Param(0.05, type="number", minimum=0, maximum=1,
                                 description="fast+audit: share of the texts explained exactly"),
-        "audit_seed": Param(0, type="integer", minimum=0,
+        "audit_seed": Param(0, type="integer", minimum=0, maximum=2**31 - 1,
                             description="fast+audit: seed of the audited sample"),
         "faithfulness": Param(True, type="boolean",
                               description="measure each explanation's faithfulness (ERASER "

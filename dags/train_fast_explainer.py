@@ -35,6 +35,7 @@ from dlexplain_assets import EXPLAINED_REVIEWS
 from fail_fast import fail_fast
 
 from dlexplain.config import Settings
+from dlexplain.explain.config import MAX_MAX_EVALS, MAX_REFERENCE_TEXTS, MIN_MAX_EVALS
 from dlexplain.fast.gate import GateThresholds
 from dlexplain.fast.train import TrainingConfig
 
@@ -52,15 +53,17 @@ FIT = TrainingConfig()
         **classifier_params("the classifier whose newest exact explainer to learn from, when "
                             "no Asset event names one", SETTINGS.source_model),
         "min_new_texts": Param(SETTINGS.fast_min_new_texts, type="integer", minimum=0,
+                               maximum=10_000_000,
                                description="train only when this many explained texts are new "
                                            "since the last fast explainer"),
         "held_out_fraction": Param(0.2, type="number", exclusiveMinimum=0, exclusiveMaximum=1,
                                    description="share of texts held out to judge it"),
         "epochs": Param(FIT.epochs, type="integer", minimum=1, maximum=100),
-        "learning_rate": Param(FIT.learning_rate, type="number", exclusiveMinimum=0,
+        "learning_rate": Param(FIT.learning_rate, type="number", exclusiveMinimum=0, maximum=1,
                                description="encoder learning rate"),
-        "head_learning_rate": Param(FIT.head_learning_rate, type="number", exclusiveMinimum=0),
-        "correlation_weight": Param(FIT.correlation_weight, type="number", minimum=0,
+        "head_learning_rate": Param(FIT.head_learning_rate, type="number", exclusiveMinimum=0,
+                                    maximum=1),
+        "correlation_weight": Param(FIT.correlation_weight, type="number", minimum=0, maximum=100,
                                     description="weight of the rank-aware loss term (1 - "
                                                 "Pearson of each text's values with its exact "
                                                 "ones) beside the squared error"),
@@ -70,13 +73,14 @@ FIT = TrainingConfig()
         "min_top5_sign_agreement": Param(GATE.min_top5_sign_agreement, type="number",
                                          minimum=0, maximum=1),
         "min_comprehensiveness_ratio": Param(GATE.min_comprehensiveness_ratio, type="number",
-                                             minimum=0),
-        "min_held_out": Param(GATE.min_held_out, type="integer", minimum=1),
-        "reference_texts": Param(32, type="integer", minimum=0,
+                                             minimum=0, maximum=100),
+        "min_held_out": Param(GATE.min_held_out, type="integer", minimum=1, maximum=1_000_000),
+        "reference_texts": Param(32, type="integer", minimum=0, maximum=MAX_REFERENCE_TEXTS,
                                  description="held-out texts also explained with "
                                              "reference_max_evals, to score fast and exact "
                                              "against a finer reference (0: none)"),
-        "reference_max_evals": Param(2000, type="integer", minimum=1,
+        "reference_max_evals": Param(2000, type="integer", minimum=MIN_MAX_EVALS,
+                                     maximum=MAX_MAX_EVALS,
                                      description="evaluations per text of the reference"),
     },
 )

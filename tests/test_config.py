@@ -44,16 +44,16 @@ def test_bad_value_names_the_variable(var, value):
 
 
 def test_explainer_settings_are_validated_by_explainer_config():
-    from dlexplain.explain.config import MIN_MAX_EVALS, ExplainerConfig
+    from dlexplain.explain.config import MAX_MAX_EVALS, MIN_MAX_EVALS, ExplainerConfig
 
     settings = Settings.from_env({"DLEXPLAIN_MAX_EVALS": "37", "DLEXPLAIN_BACKEND": "bf16"})
     assert settings.explainer == ExplainerConfig(max_evals=37, backend="bf16")
     with pytest.raises(ConfigError, match=f"DLEXPLAIN_MAX_EVALS='1' is invalid: max_evals=1 "
-                                          f"must be an integer >= {MIN_MAX_EVALS}"):
+                                          f"must be an integer from {MIN_MAX_EVALS} to {MAX_MAX_EVALS}"):
         Settings.from_env({"DLEXPLAIN_MAX_EVALS": "1"})
     # the same bound, from the same place, wherever a config is made
     assert ExplainerConfig.problem("max_evals", 1) == (
-        f"max_evals=1 must be an integer >= {MIN_MAX_EVALS}")
+        f"max_evals=1 must be an integer from {MIN_MAX_EVALS} to {MAX_MAX_EVALS}")
     with pytest.raises(ConfigError, match="max_evals=1"):
         ExplainerConfig(max_evals=1)
 

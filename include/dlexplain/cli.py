@@ -35,6 +35,17 @@ def _positive(value: str) -> int:
     return number
 
 
+def _max_evals(value: str) -> int:
+    """A ``--max-evals`` value, by the rule of every other door (``ExplainerConfig``)."""
+    from dlexplain.errors import ConfigError
+    from dlexplain.explain.config import check_max_evals
+
+    try:
+        return check_max_evals(int(value), "--max-evals")
+    except (ValueError, ConfigError) as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
+
+
 def cmd_model_build_default(args, settings: Settings) -> None:
     from dlexplain.defaults import build_default_model
 
@@ -191,7 +202,9 @@ def cmd_eaas_front(args, settings: Settings) -> None:
 
     limits = RequestLimits.from_settings(settings)
     serve_front(DeploymentState(settings.eaas_state_path), args.host or settings.eaas_host,
-                args.port, timeout=limits.timeout + 30, max_body=limits.max_body)
+                args.port, timeout=limits.timeout + 30, max_body=limits.max_body,
+                # the scoring server admits max_in_flight; a few more wait in its 503 path
+                max_in_flight=4 * limits.max_in_flight)
 
 
 def cmd_eaas_status(args, settings: Settings) -> None:
@@ -228,7 +241,7 @@ def _engine(args, settings: Settings):
 
 
 def _add_engine_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--max-evals", type=_positive, help="default: DLEXPLAIN_MAX_EVALS")
+    parser.add_argument("--max-evals", type=_max_evals, help="default: DLEXPLAIN_MAX_EVALS")
     parser.add_argument("--max-tokens", type=_positive, help="default: the model's limit")
 
 

@@ -116,6 +116,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "eaas_host": str,
     "eaas_image": str,
     "eaas_docker_network": str,
+    "eaas_memory_mb": _positive_int,
     "eaas_health_timeout": _positive_int,
     "eaas_state_path": _path,
     "eaas_schedule": str,
@@ -192,6 +193,8 @@ class Settings:
     eaas_image: str = "dlexplain:latest"
     #: Docker backend: network mode; ``bridge`` maps a port, ``host`` shares the host's network.
     eaas_docker_network: str = "bridge"
+    #: Docker backend: memory limit of a scoring container (MiB; no swap beyond it).
+    eaas_memory_mb: int = 4096
     #: Seconds a new explainer has to become healthy and explain one text before rollback.
     eaas_health_timeout: int = 300
     #: JSON record of what is deployed (default ``<home>/eaas/deployment.json``).

@@ -9,6 +9,7 @@ share one definition of every value that crosses a seam.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -86,6 +87,27 @@ class BatchSummary(Record):
     max_additivity_error: float | None
 
 
+#: A template's placeholders: a name in braces; anything else in braces is refused.
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def fill_template(template: str, fields: dict[str, str]) -> str:
+    """``template`` with each ``{name}`` of ``fields`` replaced by its value, literally (no
+    format spec, attribute or index is ever evaluated); :class:`DataError` for any other text in
+    braces or a lone brace."""
+    def value(match: re.Match) -> str:
+        if match[1] not in fields:
+            raise DataError(f"bad path template {template!r}: {{{match[1]}}} is not a placeholder;"
+                            f" use {', '.join('{' + name + '}' for name in fields)}")
+        return fields[match[1]]
+
+    filled = _PLACEHOLDER.sub(value, template)
+    if "{" in _PLACEHOLDER.sub("", template) or "}" in _PLACEHOLDER.sub("", template):
+        raise DataError(f"bad path template {template!r}: a brace that opens or closes no "
+                        f"placeholder; use {', '.join('{' + name + '}' for name in fields)}")
+    return filled
+
+
 def plan_partition(ds: str, dataset_template: str, output_template: str,
                    settings: Settings, *, text_column: str = "text") -> PartitionPlan:
     """Resolve the day's paths (``{ds}``, ``{data_dir}``, ``{home}`` placeholders); the input
@@ -96,11 +118,9 @@ def plan_partition(ds: str, dataset_template: str, output_template: str,
     from dlexplain.base.tables import input_columns
     from dlexplain.spark.summary import foreign_output
 
-    fields = {"ds": ds, "data_dir": settings.data_dir.resolve(), "home": settings.home.resolve()}
-    try:
-        source, target = dataset_template.format(**fields), output_template.format(**fields)
-    except (KeyError, IndexError, ValueError) as err:
-        raise DataError(f"bad path template: {err!r}; use {{ds}}, {{data_dir}}, {{home}}") from err
+    fields = {"ds": ds, "data_dir": str(settings.data_dir.resolve()),
+              "home": str(settings.home.resolve())}
+    source, target = fill_template(dataset_template, fields), fill_template(output_template, fields)
     source = confined(source, list(settings.input_roots), "input", "DLEXPLAIN_INPUT_ROOTS")
     target = confined(target, list(settings.output_roots), "output", "DLEXPLAIN_OUTPUT_ROOTS")
     foreign = foreign_output(target)

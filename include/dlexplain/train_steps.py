@@ -18,7 +18,7 @@ from typing import Iterable, Mapping
 
 from dlexplain.base.records import Record
 from dlexplain.config import Settings
-from dlexplain.errors import DataError
+from dlexplain.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 
@@ -138,8 +138,14 @@ def train_fast(data: TrainingData, *, thresholds, training, held_out_fraction: f
                settings: Settings, reference_texts: int = 0, reference_max_evals: int = 2000):
     """Train, judge and log a fast explainer on ``data`` (a ``FastRun``); the first
     ``reference_texts`` held-out texts are also explained with ``reference_max_evals`` to score
-    fast and exact against that finer reference."""
+    fast and exact against that finer reference (both bounded like the DAG's params)."""
     from dlexplain.explain.classifier import TextClassifier
+    from dlexplain.explain.config import MAX_REFERENCE_TEXTS, check_max_evals
+
+    check_max_evals(reference_max_evals, "reference_max_evals")
+    if not 0 <= reference_texts <= MAX_REFERENCE_TEXTS:
+        raise ConfigError(f"reference_texts={reference_texts!r} must be from 0 to "
+                          f"{MAX_REFERENCE_TEXTS}")
     from dlexplain.fast.fit import fit, split
     from dlexplain.tracking.fast_runs import download_classifier, exact_spec, log_fast_explainer
     from dlexplain.tracking.registry import ExplainerRef

@@ -58,7 +58,7 @@ def _no_weights(dirs, tmp_path) -> str:
 
 @pytest.mark.parametrize("kind,call,message", [
     ("bad param", lambda dirs, tmp: ensure_explainer(str(dirs["bert"]), 1, Settings.from_env()),
-     "max_evals=1 must be an integer >= 2"),
+     "max_evals=1 must be an integer from 2 to 10000"),
     ("missing partition", lambda dirs, tmp: _prepare(str(dirs["bert"]), day="2026-04-02"),
      "does not exist"),
     ("unknown class", lambda dirs, tmp: _prepare(str(dirs["distilbert"]), "POSITIVE"),

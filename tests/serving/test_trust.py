@@ -57,7 +57,8 @@ def test_redeploy_refuses_code_it_did_not_log_and_pickles(tracking_uri, log_vers
 
     backend = ProcessBackend(dlexplain_home / "eaas" / "deployment.json",
                              tracking_uri=tracking_uri)
-    for target, reason in ((altered, "its code differs from the installed dlexplain package"),
+    # altered: our entry file's name, other code, none of log_explainer's config or artifacts
+    for target, reason in ((altered, "its model_config has keys None"),
                            (pickled, "not a models-from-code pyfunc")):
         with pytest.raises(UntrustedExplainer, match=f"untrusted explainer .*{reason}"):
             redeploy(backend, target, 60)

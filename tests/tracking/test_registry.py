@@ -64,13 +64,14 @@ def test_registered_source_rerun_downloads_no_weights(tracking_uri, tiny_model_d
     assert len(versions) == 1, "registering the same folder twice reuses its version"
 
     downloads = []
-    real_load = mlflow.transformers.load_model
+    real_download = mlflow.artifacts.download_artifacts
 
-    def counting_load(model_uri, *args, **kwargs):  # the real download, counted
-        downloads.append(model_uri)
-        return real_load(model_uri, *args, **kwargs)
+    def counting_download(artifact_uri=None, *args, **kwargs):  # the real download, counted
+        if artifact_uri and artifact_uri.startswith(f"models:/clf-{unique}"):
+            downloads.append(artifact_uri)
+        return real_download(artifact_uri, *args, **kwargs)
 
-    monkeypatch.setattr(mlflow.transformers, "load_model", counting_load)
+    monkeypatch.setattr(mlflow.artifacts, "download_artifacts", counting_download)
     scratch = tmp_path / "tmp"  # the temp dir of this call: empty again after it
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))

@@ -63,14 +63,20 @@ class TextClassifier:
 
     @classmethod
     def from_pretrained(cls, path: str | Path, **kwargs) -> TextClassifier:
-        """Load a sequence-classification model and its tokenizer from a local folder."""
+        """Load a sequence-classification model and its tokenizer from a local folder: only a
+        folder that passes :func:`~dlexplain.explain.model_files.check_classifier`, with
+        transformers' own classes (no remote code) and safetensors weights."""
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        from dlexplain.explain.model_files import check_classifier
 
         folder = Path(path)
         if not (folder / "config.json").is_file():
             raise ModelError(f"{str(folder)!r} is not a Hugging Face model folder (no config.json)")
-        tokenizer = AutoTokenizer.from_pretrained(folder)
-        model = AutoModelForSequenceClassification.from_pretrained(folder)
+        check_classifier(folder)
+        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            folder, trust_remote_code=False, use_safetensors=True)
         logger.info("loaded classifier %s with labels %s", folder, model.config.id2label)
         return cls(model, tokenizer, **kwargs)
 

@@ -23,6 +23,11 @@ BACKENDS = ("auto", "fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda")
 #: shap's Partition explainer needs at least two evaluations (the empty and the full text).
 MIN_MAX_EVALS = 2
+#: The most evaluations per text any door accepts (params, CLI, settings, logged configs): 5x the
+#: finest reference we compute (2000); a larger value is a typo or an attack on the servers.
+MAX_MAX_EVALS = 10_000
+#: The most held-out texts a fast explainer's training explains with the finer reference.
+MAX_REFERENCE_TEXTS = 1024
 #: Version of how values are computed (shap call, tie-break seeding); part of the fingerprint.
 ALGORITHM = 2
 
@@ -33,13 +38,22 @@ def _positive(value: Any) -> bool:
 
 #: field -> (test, what a good value is); the fields absent here need no check
 _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "max_evals": (lambda v: _positive(v) and v >= MIN_MAX_EVALS,
-                  f"must be an integer >= {MIN_MAX_EVALS}"),
+    "max_evals": (lambda v: _positive(v) and MIN_MAX_EVALS <= v <= MAX_MAX_EVALS,
+                  f"must be an integer from {MIN_MAX_EVALS} to {MAX_MAX_EVALS}"),
     "batch_size": (_positive, "must be a positive integer"),
     "max_tokens": (lambda v: v is None or _positive(v), "must be a positive integer or None"),
     "parallel_texts": (_positive, "must be a positive integer"),
     "backend": (lambda v: v in BACKENDS, f"must be one of {BACKENDS}"),
 }
+
+
+def check_max_evals(value: int, name: str = "max_evals") -> int:
+    """``value`` if it is a good ``max_evals`` (ConfigError naming ``name`` otherwise): the one
+    rule of every door that takes evaluations per text."""
+    problem = ExplainerConfig.problem("max_evals", value)
+    if problem:
+        raise ConfigError(f"{name}: {problem}")
+    return value
 
 
 def check_device(device: str) -> str:

@@ -69,7 +69,8 @@ class AmortizedModel(torch.nn.Module):
         if not (folder / META_FILE).is_file():
             raise ModelError(f"{str(folder)!r} holds no fast explainer (no {META_FILE})")
         meta = json.loads((folder / META_FILE).read_text())
-        model = cls(AutoModel.from_pretrained(folder / ENCODER_DIR), meta["n_classes"],
+        model = cls(AutoModel.from_pretrained(folder / ENCODER_DIR, trust_remote_code=False,
+                                              use_safetensors=True), meta["n_classes"],
                     meta["value_scale"])
         model.head.load_state_dict(load_file(str(folder / HEAD_FILE)))
         return model.eval()

@@ -6,6 +6,8 @@ body, answers a deeply nested JSON body with 500, and keeps working on a request
 answered 504 or its client has gone. :class:`Guard`, in front of it:
 
 - admits at most ``max_in_flight`` requests; one more gets 503 at once, with ``Retry-After``;
+- answers 415 to a request with no Content-Type, more than one, or one other than JSON or CSV
+  (MLflow would otherwise read one header, the guard another, and parse Parquet it never saw);
 - refuses a body larger than the request limits allow (413) and JSON nested deeper than
   ``MAX_JSON_DEPTH`` or that cannot be parsed at all (400), before MLflow reads it;
 - bounds the request's work (:mod:`dlexplain.base.bounds`): it stops between two rounds of
@@ -45,16 +47,37 @@ def json_depth(value: object) -> int:
     return depth
 
 
+#: The media types a request body may have: what the guard itself parses before MLflow does.
+MEDIA_TYPES = ("application/json", "text/csv")
+
+
+def content_type_problem(headers: list[tuple[bytes, bytes]]) -> tuple[int, str] | None:
+    """(415, message) unless the request has exactly one Content-Type, JSON or CSV."""
+    given = [value.decode("latin-1") for key, value in headers if key.lower() == b"content-type"]
+    if len(given) != 1:
+        return 415, (f"a request has exactly one Content-Type header, {' or '.join(MEDIA_TYPES)}"
+                     f" (this one has {len(given)})")
+    media = given[0].split(";")[0].strip().lower()
+    if media not in MEDIA_TYPES:
+        return 415, f"Content-Type {media!r} is not accepted: use {' or '.join(MEDIA_TYPES)}"
+    return None
+
+
 def body_problem(body: bytes, content_type: str) -> tuple[int, str] | None:
-    """(status, message) of a JSON body refused before MLflow parses it, or None."""
-    if not content_type.split(";")[0].strip().lower().endswith("json"):
+    """(status, message) of a body refused before MLflow parses it, or None: JSON that does not
+    parse or nests deeper than ``MAX_JSON_DEPTH``, CSV that is not UTF-8."""
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return 400, "the CSV body is not UTF-8 text"
         return None
     try:
         parsed = json.loads(body)
     except RecursionError:
         return 400, f"the JSON body is nested too deeply (at most {MAX_JSON_DEPTH} levels)"
-    except ValueError:  # malformed JSON or not UTF-8: MLflow's own message says which
-        return None
+    except ValueError as err:  # malformed JSON or not UTF-8
+        return 400, f"the body is not valid JSON: {err}"
     if json_depth(parsed) > MAX_JSON_DEPTH:
         return 400, f"the JSON body is nested too deeply (at most {MAX_JSON_DEPTH} levels)"
     return None
@@ -73,6 +96,10 @@ class Guard:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["path"] != "/invocations":
             return await self.app(scope, receive, send)
+        headers = list(scope.get("headers") or [])
+        problem = content_type_problem(headers)
+        if problem:
+            return await _answer(send, *problem)
         if self.in_flight >= self.limits.max_in_flight:
             return await _answer(send, 503, "the explainer is busy with other requests: retry "
                                  f"in {RETRY_AFTER_S} s", {"retry-after": str(RETRY_AFTER_S)})
@@ -93,8 +120,8 @@ class Guard:
             if len(body) > self.max_body:
                 return await _answer(send, 413, f"the body is over {self.max_body:,} bytes, "
                                      "more than the request limits allow (DLEXPLAIN_SERVE_*)")
-        headers = dict(scope.get("headers") or [])
-        problem = body_problem(bytes(body), headers.get(b"content-type", b"").decode("latin-1"))
+        content_type = next(v for k, v in scope["headers"] if k.lower() == b"content-type")
+        problem = body_problem(bytes(body), content_type.decode("latin-1"))
         if problem:
             return await _answer(send, *problem)
         with bounded(self.limits.timeout) as bound:
@@ -129,7 +156,7 @@ def _replay(body: bytes, closed: asyncio.Future):
 
 async def _answer(send, status: int, message: str, headers: dict | None = None) -> None:
     """A JSON error in MLflow's shape (``error_code``, ``message``)."""
-    code = {400: "BAD_REQUEST", 413: "REQUEST_LIMIT_EXCEEDED",
+    code = {400: "BAD_REQUEST", 413: "REQUEST_LIMIT_EXCEEDED", 415: "UNSUPPORTED_MEDIA_TYPE",
             503: "TEMPORARILY_UNAVAILABLE"}.get(status, "BAD_REQUEST")
     payload = json.dumps({"error_code": code, "message": message}).encode()
     raw = [(b"content-type", b"application/json"),
@@ -141,18 +168,33 @@ async def _answer(send, status: int, message: str, headers: dict | None = None) 
 
 def create_app(model_uri: str | None = None, limits: RequestLimits | None = None):
     """The guarded scoring server of ``model_uri`` (default ``DLEXPLAIN_SERVE_MODEL_URI``), with
-    the limits of this process's settings; MLflow's own timeout is the limits' ``timeout``."""
-    import mlflow
+    the limits of this process's settings; MLflow's own timeout is the limits' ``timeout``.
+
+    The explainer is downloaded once into a folder of this server's (removed when the process
+    exits), checked there and loaded from there (``dlexplain.tracking.trust``), then warmed up:
+    the app exists, and ``/ping`` answers, only once its classifier is loaded and has run."""
+    import atexit
+    import shutil
+    import tempfile
+
     from mlflow.environment_variables import MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT
     from mlflow.pyfunc import scoring_server
 
     from dlexplain.config import Settings
+    from dlexplain.tracking.registry import ExplainerRef
+    from dlexplain.tracking.trust import download_checked, load_checked
 
     limits = limits or RequestLimits.from_settings(Settings.from_env())
     os.environ[MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT.name] = str(limits.timeout)
     model_uri = model_uri or os.environ["DLEXPLAIN_SERVE_MODEL_URI"]
     logger.info("serving %s (%s)", model_uri, limits)
-    return Guard(scoring_server.init(mlflow.pyfunc.load_model(model_uri)), limits)
+    ref = ExplainerRef.of_uri(model_uri)
+    workdir = tempfile.mkdtemp(prefix="dlexplain-served-")
+    atexit.register(shutil.rmtree, workdir, True)
+    model = load_checked(download_checked(ref, os.path.join(workdir, "model")), ref)
+    model.unwrap_python_model().warm_up()
+    logger.info("explainer run %s loaded and warm", ref.run_id)
+    return Guard(scoring_server.init(model), limits)
 
 
 def serve(model_uri: str, host: str, port: int, limits: RequestLimits | None = None) -> None:

@@ -34,13 +34,14 @@ class DockerBackend(DeployBackend):
 
     def __init__(self, state_path: Path, *, image: str, network: str = "bridge",
                  environment: dict[str, str] | None = None, volumes: dict | None = None,
-                 client=None, **kwargs):
+                 client=None, memory_mb: int = 4096, **kwargs):
         super().__init__(state_path, **kwargs)
         import docker
 
         self.client = client or docker.from_env()
         self.image = image
         self.network = network
+        self.memory_mb = memory_mb
         self.environment = {
             **self.server_env,
             # the image's home may be read-only: keep the explanation cache in the container
@@ -72,6 +73,7 @@ class DockerBackend(DeployBackend):
             environment=self.environment, ports=ports, **placement,
             volumes=self.volumes, cap_drop=["ALL"], security_opt=["no-new-privileges"],
             read_only=True, tmpfs={"/tmp": "rw,exec"}, pids_limit=1024,
+            mem_limit=f"{self.memory_mb}m", memswap_limit=f"{self.memory_mb}m",
         )
         return self.deployment(target, port, container.id, host)
 

@@ -6,7 +6,8 @@ docker backend), checks it, then records it as active in the deployment state
 request and forwards to it, so the switch is the state file's atomic replace: no restart, no
 gap, and clients never learn the servers' addresses. Every answer names the run that gave it
 (``X-Dlexplain-Run-Id``). While nothing is deployed it answers 503; a server that cannot be
-reached, 502; one that does not answer within the bound, 504 (always with a JSON message).
+reached, 502; one that does not answer within the bound, 504; more than ``max_in_flight``
+requests at once, 503 with ``Retry-After`` (always with a JSON message).
 ``/front/health`` is the front's own health (and what is active), for the compose healthcheck.
 """
 
@@ -21,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 HEALTH_PATH = "/front/health"
 RUN_ID_HEADER = "x-dlexplain-run-id"
+#: Seconds a client refused for too many requests in flight is told to wait (``Retry-After``).
+RETRY_AFTER_S = 5
 #: request and response headers that belong to one connection, not to the message
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
                         "te", "trailers", "transfer-encoding", "upgrade", "host",
@@ -30,10 +33,14 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy
 class Front:
     """ASGI app forwarding every request to the active deployment of ``state``."""
 
-    def __init__(self, state: DeploymentState, timeout: float, max_body: int):
+    def __init__(self, state: DeploymentState, timeout: float, max_body: int,
+                 max_in_flight: int = 16):
         self.state = state
         self.timeout = timeout
         self.max_body = max_body
+        #: requests forwarded at once; one more gets 503 with Retry-After at once
+        self.max_in_flight = max_in_flight
+        self.in_flight = 0
         self._client = None
 
     async def __call__(self, scope, receive, send) -> None:
@@ -51,12 +58,21 @@ class Front:
             await _answer(send, 503, {"error_code": "NOT_DEPLOYED",
                                       "message": "no explainer is deployed yet"})
             return
-        body = await _body(receive, self.max_body)
-        if body is None:
-            await _answer(send, 413, {"error_code": "REQUEST_TOO_LARGE",
-                                      "message": f"the body exceeds {self.max_body} bytes"})
+        if self.in_flight >= self.max_in_flight:
+            await _answer(send, 503, {"error_code": "TEMPORARILY_UNAVAILABLE", "message":
+                                      f"{self.max_in_flight} requests are in flight: retry in "
+                                      f"{RETRY_AFTER_S} s"}, retry_after=RETRY_AFTER_S)
             return
-        await self._forward(scope, body, active, send)
+        self.in_flight += 1
+        try:
+            body = await _body(receive, self.max_body)
+            if body is None:
+                await _answer(send, 413, {"error_code": "REQUEST_TOO_LARGE",
+                                          "message": f"the body exceeds {self.max_body} bytes"})
+                return
+            await self._forward(scope, body, active, send)
+        finally:
+            self.in_flight -= 1
 
     async def _forward(self, scope, body: bytes, active, send) -> None:
         import httpx
@@ -111,9 +127,12 @@ async def _body(receive, limit: int) -> bytes | None:
             return b"".join(chunks)
 
 
-async def _answer(send, status: int, payload: dict, run_id: str | None = None) -> None:
-    await _send(send, status, json.dumps(payload).encode(),
-                [(b"content-type", b"application/json")], run_id)
+async def _answer(send, status: int, payload: dict, run_id: str | None = None,
+                  retry_after: int | None = None) -> None:
+    headers = [(b"content-type", b"application/json")]
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    await _send(send, status, json.dumps(payload).encode(), headers, run_id)
 
 
 async def _send(send, status: int, body: bytes, headers: list, run_id: str | None) -> None:
@@ -125,10 +144,10 @@ async def _send(send, status: int, body: bytes, headers: list, run_id: str | Non
 
 
 def serve_front(state: DeploymentState, host: str, port: int, timeout: float,
-                max_body: int) -> None:
+                max_body: int, max_in_flight: int = 16) -> None:
     """Run the front with uvicorn until stopped."""
     import uvicorn
 
     logger.info("EaaS front on %s:%d, forwarding to the active deployment of %s", host, port,
                 state.path)
-    uvicorn.run(Front(state, timeout, max_body), host=host, port=port, log_level="info")
+    uvicorn.run(Front(state, timeout, max_body, max_in_flight), host=host, port=port, log_level="info")

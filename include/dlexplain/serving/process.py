@@ -14,6 +14,24 @@ from dlexplain.serving.deployment import Deployment
 from dlexplain.tracking.registry import ExplainerRef
 
 
+#: Variables of this process a scoring server inherits: how to run Python and the package's
+#: non-secret settings. Never Airflow's (its Fernet key, connections), cloud or MLflow
+#: credentials: the server gets its own MLflow user from ``server_env`` alone.
+PASSED_NAMES = frozenset({"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
+                          "PYTHONPATH", "VIRTUAL_ENV", "SPARK_LOCAL_IP", "OMP_NUM_THREADS",
+                          "MKL_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"})
+PASSED_PREFIXES = ("DLEXPLAIN_", "HF_", "TRANSFORMERS_")
+SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN", "KEY", "USER", "CREDENTIAL")
+
+
+def passed_environment(environ) -> dict[str, str]:
+    """The part of ``environ`` a scoring server may see (:data:`PASSED_NAMES`, and the
+    :data:`PASSED_PREFIXES` variables whose names name no secret)."""
+    return {name: value for name, value in environ.items()
+            if name in PASSED_NAMES or (name.startswith(PASSED_PREFIXES)
+                                        and not any(w in name for w in SECRET_WORDS))}
+
+
 class ProcessBackend(DeployBackend):
     """Scoring servers as process groups of this machine; logs beside the state file."""
 
@@ -31,7 +49,7 @@ class ProcessBackend(DeployBackend):
     def start(self, target: ExplainerRef) -> Deployment:
         port = free_port(self.url_host)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **self.server_env}
+        env = {**passed_environment(os.environ), **self.server_env}
         log = self.log_dir / f"{target.run_id}-{port}.start.log"
         with open(log, "ab") as handle:
             proc = subprocess.Popen([sys.executable, *self.serve_command(target, self.host, port)],

@@ -133,7 +133,8 @@ def backend_from_settings(tracking_uri: str, settings: Settings) -> DeployBacken
         from dlexplain.serving.docker import DockerBackend
 
         return DockerBackend(settings.eaas_state_path, image=settings.eaas_image,
-                             network=settings.eaas_docker_network, **options)
+                             network=settings.eaas_docker_network,
+                             memory_mb=settings.eaas_memory_mb, **options)
     from dlexplain.serving.process import ProcessBackend
 
     return ProcessBackend(settings.eaas_state_path, **options)

@@ -158,17 +158,21 @@ def _arrow_table(path: str, fmt: str):
 
 
 def ship(spark, model_uri: str, workdir: str, method: str = "exact") -> tuple[str, str]:
-    """Download the explainer once, add it zipped to the job; (archive name, its text column).
-    A fast ``method`` needs an explainer with a fast network (checked before any work)."""
+    """Download the explainer once, check that folder (``dlexplain.tracking.trust``), add it
+    zipped to the job; (archive name, its text column). Executors check the unpacked copy
+    again before loading it. A fast ``method`` needs an explainer with a fast network (checked
+    before any work)."""
     import mlflow
 
     from dlexplain.spark.udf import pack_model
     from dlexplain.tracking.pyfunc import ARTIFACT_FAST
+    from dlexplain.tracking.registry import ExplainerRef
+    from dlexplain.tracking.trust import download_checked
 
-    # into a folder of its own: a models:/ URI downloads into dst_path itself, and the zip
-    # beside it must stay inside workdir (it once stayed behind in the temp dir, 88 MB a job)
-    local_model = mlflow.artifacts.download_artifacts(
-        model_uri, dst_path=os.path.join(workdir, os.path.basename(workdir)))
+    # into a folder of its own, named like workdir (unique: the archive's name in SparkFiles):
+    # the zip beside it must stay inside workdir (it once stayed in the temp dir, 88 MB a job)
+    local_model = str(download_checked(ExplainerRef.of_uri(model_uri),
+                                       os.path.join(workdir, os.path.basename(workdir))))
     logged = mlflow.models.Model.load(local_model)
     if method != "exact" and ARTIFACT_FAST not in logged.flavors["python_function"].get(
             "artifacts", {}):

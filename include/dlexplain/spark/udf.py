@@ -48,13 +48,15 @@ def _log_progress_to_stderr() -> None:
 
 
 def load_once(archive: str, torch_threads: int):
-    """The pyfunc explainer packed in ``archive``, unpacked and loaded on first call only."""
+    """The pyfunc explainer packed in ``archive``, unpacked, checked and loaded on first call
+    only."""
     if archive not in _LOADED:
         import shutil
         import tempfile
 
-        import mlflow
         import torch
+
+        from dlexplain.tracking.trust import load_checked
 
         torch.set_num_threads(torch_threads)
         _log_progress_to_stderr()
@@ -62,7 +64,7 @@ def load_once(archive: str, torch_threads: int):
         # application ends (a folder of the system temp dir stayed, 88 MB per worker and job)
         folder = tempfile.mkdtemp(prefix="dlexplain-explainer-", dir=os.path.dirname(archive))
         shutil.unpack_archive(archive, folder, "zip")
-        _LOADED[archive] = mlflow.pyfunc.load_model(folder)
+        _LOADED[archive] = load_checked(folder)  # the unpacked copy is checked again
         logger.info("loaded explainer %s (torch threads %d)", archive, torch_threads)
     return _LOADED[archive]
 

@@ -27,12 +27,11 @@ from dlexplain.tracking import pyfunc
 from dlexplain.tracking.filters import tag, where
 from dlexplain.tracking.registry import (TAG_IDENTITY, TAG_SOURCE_KEY, ExplainerRef,
                                          ExplainerSpec, log_explainer_model)
-from dlexplain.tracking.runs import (EXPLAINERS_EXPERIMENT, TAG_EXACT_RUN_ID, TAG_KIND,
-                                     experiment_id)
+from dlexplain.tracking.runs import (EXPLAINERS_EXPERIMENT, KIND_FAST, TAG_EXACT_RUN_ID,
+                                     TAG_KIND, experiment_id)
 
 logger = logging.getLogger(__name__)
 
-KIND_FAST = "fast_explainer"
 TAG_GATE = "dlexplain.gate"
 TAG_TRAIN_TEXTS = "dlexplain.train_texts"
 #: distinct explained texts there were when it was trained (training and held out)
@@ -71,9 +70,11 @@ def exact_spec(run_id: str) -> tuple[ExplainerSpec, dict[str, str]]:
 
 def download_classifier(exact: ExplainerRef, workdir: Path) -> Path:
     """The exact explainer's classifier folder (weights and tokenizer), downloaded to
-    ``workdir`` with its model (MLflow 3 keeps a logged model's files with the model, not under
-    the run's artifacts)."""
-    model = Path(mlflow.artifacts.download_artifacts(exact.model_uri, dst_path=str(workdir)))
+    ``workdir`` with its model and checked (``dlexplain.tracking.trust``) before anything in it
+    is loaded."""
+    from dlexplain.tracking.trust import download_checked
+
+    model = download_checked(exact, workdir / "exact-explainer")
     flavor = mlflow.models.Model.load(str(model)).flavors["python_function"]
     return model / flavor["artifacts"][pyfunc.ARTIFACT_CLASSIFIER]["path"]
 

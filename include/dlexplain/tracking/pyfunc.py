@@ -55,6 +55,8 @@ PARAM_FAITHFULNESS = "faithfulness"
 #: explainer logged with a fast network answers fast unless asked, one without it only exact.
 PARAM_METHOD = "method"
 METHODS = ("exact", "fast")
+#: A short text: the input example and the warm-up's.
+INPUT_TEXT = "What a wonderful, moving film."
 #: Distributions the logged model pins (at the versions installed from requirements.lock).
 PINNED_DISTRIBUTIONS = ("mlflow", "shap", "transformers", "torch", "numpy", "pandas", "pyarrow",
                         "matplotlib", "tqdm")
@@ -149,7 +151,8 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
         self._text_column = config.get(CONFIG_TEXT_COLUMN, "text")
         self._run_id = config.get(CONFIG_RUN_ID)
         self._explainer = None
-        self._output_names = class_labels(AutoConfig.from_pretrained(self._classifier_dir))
+        self._output_names = class_labels(AutoConfig.from_pretrained(self._classifier_dir,
+                                                                      trust_remote_code=False))
         #: keys the explanation cache; written at log time (0.1 explainers: computed here)
         self.identity = (config.get(CONFIG_IDENTITY)
                          or _legacy_identity(self._classifier_dir, self._config))
@@ -186,6 +189,15 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
             )
             self._explainer = Explainer(classifier, self._config)
         return self._explainer
+
+    def warm_up(self) -> None:
+        """Load the classifier (and the fast network) and run one forward pass, so that the first
+        request does not pay for loading (nothing is cached or counted as an evaluation)."""
+        classifier = self._engine().classifier
+        classifier.predict_proba([INPUT_TEXT])
+        classifier.evaluations = 0
+        if self._fast_dir:
+            self._fast_engine()
 
     def _fast_engine(self):
         """The fast explainer (same classifier as the exact one), loaded on first use."""
@@ -252,7 +264,8 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
         if self._tokenizer is None:
             from transformers import AutoTokenizer
 
-            self._tokenizer = AutoTokenizer.from_pretrained(self._classifier_dir)
+            self._tokenizer = AutoTokenizer.from_pretrained(self._classifier_dir,
+                                                            trust_remote_code=False)
         limit = self._config.max_tokens or self._tokenizer.model_max_length
         strings = [t for t in texts if isinstance(t, str)]
         counts = self._tokenizer(strings, add_special_tokens=False)["input_ids"] if strings else []

@@ -20,7 +20,8 @@ from dlexplain.tracking import pyfunc
 from dlexplain.tracking.filters import tag, where
 from dlexplain.tracking.runs import (EXPLAINERS_EXPERIMENT, KIND_CLASSIFIER, KIND_EXPLAINER,
                                      TAG_KIND, experiment_id, find_run)
-from dlexplain.tracking.sources import SourceModel, describe_source, folder_digest, materialise
+from dlexplain.tracking.sources import (SourceModel, describe_source, folder_digest,
+                                       is_deterministic, materialise)
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,9 @@ TAG_IDENTITY = "dlexplain.explainer_identity"
 #: (the tag's name is kept from 0.1, so classifiers registered then are found)
 TAG_FOLDER_DIGEST = "dlexplain.source_identity"
 
-INPUT_EXAMPLE = pd.DataFrame({"text": ["What a wonderful, moving film."]})
+_REGISTERED_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[^/]+))?$")
+
+INPUT_EXAMPLE = pd.DataFrame({"text": [pyfunc.INPUT_TEXT]})
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,30 @@ class ExplainerRef(Record):
     def of_run(cls, run_id: str, text_column: str = "text") -> ExplainerRef:
         """The explainer run ``run_id`` logged, by its logged model's URI."""
         return cls(run_id=run_id, model_uri=logged_model_uri(run_id), text_column=text_column)
+
+    @classmethod
+    def of_uri(cls, uri: str) -> ExplainerRef:
+        """The explainer a model URI names: ``models:/<name>/<version>``, ``models:/<name>@<alias>``
+        (pinned to the version it points at now), ``models:/<logged model id>`` or
+        ``runs:/<run id>/<path>``; :class:`ModelError` for anything else."""
+        client = MlflowClient()
+        try:
+            if uri.startswith("runs:/"):
+                return cls(run_id=uri.removeprefix("runs:/").split("/")[0], model_uri=uri)
+            match = _REGISTERED_URI.match(uri)
+            if match and (match["version"] or match["alias"]):
+                found = (client.get_model_version(match["name"], match["version"])
+                         if match["version"] else
+                         client.get_model_version_by_alias(match["name"], match["alias"]))
+                return _ref(match["name"], found)
+            if match:  # models:/<logged model id>
+                model = client.get_logged_model(match["name"])
+                return cls(run_id=model.source_run_id, model_uri=uri)
+        except MlflowException as err:
+            if not is_deterministic(err):
+                raise  # the server away: a retry may heal it
+            raise ModelError(f"no explainer at {uri!r}: {err.message}") from err
+        raise ModelError(f"{uri!r} is not an MLflow model URI (models:/…, runs:/…)")
 
 
 def logged_model_uri(run_id: str, name: str = EXPLAINER_MODEL_NAME) -> str:
@@ -208,14 +235,18 @@ def register_classifier(folder: Path, name: str = DEFAULT_REGISTERED_CLASSIFIER,
                         alias: str = "champion", experiment: str = EXPLAINERS_EXPERIMENT) -> str:
     """Register a HF classifier folder with ``mlflow.transformers`` and point ``alias`` at it.
 
-    Idempotent: a version already registered from the same folder content is reused.
-    Returns the ``models:/name@alias`` URI.
+    Idempotent: a version already registered from the same folder content (tag
+    ``dlexplain.source_identity``) is reused, the first one registered (lowest number): which
+    one never depends on what was updated last. Returns the ``models:/name@alias`` URI.
     """
+    from dlexplain.explain.model_files import check_classifier
+
+    check_classifier(folder)
     client = MlflowClient()
     digest = folder_digest(folder)
     found = client.search_model_versions(where({"name": name, tag(TAG_FOLDER_DIGEST): digest}))
     if found:
-        version = found[0].version
+        version = str(min(int(v.version) for v in found))
     else:
         from dlexplain.explain.classifier import TextClassifier
 

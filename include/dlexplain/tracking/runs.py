@@ -13,6 +13,7 @@ EXPLANATIONS_EXPERIMENT = "dlexplain-explanations"
 
 TAG_KIND = "dlexplain.kind"
 KIND_EXPLAINER = "explainer"
+KIND_FAST = "fast_explainer"
 KIND_CLASSIFIER = "classifier"
 KIND_EXPLANATIONS = "explanations"
 

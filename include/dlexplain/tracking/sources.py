@@ -111,12 +111,14 @@ def source_labels(source: SourceModel) -> tuple[str, ...]:
     from transformers import AutoConfig
 
     from dlexplain.explain.classifier import class_labels
+    from dlexplain.explain.model_files import check_config
 
     with tempfile.TemporaryDirectory(prefix="dlexplain-config-") as workdir:
         # a transient MLflow fault in the download propagates as is (retryable)
         folder = source.folder or _download_config(source.loads_from, Path(workdir))
+        check_config(folder)  # no remote code, transformers' own classes: refused here first
         try:
-            return class_labels(AutoConfig.from_pretrained(folder))
+            return class_labels(AutoConfig.from_pretrained(folder, trust_remote_code=False))
         except Exception as err:  # transformers: bad JSON, unknown model type, no labels
             raise ModelError(f"cannot read the classifier config of {source.uri!r}: "
                              f"{type(err).__name__}: {err}") from err
@@ -145,9 +147,19 @@ def _download_config(uri: str, workdir: Path) -> Path:
 
 
 def materialise(source: SourceModel, workdir: Path) -> Path:
-    """A local Hugging Face folder of ``source``: its own folder, or the MLflow model's model
-    and tokenizer saved under ``workdir`` (the download happens here)."""
+    """A local Hugging Face folder of ``source``: its own folder, or the MLflow transformers
+    model's weights and tokenizer files copied under ``workdir`` (the download happens here).
+
+    Nothing is loaded here: MLflow's ``mlflow.transformers.load_model`` would allow remote code
+    for a model whose ``instance_type`` is not a transformers class. The folder is then checked
+    (:func:`dlexplain.explain.model_files.check_classifier`: no ``auto_map``, no ``.py`` files,
+    safetensors weights only) and loaded with transformers' own classes."""
+    import shutil
+
+    from dlexplain.explain.model_files import check_classifier, walk_files
+
     if source.folder is not None:
+        check_classifier(source.folder)
         return source.folder
     import mlflow
     from mlflow.exceptions import MlflowException
@@ -157,16 +169,31 @@ def materialise(source: SourceModel, workdir: Path) -> Path:
     download = workdir / "download"
     download.mkdir()
     try:
-        components = mlflow.transformers.load_model(uri, dst_path=str(download),
-                                                    return_type="components")
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(download)))
+        flavor = mlflow.models.Model.load(str(local)).flavors.get("transformers")
     except (MlflowException, OSError) as err:
         if isinstance(err, MlflowException) and not is_deterministic(err):
             raise
-        raise ModelError(f"cannot load MLflow transformers model {uri!r}: {err}") from err
-    if "tokenizer" not in components:
+        raise ModelError(f"cannot download MLflow transformers model {uri!r}: {err}") from err
+    if flavor is None:
+        raise ModelError(f"{uri!r} is not an MLflow transformers model")
+    weights = local / str(flavor.get("model_binary") or "model")
+    tokenizer = local / "components" / "tokenizer"
+    if not tokenizer.is_dir():
         raise ModelError(f"MLflow model {uri!r} has no tokenizer; log it with one")
     folder = workdir / "source-model"
-    components["model"].save_pretrained(folder)
-    components["tokenizer"].save_pretrained(folder)
+    folder.mkdir()
+    for part in (weights, tokenizer):
+        if part.is_symlink() or not part.is_dir() or \
+                not part.resolve().is_relative_to(local.resolve()):
+            raise ModelError(f"MLflow model {uri!r}: {part.name!r} is not a folder of the model")
+        for name in walk_files(part):  # refuses symlinks
+            target = folder / name
+            if target.exists():
+                raise ModelError(f"MLflow model {uri!r}: {name!r} is both in its weights and its "
+                                 "tokenizer")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(part / name, target)
+    check_classifier(folder)
     logger.info("materialised %s into %s", uri, folder)
     return folder

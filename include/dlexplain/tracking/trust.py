@@ -1,12 +1,20 @@
-"""Is a logged explainer safe to load? Checked from its files, without loading it.
+"""Is a logged explainer safe to load? Checked from its files, then loaded from THAT folder.
 
-Loading a models-from-code pyfunc runs its code, and loading a pickled one runs whatever the
-pickle says: anyone who can write to the registry could run code wherever an explainer is
-loaded. :func:`untrusted` says why an explainer must not be served or loaded, from what can be
-read without executing anything: the registered version is READY, its run FINISHED and tagged as
-an explainer, its ``MLmodel`` names the code-model loader and our entry file (no pickled python
-model), its code is exactly the installed dlexplain package, and no artifact is in a format
-that unpickles.
+Loading a models-from-code pyfunc runs its code, and MLflow's loader follows keys of ``MLmodel``
+(``data``, ``code``, ``loader_module``, artifact paths) wherever they point: anyone who can write
+to the registry could run code wherever an explainer is loaded. So every load of a logged
+explainer goes through this module (scoring server, Spark job, fast-explainer training):
+
+1. :func:`metadata_problem`: the registered version is READY, its run FINISHED and tagged as an
+   explainer;
+2. :func:`download_checked`: the model is downloaded once into a folder of the caller's, and
+   :func:`folder_problem` checks that folder against an allow-list of exactly what
+   ``log_explainer`` writes: the ``MLmodel`` keys and flavor keys, artifact paths inside the
+   folder, ``model_config`` with our keys and types, every file by name and format (our package's
+   ``.py`` files equal to the installed ones, safetensors, JSON, tokenizer files); no symlink, no
+   ``.pyc``, nothing else;
+3. :func:`load_checked`: ``mlflow.pyfunc.load_model`` on that same local folder, never on a URI
+   (what was checked is what is loaded: nobody can swap the files in between).
 """
 
 from __future__ import annotations
@@ -14,11 +22,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from dlexplain.errors import DlexplainError
+from dlexplain.errors import DlexplainError, ModelError
 
 if TYPE_CHECKING:  # the module stays light: DAG files read NO_PICKLE at parse time
     from dlexplain.tracking.registry import ExplainerRef
@@ -31,33 +40,53 @@ CODE_MODEL_LOADER = "mlflow.pyfunc.loaders.code_model"
 #: The environment variable and value that stop MLflow from unpickling anything it loads; set in
 #: every scoring server, Spark job and stack service.
 NO_PICKLE = ("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
-#: Artifact suffixes that unpickle on load (torch.load, joblib, pickle).
-PICKLE_SUFFIXES = (".pkl", ".pickle", ".bin", ".pt", ".pth", ".ckpt", ".joblib")
+
+#: Top-level ``MLmodel`` keys MLflow writes for our explainers (none of them is followed to code).
+MLMODEL_KEYS = frozenset({
+    "artifact_path", "flavors", "is_signature_from_type_hint", "mlflow_version", "model_id",
+    "model_size_bytes", "model_uuid", "prompts", "run_id", "saved_input_example_info",
+    "signature", "type_hint_from_example", "utc_time_created"})
+#: Keys of the ``python_function`` flavor of a models-from-code pyfunc (no ``data``,
+#: ``python_model``, ``predict_fn``...).
+PYFUNC_KEYS = frozenset({"artifacts", "cloudpickle_version", "code", "config", "env",
+                         "loader_module", "model_code_path", "python_version", "streamable"})
+#: The environment files MLflow writes (read only by ``--env-manager``, never executed here).
+ENV_FILES = {"conda": "conda.yaml", "virtualenv": "python_env.yaml"}
+#: Files at the model folder's root besides the entry file.
+ROOT_FILES = frozenset({"MLmodel", "conda.yaml", "python_env.yaml", "requirements.txt",
+                        "input_example.json", "serving_input_example.json",
+                        "registered_model_meta"})
+#: Files of a fast explainer's network (``dlexplain.fast.model``): head, meta, encoder folder.
+FAST_FILES = frozenset({"fast.json", "head.safetensors", "encoder/config.json",
+                        "encoder/model.safetensors"})
+_HEX = re.compile(r"^[0-9a-f]+$")
 
 
 class UntrustedExplainer(DlexplainError):
     """A logged explainer that must not be loaded (its files say why)."""
 
 
+def package_files(folder: Path) -> dict[str, bytes]:
+    """The ``.py`` files of a package folder by relative path (``__pycache__`` skipped)."""
+    return {path.relative_to(folder).as_posix(): path.read_bytes()
+            for path in folder.rglob("*.py")
+            if path.is_file() and "__pycache__" not in path.relative_to(folder).parts}
+
+
 def code_digest(folder: Path) -> str:
-    """SHA-256 of a package folder: every file's relative path and bytes (``__pycache__``
-    skipped: it is rebuilt from the sources)."""
+    """SHA-256 over the ``.py`` files of a package folder (relative path and bytes)."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()
-                       and "__pycache__" not in p.relative_to(folder).parts):
-        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for name, data in sorted(package_files(folder).items()):
+        digest.update(name.encode() + b"\0" + data + b"\0")
     return digest.hexdigest()
 
 
-def untrusted(ref: ExplainerRef) -> str | None:
-    """Why ``ref`` must not be loaded, or None when its files are what this package logs."""
-    import yaml
+def metadata_problem(ref: ExplainerRef) -> str | None:
+    """Why ``ref`` must not be loaded, from the registry alone (version READY, run FINISHED and
+    tagged as an explainer), or None."""
     from mlflow import MlflowClient
-    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
-    from dlexplain.tracking.fast_runs import KIND_FAST
-    from dlexplain.tracking.pyfunc import ENTRY_FILE, PACKAGE_DIR
-    from dlexplain.tracking.runs import KIND_EXPLAINER, TAG_KIND
+    from dlexplain.tracking.runs import KIND_EXPLAINER, KIND_FAST, TAG_KIND
 
     client = MlflowClient()
     if ref.registered_model and ref.version:
@@ -69,46 +98,219 @@ def untrusted(ref: ExplainerRef) -> str | None:
         return f"its run {ref.run_id} is {run.info.status}, not FINISHED"
     if run.data.tags.get(TAG_KIND) not in (KIND_EXPLAINER, KIND_FAST):
         return f"its run {ref.run_id} is not tagged {TAG_KIND}={KIND_EXPLAINER} or {KIND_FAST}"
-    # the model's own repository: "<model_uri>/<path>" is no URI for a logged model (models:/<id>)
-    model = get_artifact_repository(ref.model_uri)
-    with tempfile.TemporaryDirectory(prefix="dlexplain-trust-") as tmp:
-        mlmodel = yaml.safe_load(Path(model.download_artifacts("MLmodel", tmp)).read_text())
-        flavor = (mlmodel.get("flavors") or {}).get("python_function") or {}
-        if flavor.get("loader_module") != CODE_MODEL_LOADER or "python_model" in flavor:
-            return (f"it is not a models-from-code pyfunc (loader "
-                    f"{flavor.get('loader_module')!r}; a pickled python model is never loaded)")
-        entry = os.path.basename(flavor.get("model_code_path") or "")
-        if entry != ENTRY_FILE:
-            return f"its model code is {entry!r}, not dlexplain's {ENTRY_FILE}"
-        listed = _files(model)
-        pickles = [p for p in listed if p.lower().endswith(PICKLE_SUFFIXES)]
-        if pickles:
-            return f"it holds files that unpickle on load: {pickles[:5]}"
-        code = Path(model.download_artifacts(flavor.get("code") or "code", tmp))
-        if sorted(p.name for p in code.iterdir()) != ["dlexplain"]:
-            return f"its code holds {sorted(p.name for p in code.iterdir())}, not dlexplain alone"
-        entry_bytes = Path(model.download_artifacts(entry, tmp)).read_bytes()
-        if (entry_bytes != (PACKAGE_DIR / "tracking" / ENTRY_FILE).read_bytes()
-                or code_digest(code / "dlexplain") != code_digest(PACKAGE_DIR)):
-            return ("its code differs from the installed dlexplain package (logged by another "
-                    "version, or altered): log the explainer again with this version")
     return None
+
+
+def _mlmodel_problem(mlmodel: object, folder: Path) -> tuple[str | None, dict]:
+    """(why ``MLmodel`` is not what we log, or None; the artifact folders by key)."""
+    from dlexplain.tracking.pyfunc import ARTIFACT_CLASSIFIER, ARTIFACT_FAST, ENTRY_FILE
+
+    if not isinstance(mlmodel, dict):
+        return "its MLmodel is not a mapping", {}
+    extra = sorted(set(mlmodel) - MLMODEL_KEYS)
+    if extra:
+        return f"its MLmodel has keys dlexplain never writes: {extra}", {}
+    if mlmodel.get("prompts") is not None:
+        return "its MLmodel names prompts", {}
+    flavors = mlmodel.get("flavors")
+    if not isinstance(flavors, dict) or set(flavors) != {"python_function"}:
+        return (f"its flavors are {sorted(flavors) if isinstance(flavors, dict) else flavors!r}, "
+                "not python_function alone"), {}
+    flavor = flavors["python_function"]
+    if not isinstance(flavor, dict):
+        return "its python_function flavor is not a mapping", {}
+    if flavor.get("loader_module") != CODE_MODEL_LOADER or "python_model" in flavor:
+        return (f"it is not a models-from-code pyfunc (loader {flavor.get('loader_module')!r}; "
+                "a pickled python model is never loaded)"), {}
+    extra = sorted(set(flavor) - PYFUNC_KEYS)
+    if extra:
+        return (f"its python_function flavor has keys dlexplain never writes: {extra} (a data "
+                "folder or another model's code is never loaded)"), {}
+    code_path = flavor.get("model_code_path")
+    if not isinstance(code_path, str) or os.path.basename(code_path) != ENTRY_FILE:
+        return f"its model code is {code_path!r}, not dlexplain's {ENTRY_FILE}", {}
+    if flavor.get("code") != "code":
+        return f"its code folder is {flavor.get('code')!r}, not 'code'", {}
+    if flavor.get("env", ENV_FILES) != ENV_FILES:
+        return f"its env is {flavor.get('env')!r}, not {ENV_FILES}", {}
+    problem = _model_config_problem(flavor.get("config"))
+    if problem:
+        return problem, {}
+    artifacts = flavor.get("artifacts")
+    if not isinstance(artifacts, dict) or ARTIFACT_CLASSIFIER not in artifacts or \
+            set(artifacts) - {ARTIFACT_CLASSIFIER, ARTIFACT_FAST}:
+        return (f"its artifacts are {sorted(artifacts) if isinstance(artifacts, dict) else None}, "
+                f"not {ARTIFACT_CLASSIFIER!r} (and {ARTIFACT_FAST!r})"), {}
+    folders = {}
+    for key, spec in artifacts.items():
+        path = spec.get("path") if isinstance(spec, dict) else None
+        if not isinstance(spec, dict) or set(spec) - {"path", "uri"} or not isinstance(path, str):
+            return f"its artifact {key!r} is {spec!r}, not a path", {}
+        pure = PurePosixPath(path)
+        if (pure.is_absolute() or ".." in pure.parts or len(pure.parts) < 2
+                or pure.parts[0] != "artifacts" or "\\" in path):
+            return f"its artifact {key!r} lies at {path!r}, outside the model's artifacts/", {}
+        if not (folder / pure).is_dir():
+            return f"its artifact {key!r} ({path!r}) is not a folder of the model", {}
+        folders[key] = pure.as_posix()
+    if len(set(folders.values())) != len(folders) or any(
+            a != b and (a + "/").startswith(b + "/") for a in folders.values()
+            for b in folders.values()):
+        return f"its artifact folders overlap: {sorted(folders.values())}", {}
+    return None, folders
+
+
+def _model_config_problem(config: object) -> str | None:
+    """Why the flavor's ``model_config`` is not what ``log_explainer_model`` writes, or None."""
+    from dlexplain.explain.config import ExplainerConfig
+    from dlexplain.tracking.pyfunc import (CONFIG_EXPLAINER, CONFIG_IDENTITY, CONFIG_RUN_ID,
+                                           CONFIG_TEXT_COLUMN)
+
+    keys = {CONFIG_EXPLAINER, CONFIG_TEXT_COLUMN, CONFIG_RUN_ID, CONFIG_IDENTITY}
+    if not isinstance(config, dict) or set(config) != keys:
+        return (f"its model_config has keys {sorted(config) if isinstance(config, dict) else None}"
+                f", not {sorted(keys)}")
+    for key, length in ((CONFIG_RUN_ID, 32), (CONFIG_IDENTITY, 64)):
+        value = config[key]
+        if not isinstance(value, str) or len(value) != length or not _HEX.match(value):
+            return f"its model_config {key} is {value!r}, not a hex id"
+    if not isinstance(config[CONFIG_TEXT_COLUMN], str) or not config[CONFIG_TEXT_COLUMN]:
+        return f"its model_config text_column is {config[CONFIG_TEXT_COLUMN]!r}"
+    explainer = config[CONFIG_EXPLAINER]
+    try:
+        if not isinstance(explainer, dict):
+            raise TypeError("not a mapping")
+        ExplainerConfig(**explainer)
+    except (TypeError, DlexplainError) as err:
+        return f"its model_config explainer is refused: {err}"
+    return None
+
+
+def folder_problem(folder: Path) -> str | None:
+    """Why the downloaded explainer ``folder`` must not be loaded, or None when it holds exactly
+    what ``log_explainer`` writes (see the module's docstring); nothing in it is executed."""
+    import yaml
+
+    from dlexplain.explain.model_files import (CLASSIFIER_FILES, SHARD, check_config,
+                                               check_file, read_json, walk_files)
+    from dlexplain.tracking.pyfunc import ARTIFACT_CLASSIFIER, ENTRY_FILE, PACKAGE_DIR
+
+    folder = Path(folder)
+    try:
+        files = walk_files(folder)
+        if "MLmodel" not in files:
+            return "it has no MLmodel"
+        try:
+            mlmodel = yaml.safe_load((folder / "MLmodel").read_text())
+        except (yaml.YAMLError, UnicodeDecodeError) as err:
+            return f"its MLmodel is not YAML: {err}"
+        problem, artifacts = _mlmodel_problem(mlmodel, folder)
+        if problem:
+            return problem
+        installed = package_files(PACKAGE_DIR)
+        entry = (PACKAGE_DIR / "tracking" / ENTRY_FILE).read_bytes()
+        code, others = {}, []
+        for name in files:
+            owner = next((key for key, path in artifacts.items()
+                          if name.startswith(path + "/")), None)
+            if owner is not None:
+                inner = name[len(artifacts[owner]) + 1:]
+                allowed = (inner in CLASSIFIER_FILES or SHARD.match(inner)
+                           if owner == ARTIFACT_CLASSIFIER else inner in FAST_FILES)
+                if not allowed:
+                    others.append(name)
+                else:
+                    check_file(folder / name)
+            elif name.startswith("code/dlexplain/"):
+                code[name.removeprefix("code/dlexplain/")] = name
+            elif name == ENTRY_FILE:
+                if (folder / name).read_bytes() != entry:
+                    return (f"its code differs from the installed dlexplain package ({ENTRY_FILE}"
+                            " logged by another version, or altered): log the explainer again")
+            elif name in ROOT_FILES:
+                if name.endswith(".json"):
+                    read_json(folder / name)
+            else:
+                others.append(name)
+        if others:
+            return f"it holds files that are not on the allow-list: {others[:5]}"
+        if ENTRY_FILE not in files:
+            return f"it has no {ENTRY_FILE}"
+        if set(code) != set(installed) or any(
+                (folder / path).read_bytes() != installed[name] for name, path in code.items()):
+            changed = sorted(set(code) ^ set(installed)) or sorted(
+                name for name, path in code.items()
+                if (folder / path).read_bytes() != installed[name])
+            return ("its code differs from the installed dlexplain package (logged by another "
+                    f"version, or altered: {changed[:5]}): log the explainer again with this "
+                    "version")
+        for key, path in artifacts.items():
+            if key == ARTIFACT_CLASSIFIER:
+                check_config(folder / path)
+    except ModelError as err:
+        return str(err)
+    return None
+
+
+def _refuse(ref: ExplainerRef, reason: str) -> UntrustedExplainer:
+    named = (f"{ref.registered_model} version {ref.version} " if ref.registered_model else "")
+    return UntrustedExplainer(f"untrusted explainer {named}(run {ref.run_id}): {reason}")
+
+
+def download_checked(ref: ExplainerRef, dst: str | Path) -> Path:
+    """Download ``ref``'s model into the (new, empty or missing) folder ``dst``, check its
+    registry entry and that folder; the folder, or :class:`UntrustedExplainer`."""
+    import mlflow
+
+    reason = metadata_problem(ref)
+    if reason:
+        raise _refuse(ref, reason)
+    dst = Path(dst)
+    dst.mkdir(parents=True, exist_ok=True)
+    if any(dst.iterdir()):
+        raise ModelError(f"{str(dst)!r} is not empty: an explainer is downloaded into a new folder")
+    # a models:/ URI downloads into dst itself, a runs:/ URI into dst/<artifact path>
+    local = Path(mlflow.artifacts.download_artifacts(ref.model_uri, dst_path=str(dst)))
+    check_folder(local, ref)
+    return local
+
+
+def check_folder(folder: Path, ref: ExplainerRef | None = None) -> None:
+    """Raise :class:`UntrustedExplainer` when the local explainer ``folder`` is not exactly what
+    ``log_explainer`` writes (:func:`folder_problem`)."""
+    reason = folder_problem(folder)
+    if reason:
+        if ref is None:
+            raise UntrustedExplainer(f"untrusted explainer folder {str(folder)!r}: {reason}")
+        raise _refuse(ref, reason)
+
+
+def load_checked(folder: Path, ref: ExplainerRef | None = None):
+    """The pyfunc explainer of the local ``folder``, loaded only after :func:`check_folder`
+    passes on it (with MLflow unpickling nothing)."""
+    import mlflow
+
+    check_folder(folder, ref)
+    os.environ[NO_PICKLE[0]] = NO_PICKLE[1]
+    return mlflow.pyfunc.load_model(str(folder))
+
+
+def untrusted(ref: ExplainerRef) -> str | None:
+    """Why ``ref`` must not be loaded (its registry entry, then a checked download into a
+    temporary folder), or None when its files are what this package logs."""
+    reason = metadata_problem(ref)
+    if reason:
+        return reason
+    with tempfile.TemporaryDirectory(prefix="dlexplain-trust-") as tmp:
+        import mlflow
+
+        return folder_problem(Path(mlflow.artifacts.download_artifacts(ref.model_uri,
+                                                                       dst_path=tmp)))
 
 
 def check_trusted(ref: ExplainerRef) -> None:
     """Raise :class:`UntrustedExplainer` when ``ref`` must not be loaded (see :func:`untrusted`)."""
     reason = untrusted(ref)
     if reason:
-        raise UntrustedExplainer(f"untrusted explainer {ref.registered_model or ''} version "
-                                 f"{ref.version} (run {ref.run_id}): {reason}")
-    logger.info("explainer run %s: trusted (its code is this dlexplain's)", ref.run_id)
-
-
-def _files(model, folder: str = "") -> list[str]:
-    """Every file path in the artifact repository ``model`` (listed, not downloaded)."""
-    found = []
-    for item in model.list_artifacts(folder or None):
-        name = item.path.rstrip("/").rsplit("/", 1)[-1]
-        path = f"{folder}/{name}" if folder else name
-        found.extend(_files(model, path) if item.is_dir else [path])
-    return found
+        raise _refuse(ref, reason)
+    logger.info("explainer run %s: trusted (its files are what this dlexplain logs)", ref.run_id)

@@ -1,14 +1,19 @@
 """The served explainer's guard on a real scoring server (tiny model, loopback): admission
-control, abandoned work that stops, and the bodies an attacker or a careless client sends."""
+control, abandoned work that stops, the bodies an attacker or a careless client sends, one
+Content-Type, and a server that listens only once it is warm."""
 
 from __future__ import annotations
 
+import http.client
+import io
 import json
 import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlparse
 
+import pandas as pd
 import pytest
 import requests
 
@@ -25,6 +30,8 @@ pytestmark = pytest.mark.slow
 #: 2 s), so the clients give up while their work runs
 MAX_EVALS = 5000
 MAX_TEXTS, MAX_CHARS = 8, 2000
+#: levels of the deep body sent with two Content-Types (issue 25: it answered 500)
+DEEP = 5_000
 WORDS = "the film was a slow and beautiful story of love loss and quiet hope in a small town".split()
 
 
@@ -74,7 +81,7 @@ def guarded(tracking_uri, tiny_model_dir, unique, tmp_path):
         yield {"url": url, "largest": largest, "log": log, "run_id": ref.run_id}
 
 
-def test_abandoned_work_stops_and_bad_requests_get_4xx(guarded):
+def test_abandoned_work_stops_and_bad_requests_get_4xx_or_415(guarded):
     url = guarded["url"]
     first = _post(url, _frame(["A fine film."]))
     assert first.status_code == 200, first.text  # the model is loaded
@@ -121,6 +128,7 @@ def test_abandoned_work_stops_and_bad_requests_get_4xx(guarded):
         assert message in reply.text, (name, reply.text[:300])
     ok = _post(url, _frame(["Still here?"]))
     assert ok.status_code == 200 and ok.json()["predictions"][0]["error"] is None
+    _one_content_type_json_or_csv(guarded)
 
 
 def _bad_requests(largest: list[str]) -> dict:
@@ -161,3 +169,52 @@ def _bad_requests(largest: list[str]) -> dict:
                     "UTF-8"),
         "CSV without the column": ("review\nfine\n", "text/csv", 400, "text"),
     }
+
+
+def _raw(url: str, body: bytes, headers: list[tuple[str, str]]) -> tuple[int, str]:
+    """POST /invocations with exactly these headers (repeated ones included)."""
+    parsed = urlparse(url)
+    connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
+    connection.putrequest("POST", "/invocations")
+    for name, value in [*headers, ("Content-Length", str(len(body)))]:
+        connection.putheader(name, value)
+    connection.endheaders(body)
+    reply = connection.getresponse()
+    return reply.status, reply.read().decode()
+
+
+def _parquet_bomb() -> bytes:
+    """A small Parquet body that decodes to tens of millions of characters."""
+    frame = pd.DataFrame({"text": ["x" * 50_000] * 1000})
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, compression="zstd")
+    return buffer.getvalue()
+
+
+def _one_content_type_json_or_csv(guarded):
+    """Issue 25, item 6 and readiness: the guard and MLflow's scoring app read one Content-Type;
+    a request with none, two, or one that is neither JSON nor CSV gets 415 before any body is
+    parsed; the server answers /ping only once it is warm."""
+    log = guarded["log"].read_text()  # ready: /ping answered
+    assert "loaded and warm" in log
+    assert log.index("loaded and warm") < log.index("Application startup complete"), log[-2000:]
+    url = guarded["url"]
+    deep = ('{"inputs": ' + "[" * DEEP + "]" * DEEP + "}").encode()
+    bomb = _parquet_bomb()
+    assert len(bomb) < 64_000
+    for name, body, headers in (
+            ("JSON then CSV, 5,000 deep", deep, [("Content-Type", "application/json"),
+                                                 ("Content-Type", "text/csv")]),
+            ("CSV then JSON", deep, [("Content-Type", "text/csv"),
+                                     ("Content-Type", "application/json")]),
+            ("no Content-Type", deep, []),
+            ("Parquet", bomb, [("Content-Type", "application/x-parquet")]),
+            ("octet-stream", bomb, [("Content-Type", "application/octet-stream")])):
+        status, text = _raw(url, body, headers)
+        assert status == 415, (name, status, text[:300])
+        assert "Content-Type" in json.loads(text)["message"], name
+        assert "Traceback" not in text, name
+    ok, text = _raw(url, json.dumps({"inputs": ["Still fine."]}).encode(),
+                    [("Content-Type", "application/json")])
+    assert ok == 200, text[:300]
+

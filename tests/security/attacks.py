@@ -174,6 +174,51 @@ def add_remote_code(classifier: Path, marker: Marker) -> None:
         marker.payload() + f"from transformers import {base} as EvilModel\n")
 
 
+def requirements_include(folder: Path, marker: Marker) -> None:
+    """``requirements.txt`` that includes a file elsewhere (MLflow's loader reads it and logs its
+    lines: a token file's content in the task log) and names a module to import."""
+    (folder / "requirements.txt").write_text("-r /etc/hostname\nthis\n")
+
+
+def input_example_elsewhere(folder: Path, marker: Marker) -> None:
+    """``saved_input_example_info`` naming a file outside the model (MLflow opens and parses it)."""
+    mlmodel = read_mlmodel(folder)
+    mlmodel["saved_input_example_info"]["artifact_path"] = "../../../../etc/hostname"
+    write_mlmodel(folder, mlmodel)
+
+
+def shard_index(folder: Path, marker: Marker) -> None:
+    """Sharded weights whose index names a pickle saved as ``vocab.txt`` (transformers would
+    ``torch.load`` a shard whose name does not end in ``.safetensors``)."""
+    import json
+
+    classifier = classifier_dir(folder)
+    (classifier / "model.safetensors").rename(classifier / "model-00001-of-00001.safetensors")
+    (classifier / "model.safetensors.index.json").write_text(
+        json.dumps({"weight_map": {"classifier.weight": "vocab.txt"}}))
+    (classifier / "vocab.txt").write_bytes(pickle.dumps(Unpickles(marker)))
+
+
+def pickle_as_text(folder: Path, marker: Marker) -> None:
+    """A pickle under an allowed text file's name."""
+    (classifier_dir(folder) / "vocab.txt").write_bytes(pickle.dumps(Unpickles(marker)))
+
+
+def tokenizer_file_elsewhere(folder: Path, marker: Marker) -> None:
+    """``tokenizer_config.json`` naming a fast tokenizer file outside the folder."""
+    import json
+
+    path = classifier_dir(folder) / "tokenizer_config.json"
+    config = json.loads(path.read_text())
+    config["fast_tokenizer_files"] = ["../../../../tmp/tokenizer.1.0.json"]
+    path.write_text(json.dumps(config))
+
+
+def unchanged(folder: Path, marker: Marker) -> None:
+    """The trusted explainer's own files, logged again by another run (its identity and run id
+    copied: it would share the trusted explainer's cached explanations)."""
+
+
 class Unpickles:
     """An object whose unpickling writes the marker (what a pickle weights file can do)."""
 
@@ -198,6 +243,12 @@ FOLDER_ATTACKS = {
     "remote_code_classifier": (remote_code_config, "not on the allow-list"),
     # uploading dereferences a symlink: its target's bytes (a secret) arrive as the file
     "symlink_uploaded": (symlinked_file, "'tokenizer.json' is not JSON"),
+    "requirements_include": (requirements_include, "requirements"),
+    "input_example_elsewhere": (input_example_elsewhere, "saved_input_example_info"),
+    "shard_index": (shard_index, "not on the allow-list"),
+    "pickle_as_text": (pickle_as_text, "'vocab.txt' is not"),
+    "tokenizer_file_elsewhere": (tokenizer_file_elsewhere, "names files to load"),
+    "copied_run": (unchanged, "its model_config names run"),
 }
 
 

@@ -19,18 +19,22 @@ from pathlib import Path
 
 from dlexplain.errors import ModelError
 
-#: Files a classifier folder may hold (weights, configs, tokenizer files), by name.
+#: Files a classifier folder may hold (weights, configs, tokenizer files), by name. One
+#: ``model.safetensors``: a shard index may name any file (transformers ``torch.load``s a shard
+#: whose name does not end in ``.safetensors``), so sharded weights are refused.
 CLASSIFIER_FILES = frozenset({
-    "config.json", "generation_config.json", "model.safetensors", "model.safetensors.index.json",
-    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
-    "vocab.txt", "vocab.json", "merges.txt", "spiece.model", "sentencepiece.bpe.model",
-    "chat_template.jinja",
+    "config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
+    "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.txt",
+    "vocab.json", "merges.txt", "spiece.model", "sentencepiece.bpe.model",
     "accuracy.json",  # the embedded default model's held-out accuracy (dlexplain.defaults)
 })
-#: Sharded safetensors weights (named by ``model.safetensors.index.json``).
-SHARD = re.compile(r"^model-\d{5}-of-\d{5}\.safetensors$")
+#: Text files, checked to be UTF-8 without NUL bytes (no pickle or zip passes as one).
+TEXT_SUFFIXES = (".txt",)
 #: Keys of a config that make transformers import code from the folder or the Hub.
 REMOTE_CODE_KEYS = ("auto_map",)
+#: Keys of ``tokenizer_config.json`` that name files to load (possibly outside the folder:
+#: ``fast_tokenizer_files`` is joined onto it unchecked); transformers finds the folder's own.
+FILE_KEYS = re.compile(r"(_file|_files)$")
 #: What to tell a user whose folder was refused.
 ADVICE = ("save the classifier with transformers' save_pretrained(safe_serialization=True) "
           "from one of transformers' own architectures (no custom code, no pickle weights)")
@@ -81,11 +85,20 @@ def check_safetensors(path: Path) -> None:
 
 
 def check_file(path: Path) -> None:
-    """The content check of one allowed file, by its format (JSON parses, safetensors header)."""
+    """The content check of one allowed file, by its format (JSON parses, safetensors header,
+    text is UTF-8 without NUL bytes)."""
     if path.suffix == ".json":
         read_json(path)
     elif path.suffix == ".safetensors":
         check_safetensors(path)
+    elif path.suffix in TEXT_SUFFIXES:
+        data = path.read_bytes()
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ModelError(f"{path.name!r} is not UTF-8 text") from None
+        if b"\0" in data:
+            raise ModelError(f"{path.name!r} is not text (it holds NUL bytes)")
 
 
 def check_config(folder: Path) -> None:
@@ -112,6 +125,10 @@ def check_config(folder: Path) -> None:
         if not isinstance(architecture, str) or not hasattr(transformers, architecture):
             raise ModelError(f"config.json: architecture {architecture!r} is not a transformers "
                              "class")
+    named = sorted(key for key in tokenizer if FILE_KEYS.search(key))
+    if named:
+        raise ModelError(f"tokenizer_config.json names files to load: {named}; the folder's own "
+                         "tokenizer files are found by name")
     tokenizer_class = tokenizer.get("tokenizer_class")
     if tokenizer_class is not None and (not isinstance(tokenizer_class, str)
                                         or not hasattr(transformers, tokenizer_class)):
@@ -127,12 +144,12 @@ def classifier_problem(folder: Path) -> str | None:
         if not (folder / "config.json").is_file():
             return "it has no config.json (not a Hugging Face model folder)"
         files = walk_files(folder)
-        others = [f for f in files if f not in CLASSIFIER_FILES and not SHARD.match(f)]
+        others = [f for f in files if f not in CLASSIFIER_FILES]
         if others:
             return (f"it holds files that are not on the allow-list of a classifier folder: "
                     f"{others[:5]}")
-        if not any(f == "model.safetensors" or SHARD.match(f) for f in files):
-            return "it has no safetensors weights (model.safetensors)"
+        if "model.safetensors" not in files:
+            return "it has no safetensors weights (model.safetensors, in one file)"
         for name in files:
             check_file(folder / name)
         check_config(folder)

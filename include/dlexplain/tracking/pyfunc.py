@@ -71,6 +71,15 @@ def explainer_identity(source_key: str, config: ExplainerConfig, text_column: st
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+def _cache_identity(identity: str, classifier_dir: str) -> str:
+    """The explanation cache's key of an explainer: its logged identity and the content digest
+    of the classifier folder it loads."""
+    from dlexplain.tracking.sources import folder_digest
+
+    digest = folder_digest(Path(classifier_dir))
+    return hashlib.sha256(f"{identity}:{digest}".encode()).hexdigest()
+
+
 def _legacy_identity(classifier_dir: str, config: ExplainerConfig) -> str:
     """The identity explainers logged by dlexplain 0.1 computed at every load (no identity in
     their model_config): kept so their cached explanations are still found."""
@@ -153,9 +162,12 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
         self._explainer = None
         self._output_names = class_labels(AutoConfig.from_pretrained(self._classifier_dir,
                                                                       trust_remote_code=False))
-        #: keys the explanation cache; written at log time (0.1 explainers: computed here)
-        self.identity = (config.get(CONFIG_IDENTITY)
-                         or _legacy_identity(self._classifier_dir, self._config))
+        #: keys the explanation cache: the identity written at log time, with the digest of the
+        #: weights loaded here (an identity copied into another model's config never reaches
+        #: what is cached under it); 0.1 explainers: computed here
+        logged = config.get(CONFIG_IDENTITY)
+        self.identity = (_cache_identity(logged, self._classifier_dir) if logged
+                         else _legacy_identity(self._classifier_dir, self._config))
         settings = Settings.from_env()  # this process's environment: device, cache, limits
         self._device = settings.device
         if self._config.backend == "auto":  # the cache keys what this machine computes

@@ -101,6 +101,47 @@ def metadata_problem(ref: ExplainerRef) -> str | None:
     return None
 
 
+#: What ``saved_input_example_info`` says when we log (MLflow opens the files it names).
+INPUT_EXAMPLE_INFO = {"artifact_path": "input_example.json", "pandas_orient": "split",
+                      "serving_input_path": "serving_input_example.json", "type": "dataframe"}
+#: A pinned requirement, as ``pyfunc.pinned_requirements`` writes it (MLflow's loader follows
+#: ``-r`` and ``-c`` lines to any file, and imports names it cannot find installed).
+_PIN = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)==[A-Za-z0-9_.+!-]+$")
+
+
+def _root_file_problem(folder: Path, name: str) -> str | None:
+    """Why a root file MLflow reads is not what it writes for our explainers, or None:
+    ``requirements.txt`` pins our distributions and nothing else, the env files require exactly
+    those, JSON files parse."""
+    import yaml
+
+    from dlexplain.explain.model_files import read_json
+    from dlexplain.tracking.pyfunc import PINNED_DISTRIBUTIONS
+
+    path = folder / name
+    if name.endswith(".json"):
+        read_json(path)
+    elif name == "requirements.txt":
+        lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        bad = [line for line in lines if not _PIN.match(line)
+               or _PIN.match(line)["name"] not in PINNED_DISTRIBUTIONS]
+        if bad:
+            return f"its requirements.txt has lines dlexplain never writes: {bad[:3]}"
+    elif name in ENV_FILES.values():
+        env = yaml.safe_load(path.read_text())
+        if not isinstance(env, dict):
+            return f"its {name} is not a mapping"
+        if name == "python_env.yaml" and env.get("dependencies") != ["-r requirements.txt"]:
+            return f"its {name} requires {env.get('dependencies')!r}, not requirements.txt"
+        if name == "conda.yaml":
+            pip = [d["pip"] for d in env.get("dependencies") or [] if isinstance(d, dict)]
+            requirements = (folder / "requirements.txt")
+            pinned = (requirements.read_text().split() if requirements.is_file() else None)
+            if len(pip) != 1 or pip[0] != pinned:
+                return f"its {name} pip requirements are not those of its requirements.txt"
+    return None
+
+
 def _mlmodel_problem(mlmodel: object, folder: Path) -> tuple[str | None, dict]:
     """(why ``MLmodel`` is not what we log, or None; the artifact folders by key)."""
     from dlexplain.tracking.pyfunc import ARTIFACT_CLASSIFIER, ARTIFACT_FAST, ENTRY_FILE
@@ -112,6 +153,9 @@ def _mlmodel_problem(mlmodel: object, folder: Path) -> tuple[str | None, dict]:
         return f"its MLmodel has keys dlexplain never writes: {extra}", {}
     if mlmodel.get("prompts") is not None:
         return "its MLmodel names prompts", {}
+    if mlmodel.get("saved_input_example_info", INPUT_EXAMPLE_INFO) != INPUT_EXAMPLE_INFO:
+        return (f"its saved_input_example_info is {mlmodel.get('saved_input_example_info')!r}, "
+                f"not {INPUT_EXAMPLE_INFO}"), {}
     flavors = mlmodel.get("flavors")
     if not isinstance(flavors, dict) or set(flavors) != {"python_function"}:
         return (f"its flavors are {sorted(flavors) if isinstance(flavors, dict) else flavors!r}, "
@@ -191,8 +235,8 @@ def folder_problem(folder: Path) -> str | None:
     what ``log_explainer`` writes (see the module's docstring); nothing in it is executed."""
     import yaml
 
-    from dlexplain.explain.model_files import (CLASSIFIER_FILES, SHARD, check_config,
-                                               check_file, read_json, walk_files)
+    from dlexplain.explain.model_files import (CLASSIFIER_FILES, check_config, check_file,
+                                               walk_files)
     from dlexplain.tracking.pyfunc import ARTIFACT_CLASSIFIER, ENTRY_FILE, PACKAGE_DIR
 
     folder = Path(folder)
@@ -209,18 +253,15 @@ def folder_problem(folder: Path) -> str | None:
             return problem
         installed = package_files(PACKAGE_DIR)
         entry = (PACKAGE_DIR / "tracking" / ENTRY_FILE).read_bytes()
-        code, others = {}, []
+        code, others, contents = {}, [], []
         for name in files:
             owner = next((key for key, path in artifacts.items()
                           if name.startswith(path + "/")), None)
             if owner is not None:
                 inner = name[len(artifacts[owner]) + 1:]
-                allowed = (inner in CLASSIFIER_FILES or SHARD.match(inner)
-                           if owner == ARTIFACT_CLASSIFIER else inner in FAST_FILES)
-                if not allowed:
-                    others.append(name)
-                else:
-                    check_file(folder / name)
+                allowed = (inner in CLASSIFIER_FILES if owner == ARTIFACT_CLASSIFIER
+                           else inner in FAST_FILES)
+                (contents if allowed else others).append(name)
             elif name.startswith("code/dlexplain/"):
                 code[name.removeprefix("code/dlexplain/")] = name
             elif name == ENTRY_FILE:
@@ -228,12 +269,15 @@ def folder_problem(folder: Path) -> str | None:
                     return (f"its code differs from the installed dlexplain package ({ENTRY_FILE}"
                             " logged by another version, or altered): log the explainer again")
             elif name in ROOT_FILES:
-                if name.endswith(".json"):
-                    read_json(folder / name)
+                problem = _root_file_problem(folder, name)
+                if problem:
+                    return problem
             else:
                 others.append(name)
         if others:
             return f"it holds files that are not on the allow-list: {others[:5]}"
+        for name in contents:  # the allowed artifact files, by their format
+            check_file(folder / name)
         if ENTRY_FILE not in files:
             return f"it has no {ENTRY_FILE}"
         if set(code) != set(installed) or any(
@@ -244,9 +288,9 @@ def folder_problem(folder: Path) -> str | None:
             return ("its code differs from the installed dlexplain package (logged by another "
                     f"version, or altered: {changed[:5]}): log the explainer again with this "
                     "version")
-        for key, path in artifacts.items():
-            if key == ARTIFACT_CLASSIFIER:
-                check_config(folder / path)
+        for key, path in artifacts.items():  # the fast network's encoder is a config too
+            check_config(folder / path if key == ARTIFACT_CLASSIFIER
+                         else folder / path / "encoder")
     except ModelError as err:
         return str(err)
     return None
@@ -277,12 +321,26 @@ def download_checked(ref: ExplainerRef, dst: str | Path) -> Path:
 
 def check_folder(folder: Path, ref: ExplainerRef | None = None) -> None:
     """Raise :class:`UntrustedExplainer` when the local explainer ``folder`` is not exactly what
-    ``log_explainer`` writes (:func:`folder_problem`)."""
-    reason = folder_problem(folder)
+    ``log_explainer`` writes (:func:`folder_problem`), or, given the ``ref`` it was downloaded
+    for, its ``model_config`` names another run."""
+    reason = folder_problem(folder) or (_run_problem(folder, ref) if ref is not None else None)
     if reason:
         if ref is None:
             raise UntrustedExplainer(f"untrusted explainer folder {str(folder)!r}: {reason}")
         raise _refuse(ref, reason)
+
+
+def _run_problem(folder: Path, ref: ExplainerRef) -> str | None:
+    """Why the checked ``folder`` is not the model of ``ref``'s run, or None."""
+    import yaml
+
+    from dlexplain.tracking.pyfunc import CONFIG_RUN_ID
+
+    flavor = yaml.safe_load((Path(folder) / "MLmodel").read_text())["flavors"]["python_function"]
+    logged = flavor["config"][CONFIG_RUN_ID]
+    if logged != ref.run_id:
+        return f"its model_config names run {logged}, not the run {ref.run_id} that logged it"
+    return None
 
 
 def load_checked(folder: Path, ref: ExplainerRef | None = None):
@@ -292,7 +350,8 @@ def load_checked(folder: Path, ref: ExplainerRef | None = None):
 
     check_folder(folder, ref)
     os.environ[NO_PICKLE[0]] = NO_PICKLE[1]
-    return mlflow.pyfunc.load_model(str(folder))
+    # no dependency check: it would follow requirements lines and import what they name
+    return mlflow.pyfunc.load_model(str(folder), suppress_warnings=True)
 
 
 def untrusted(ref: ExplainerRef) -> str | None:
@@ -304,8 +363,8 @@ def untrusted(ref: ExplainerRef) -> str | None:
     with tempfile.TemporaryDirectory(prefix="dlexplain-trust-") as tmp:
         import mlflow
 
-        return folder_problem(Path(mlflow.artifacts.download_artifacts(ref.model_uri,
-                                                                       dst_path=tmp)))
+        folder = Path(mlflow.artifacts.download_artifacts(ref.model_uri, dst_path=tmp))
+        return folder_problem(folder) or _run_problem(folder, ref)
 
 
 def check_trusted(ref: ExplainerRef) -> None:

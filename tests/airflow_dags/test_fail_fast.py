@@ -66,7 +66,7 @@ def _no_weights(dirs, tmp_path) -> str:
     ("unreadable model", lambda dirs, tmp: _prepare(_broken_model(tmp)),
      "cannot read the classifier config"),
     ("model without weights", lambda dirs, tmp: ensure_explainer(
-        _no_weights(dirs, tmp), 20, Settings.from_env()), "cannot be loaded"),
+        _no_weights(dirs, tmp), 20, Settings.from_env()), "it has no safetensors weights"),
 ])
 def test_deterministic_errors_fail_without_retry(kind, call, message, day_partition,
                                                  tiny_family_dirs, tmp_path, tracking_uri):

@@ -6,7 +6,6 @@ serving, deploying and rolling back, not the default model (tested elsewhere).
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import mlflow
@@ -44,14 +43,25 @@ def version_of(registered: str, run_id: str) -> str:
     return str(found.version)
 
 
-def delete_model_artifacts(server_root: str, registered: str, run_id: str) -> Path:
-    """Break a logged explainer: delete its classifier's files from the tracking server's store
-    (its code stays: it is still trusted, and fails when the server loads it)."""
-    source = MlflowClient().get_model_version(registered, version_of(registered, run_id)).source
-    location = mlflow.get_logged_model(source.split("/")[-1]).artifact_location
-    folder = Path(server_root) / "artifacts" / location.removeprefix("mlflow-artifacts:/")
-    shutil.rmtree(folder / "artifacts")
-    return folder / "artifacts"
+def break_weights(registered: str, version: str) -> None:
+    """Break a logged explainer so that it stays trusted and fails when a server loads it: its
+    classifier's ``model.safetensors`` keeps its header (the allow-list's format check passes)
+    and loses the tensors' bytes, written back through the model's own artifact repository."""
+    import tempfile
+
+    import yaml
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    source = MlflowClient().get_model_version(registered, version).source
+    repository = get_artifact_repository(
+        mlflow.get_logged_model(source.split("/")[-1]).artifact_location)
+    with tempfile.TemporaryDirectory() as tmp:
+        mlmodel = yaml.safe_load(Path(repository.download_artifacts("MLmodel", tmp)).read_text())
+        folder = mlmodel["flavors"]["python_function"]["artifacts"]["classifier"]["path"]
+        weights = Path(repository.download_artifacts(f"{folder}/model.safetensors", tmp))
+        data = weights.read_bytes()
+        weights.write_bytes(data[:8 + int.from_bytes(data[:8], "little")])
+        repository.log_artifact(str(weights), folder)
 
 
 def post_texts(url: str, texts: list, params: dict | None = None) -> requests.Response:

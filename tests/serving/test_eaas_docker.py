@@ -10,7 +10,7 @@ from dlexplain.serving.checks import ServingError, explain
 from dlexplain.serving.docker import LABEL, DockerBackend
 from dlexplain.tracking.registry import newest_explainer
 from tests.conftest import REPO
-from tests.serving.conftest import delete_model_artifacts
+from tests.serving.conftest import break_weights, version_of
 from tests.serving.docker_image import base_image, checkout_mounts
 
 pytestmark = pytest.mark.slow
@@ -59,7 +59,7 @@ def test_docker_deploy_redeploy_rollback(docker_client, settings, tracking_uri, 
         assert [c.id for c in backend.containers()] == [second.handle]
 
         run_c = log_version(max_evals=100)
-        delete_model_artifacts(mlflow_server.root, registered, run_c)
+        break_weights(registered, version_of(registered, run_c))
         with pytest.raises(ServingError, match=f"redeploy of explainer run {run_c} rolled back"):
             redeploy(backend, newest_explainer(registered), timeout=300)
         assert backend.state.active() == second

@@ -15,7 +15,7 @@ from dlexplain.config import Settings
 from dlexplain.serving.redeploy import backend_from_settings, pending_explainer, redeploy
 from dlexplain.tracking.registry import explainer_for, registered_explainer, set_alias
 from dlexplain.base.processes import ProcessHandle, process_alive
-from tests.serving.conftest import (delete_model_artifacts, post_texts, run_eaas_dag,
+from tests.serving.conftest import (break_weights, post_texts, run_eaas_dag,
                                     version_of)
 from tests.checks import run_failures
 
@@ -111,7 +111,7 @@ def test_deploy_redeploy_rollback_and_bad_requests(airflow_db, tracking_uri, dle
 
         # broken explainer C: redeploy fails clearly, B keeps serving, the alias stays on B
         run_c = log_version(max_evals=100)
-        delete_model_artifacts(mlflow_server.root, registered, run_c)
+        break_weights(registered, version_of(registered, run_c))
         failed = run_eaas_dag(registered, 3, tiny_model_dir)
         assert failed.state == "failed" and _task_state(failed, "redeploy") == "failed"
         assert _task_state(failed, "promote") == "upstream_failed"

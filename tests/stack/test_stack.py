@@ -239,7 +239,8 @@ def test_a_broken_explainer_leaves_the_old_container_serving(stack, airflow, mlf
                                                              docker_client):
     served, container_id = SEEN["second"]
     # a third version, logged as the DAG logs it (from this checkout: the same package), then
-    # its classifier's files deleted through MLflow: trusted, and fails when a server loads it
+    # its classifier's weights emptied through MLflow (header kept): trusted, and fails when a
+    # server loads it
     code = ("import json; from dlexplain.config import Settings; "
             "from dlexplain.steps import ensure_explainer; "
             "print(json.dumps(ensure_explainer('models:/sentiment-classifier@champion', 60, "
@@ -248,13 +249,9 @@ def test_a_broken_explainer_leaves_the_old_container_serving(stack, airflow, mlf
                             env={**os.environ, **mlflow_admin}, timeout=900, cwd=REPO)
     assert logged.returncode == 0, logged.stderr[-3000:]
     broken = json.loads(logged.stdout.strip().splitlines()[-1])
-    import mlflow
-    from mlflow import MlflowClient
-    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+    from tests.serving.conftest import break_weights
 
-    source = MlflowClient().get_model_version(EXPLAINER, broken["version"]).source
-    location = mlflow.get_logged_model(source.split("/")[-1]).artifact_location
-    get_artifact_repository(location).delete_artifacts("artifacts")
+    break_weights(EXPLAINER, broken["version"])
 
     state, tasks = _redeploy(airflow)
     assert state == "failed" and tasks["redeploy"] == "failed", tasks

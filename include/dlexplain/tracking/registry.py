@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -214,7 +215,21 @@ def log_explainer_model(run_id: str, classifier_folder: Path, spec: ExplainerSpe
     artifacts = {pyfunc.ARTIFACT_CLASSIFIER: str(classifier_folder)}
     if fast_folder is not None:
         artifacts[pyfunc.ARTIFACT_FAST] = str(fast_folder)
-    info = mlflow.pyfunc.log_model(
+    # MLflow imports the entry file it copied into the model folder before uploading it: with
+    # bytecode on, a __pycache__ would be logged beside it, and the trust check refuses .pyc
+    # files (Python would run one whose header matches the source, instead of the source)
+    writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    try:
+        info = _log_pyfunc(package, artifacts, spec, run_id, identity, tags, fast_folder)
+    finally:
+        sys.dont_write_bytecode = writes_bytecode
+    logger.info("logged explainer run %s (model %s)", run_id, info.model_uri)
+
+
+def _log_pyfunc(package: Path, artifacts: dict, spec: ExplainerSpec, run_id: str, identity: str,
+                tags: dict, fast_folder: Path | None):
+    """``mlflow.pyfunc.log_model`` of our explainer: entry file, package, config, signature."""
+    return mlflow.pyfunc.log_model(
         name=EXPLAINER_MODEL_NAME,
         python_model=str(package / "tracking" / pyfunc.ENTRY_FILE),
         artifacts=artifacts,
@@ -228,7 +243,6 @@ def log_explainer_model(run_id: str, classifier_folder: Path, spec: ExplainerSpe
         pip_requirements=pyfunc.pinned_requirements(),
         tags=tags,
     )
-    logger.info("logged explainer run %s (model %s)", run_id, info.model_uri)
 
 
 def register_classifier(folder: Path, name: str = DEFAULT_REGISTERED_CLASSIFIER,

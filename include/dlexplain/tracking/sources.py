@@ -111,14 +111,17 @@ def source_labels(source: SourceModel) -> tuple[str, ...]:
     from transformers import AutoConfig
 
     from dlexplain.explain.classifier import class_labels
-    from dlexplain.explain.model_files import check_config
+    from dlexplain.explain.model_files import ADVICE, check_config
 
     with tempfile.TemporaryDirectory(prefix="dlexplain-config-") as workdir:
         # a transient MLflow fault in the download propagates as is (retryable)
         folder = source.folder or _download_config(source.loads_from, Path(workdir))
-        check_config(folder)  # no remote code, transformers' own classes: refused here first
         try:
+            check_config(folder)  # no remote code, transformers' own classes: refused here first
             return class_labels(AutoConfig.from_pretrained(folder, trust_remote_code=False))
+        except ModelError as err:
+            raise ModelError(f"cannot read the classifier config of {source.uri!r}: {err}; "
+                             f"{ADVICE}") from None
         except Exception as err:  # transformers: bad JSON, unknown model type, no labels
             raise ModelError(f"cannot read the classifier config of {source.uri!r}: "
                              f"{type(err).__name__}: {err}") from err

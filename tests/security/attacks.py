@@ -214,6 +214,23 @@ def tokenizer_file_elsewhere(folder: Path, marker: Marker) -> None:
     path.write_text(json.dumps(config))
 
 
+def changed_entry_file(folder: Path, marker: Marker) -> None:
+    """The root entry file MLflow runs, with the payload appended (everything else ours)."""
+    entry = folder / "pyfunc_entry.py"
+    entry.write_text(entry.read_text() + "\n" + marker.payload())
+
+
+def auto_map_only(folder: Path, marker: Marker) -> None:
+    """The classifier's config names remote code, and no code file is shipped with it (the
+    Hub would be asked for it)."""
+    import json
+
+    path = classifier_dir(folder) / "config.json"
+    config = json.loads(path.read_text())
+    config["auto_map"] = {"AutoModelForSequenceClassification": "evil/repo--modeling.EvilModel"}
+    path.write_text(json.dumps(config))
+
+
 def unchanged(folder: Path, marker: Marker) -> None:
     """The trusted explainer's own files, logged again by another run (its identity and run id
     copied: it would share the trusted explainer's cached explanations)."""
@@ -249,6 +266,8 @@ FOLDER_ATTACKS = {
     "pickle_as_text": (pickle_as_text, "'vocab.txt' is not"),
     "tokenizer_file_elsewhere": (tokenizer_file_elsewhere, "names files to load"),
     "copied_run": (unchanged, "its model_config names run"),
+    "changed_entry_file": (changed_entry_file, "pyfunc_entry.py logged by another version"),
+    "auto_map_only": (auto_map_only, "config.json has 'auto_map'"),
 }
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from dlexplain.base.processes import ProcessHandle
 from dlexplain.serving.process import ProcessBackend
 from dlexplain.tracking.registry import ExplainerRef
@@ -24,11 +26,15 @@ def _environ(pid: int) -> dict[str, str]:
     return dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
 
 
-def test_a_scoring_server_sees_no_secret_but_its_own(monkeypatch, tmp_path):
+@pytest.mark.parametrize("own", [
+    {"MLFLOW_TRACKING_USERNAME": "eaas", "MLFLOW_TRACKING_PASSWORD": "eaas-secret"},
+    {},  # no server user set: the starting process's own MLflow user (the documented fallback)
+])
+def test_a_scoring_server_sees_no_secret_but_its_mlflow_user(own, monkeypatch, tmp_path):
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "airflow")
     monkeypatch.setenv("DLEXPLAIN_DEVICE", "cpu")
-    own = {"MLFLOW_TRACKING_USERNAME": "eaas", "MLFLOW_TRACKING_PASSWORD": "eaas-secret"}
     backend = ProcessBackend(tmp_path / "deployment.json", tracking_uri="http://127.0.0.1:9",
                              credentials=own)
     target = ExplainerRef(run_id="0" * 32, model_uri="models:/nothing/1")
@@ -37,10 +43,11 @@ def test_a_scoring_server_sees_no_secret_but_its_own(monkeypatch, tmp_path):
         seen = _environ(ProcessHandle.parse(deployment.handle).pid)
     finally:
         backend.stop(deployment)
-    leaked = {name for name, value in SECRETS.items()
-              if (name in seen and name not in own) or any(value in v for v in seen.values())}
+    user = own or {"MLFLOW_TRACKING_USERNAME": "airflow",
+                   "MLFLOW_TRACKING_PASSWORD": SECRETS["MLFLOW_TRACKING_PASSWORD"]}
+    leaked = {name for name, value in SECRETS.items() if name not in user
+              and (name in seen or any(value in v for v in seen.values()))}
     assert not leaked, leaked
-    assert seen["MLFLOW_TRACKING_USERNAME"] == "eaas"
-    assert seen["MLFLOW_TRACKING_PASSWORD"] == "eaas-secret"
+    assert {name: seen.get(name) for name in user} == user
     assert seen["DLEXPLAIN_DEVICE"] == "cpu" and seen["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] == \
         "false"

@@ -25,7 +25,8 @@ from dlexplain.errors import ModelError
 CLASSIFIER_FILES = frozenset({
     "config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
     "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.txt",
-    "vocab.json", "merges.txt", "spiece.model", "sentencepiece.bpe.model",
+    "vocab.json", "merges.txt", "spiece.model", "spm.model", "tokenizer.model",
+    "sentencepiece.bpe.model",
     "accuracy.json",  # the embedded default model's held-out accuracy (dlexplain.defaults)
 })
 #: Text files, checked to be UTF-8 without NUL bytes (no pickle or zip passes as one).
@@ -125,7 +126,8 @@ def check_config(folder: Path) -> None:
         if not isinstance(architecture, str) or not hasattr(transformers, architecture):
             raise ModelError(f"config.json: architecture {architecture!r} is not a transformers "
                              "class")
-    named = sorted(key for key in tokenizer if FILE_KEYS.search(key))
+    named = sorted(key for key, value in tokenizer.items()
+                   if FILE_KEYS.search(key) and value is not None)
     if named:
         raise ModelError(f"tokenizer_config.json names files to load: {named}; the folder's own "
                          "tokenizer files are found by name")

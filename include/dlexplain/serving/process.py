@@ -18,8 +18,15 @@ from dlexplain.tracking.registry import ExplainerRef
 #: non-secret settings. Never Airflow's (its Fernet key, connections), cloud or MLflow
 #: credentials: the server gets its own MLflow user from ``server_env`` alone.
 PASSED_NAMES = frozenset({"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
-                          "PYTHONPATH", "VIRTUAL_ENV", "SPARK_LOCAL_IP", "OMP_NUM_THREADS",
-                          "MKL_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"})
+                          "XDG_CACHE_HOME", "PYTHONPATH", "VIRTUAL_ENV", "SPARK_LOCAL_IP",
+                          "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE",
+                          "OPENBLAS_L2_SIZE", "CUDA_VISIBLE_DEVICES", "REQUESTS_CA_BUNDLE",
+                          "SSL_CERT_FILE", "MLFLOW_TRACKING_INSECURE_TLS",
+                          "MLFLOW_TRACKING_SERVER_CERT_PATH", "MLFLOW_HTTP_REQUEST_TIMEOUT",
+                          "MLFLOW_HTTP_REQUEST_MAX_RETRIES"})
+#: The starting process's own MLflow user, passed on when no server user is set
+#: (``DLEXPLAIN_EAAS_MLFLOW_USER`` empty: "the starting process's own").
+OWN_USER = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
 PASSED_PREFIXES = ("DLEXPLAIN_", "HF_", "TRANSFORMERS_")
 SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN", "KEY", "USER", "CREDENTIAL")
 
@@ -49,7 +56,9 @@ class ProcessBackend(DeployBackend):
     def start(self, target: ExplainerRef) -> Deployment:
         port = free_port(self.url_host)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = {**passed_environment(os.environ), **self.server_env}
+        own_user = {} if "MLFLOW_TRACKING_USERNAME" in self.server_env else {
+            name: os.environ[name] for name in OWN_USER if name in os.environ}
+        env = {**passed_environment(os.environ), **own_user, **self.server_env}
         log = self.log_dir / f"{target.run_id}-{port}.start.log"
         with open(log, "ab") as handle:
             proc = subprocess.Popen([sys.executable, *self.serve_command(target, self.host, port)],

@@ -7,6 +7,7 @@ explainer's identity (computed once, when the explainer is logged: :func:`explai
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -62,12 +63,29 @@ PINNED_DISTRIBUTIONS = ("mlflow", "shap", "transformers", "torch", "numpy", "pan
                         "matplotlib", "tqdm")
 
 
+def package_files(folder: Path) -> dict[str, bytes]:
+    """The ``.py`` files of a package folder by relative path (``__pycache__`` skipped)."""
+    return {path.relative_to(folder).as_posix(): path.read_bytes()
+            for path in folder.rglob("*.py")
+            if path.is_file() and "__pycache__" not in path.relative_to(folder).parts}
+
+
+@functools.lru_cache(maxsize=1)
+def code_digest(folder: Path = PACKAGE_DIR) -> str:
+    """SHA-256 over the ``.py`` files of a package folder (relative path and bytes)."""
+    digest = hashlib.sha256()
+    for name, data in sorted(package_files(folder).items()):
+        digest.update(name.encode() + b"\0" + data + b"\0")
+    return digest.hexdigest()
+
+
 def explainer_identity(source_key: str, config: ExplainerConfig, text_column: str) -> str:
     """What makes two explainers give the same values: the classifier's weights (by
-    ``SourceModel.key``), the settings that change values, the input column and the package
-    version. Keys the registry's idempotency and the explanation cache alike."""
+    ``SourceModel.key``), the settings that change values, the input column, the package
+    version and its code (an explainer logged by other code is never reused: the trust check
+    would refuse it). Keys the registry's idempotency and the explanation cache alike."""
     payload = {"source": source_key, "engine": config.fingerprint(), "text_column": text_column,
-               "dlexplain": metadata.version("dlexplain")}
+               "dlexplain": metadata.version("dlexplain"), "code": code_digest()}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import tempfile
@@ -218,11 +219,21 @@ def log_explainer_model(run_id: str, classifier_folder: Path, spec: ExplainerSpe
     # MLflow imports the entry file it copied into the model folder before uploading it: with
     # bytecode on, a __pycache__ would be logged beside it, and the trust check refuses .pyc
     # files (Python would run one whose header matches the source, instead of the source)
+    # and no env_vars key nor environment_variables.txt, which MLflow adds when the input
+    # example's validation reads a variable named like a key: the check allows neither
+    from mlflow.environment_variables import MLFLOW_RECORD_ENV_VARS_IN_MODEL_LOGGING
+
+    record = os.environ.get(MLFLOW_RECORD_ENV_VARS_IN_MODEL_LOGGING.name)
     writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    os.environ[MLFLOW_RECORD_ENV_VARS_IN_MODEL_LOGGING.name] = "false"
     try:
         info = _log_pyfunc(package, artifacts, spec, run_id, identity, tags, fast_folder)
     finally:
         sys.dont_write_bytecode = writes_bytecode
+        if record is None:
+            os.environ.pop(MLFLOW_RECORD_ENV_VARS_IN_MODEL_LOGGING.name, None)
+        else:
+            os.environ[MLFLOW_RECORD_ENV_VARS_IN_MODEL_LOGGING.name] = record
     logger.info("logged explainer run %s (model %s)", run_id, info.model_uri)
 
 

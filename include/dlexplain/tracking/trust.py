@@ -19,7 +19,6 @@ explainer goes through this module (scoring server, Spark job, fast-explainer tr
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -64,21 +63,6 @@ _HEX = re.compile(r"^[0-9a-f]+$")
 
 class UntrustedExplainer(DlexplainError):
     """A logged explainer that must not be loaded (its files say why)."""
-
-
-def package_files(folder: Path) -> dict[str, bytes]:
-    """The ``.py`` files of a package folder by relative path (``__pycache__`` skipped)."""
-    return {path.relative_to(folder).as_posix(): path.read_bytes()
-            for path in folder.rglob("*.py")
-            if path.is_file() and "__pycache__" not in path.relative_to(folder).parts}
-
-
-def code_digest(folder: Path) -> str:
-    """SHA-256 over the ``.py`` files of a package folder (relative path and bytes)."""
-    digest = hashlib.sha256()
-    for name, data in sorted(package_files(folder).items()):
-        digest.update(name.encode() + b"\0" + data + b"\0")
-    return digest.hexdigest()
 
 
 def metadata_problem(ref: ExplainerRef) -> str | None:
@@ -140,6 +124,21 @@ def _root_file_problem(folder: Path, name: str) -> str | None:
             if len(pip) != 1 or pip[0] != pinned:
                 return f"its {name} pip requirements are not those of its requirements.txt"
     return None
+
+
+def _registry_problem(ref: ExplainerRef) -> str | None:
+    """:func:`metadata_problem`, with a registry that does not know ``ref`` a reason too (a
+    server away stays an error a retry may heal)."""
+    from mlflow.exceptions import MlflowException
+
+    from dlexplain.tracking.sources import is_deterministic
+
+    try:
+        return metadata_problem(ref)
+    except MlflowException as err:
+        if not is_deterministic(err):
+            raise
+        return f"the registry cannot say what it is: {err.message}"
 
 
 def _mlmodel_problem(mlmodel: object, folder: Path) -> tuple[str | None, dict]:
@@ -237,7 +236,8 @@ def folder_problem(folder: Path) -> str | None:
 
     from dlexplain.explain.model_files import (CLASSIFIER_FILES, check_config, check_file,
                                                walk_files)
-    from dlexplain.tracking.pyfunc import ARTIFACT_CLASSIFIER, ENTRY_FILE, PACKAGE_DIR
+    from dlexplain.tracking.pyfunc import (ARTIFACT_CLASSIFIER, ENTRY_FILE, PACKAGE_DIR,
+                                           package_files)
 
     folder = Path(folder)
     try:
@@ -291,8 +291,8 @@ def folder_problem(folder: Path) -> str | None:
         for key, path in artifacts.items():  # the fast network's encoder is a config too
             check_config(folder / path if key == ARTIFACT_CLASSIFIER
                          else folder / path / "encoder")
-    except ModelError as err:
-        return str(err)
+    except (ModelError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as err:
+        return str(err) or type(err).__name__
     return None
 
 
@@ -306,7 +306,7 @@ def download_checked(ref: ExplainerRef, dst: str | Path) -> Path:
     registry entry and that folder; the folder, or :class:`UntrustedExplainer`."""
     import mlflow
 
-    reason = metadata_problem(ref)
+    reason = _registry_problem(ref)
     if reason:
         raise _refuse(ref, reason)
     dst = Path(dst)
@@ -357,7 +357,7 @@ def load_checked(folder: Path, ref: ExplainerRef | None = None):
 def untrusted(ref: ExplainerRef) -> str | None:
     """Why ``ref`` must not be loaded (its registry entry, then a checked download into a
     temporary folder), or None when its files are what this package logs."""
-    reason = metadata_problem(ref)
+    reason = _registry_problem(ref)
     if reason:
         return reason
     with tempfile.TemporaryDirectory(prefix="dlexplain-trust-") as tmp:

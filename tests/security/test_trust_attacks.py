@@ -17,7 +17,7 @@ from dlexplain.explain.config import ExplainerConfig
 from dlexplain.tracking import pyfunc
 from dlexplain.tracking.registry import TAG_IDENTITY, ExplainerSpec, log_explainer
 from dlexplain.tracking.sources import describe_source
-from dlexplain.tracking.trust import (UntrustedExplainer, download_checked, load_checked,
+from dlexplain.tracking.trust import (UntrustedExplainer, download_and_load, load_checked,
                                       untrusted)
 from dlexplain.errors import ModelError
 from dlexplain.explain.classifier import TextClassifier
@@ -49,7 +49,7 @@ def trusted(mlflow_server, tiny_model_dir, tmp_path_factory):
 
 def _load(ref, tmp_path: Path):
     """What every loader does: download once, check that folder, load it."""
-    return load_checked(download_checked(ref, tmp_path / "download"), ref)
+    return download_and_load(ref, tmp_path / "download")
 
 
 def test_the_trusted_explainer_loads(trusted, tracking_uri, tmp_path):

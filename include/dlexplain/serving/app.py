@@ -182,7 +182,7 @@ def create_app(model_uri: str | None = None, limits: RequestLimits | None = None
 
     from dlexplain.config import Settings
     from dlexplain.tracking.registry import ExplainerRef
-    from dlexplain.tracking.trust import download_checked, load_checked
+    from dlexplain.tracking.trust import download_and_load
 
     limits = limits or RequestLimits.from_settings(Settings.from_env())
     os.environ[MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT.name] = str(limits.timeout)
@@ -191,7 +191,7 @@ def create_app(model_uri: str | None = None, limits: RequestLimits | None = None
     ref = ExplainerRef.of_uri(model_uri)
     workdir = tempfile.mkdtemp(prefix="dlexplain-served-")
     atexit.register(shutil.rmtree, workdir, True)
-    model = load_checked(download_checked(ref, os.path.join(workdir, "model")), ref)
+    model = download_and_load(ref, os.path.join(workdir, "model"))
     model.unwrap_python_model().warm_up()
     logger.info("explainer run %s loaded and warm", ref.run_id)
     return Guard(scoring_server.init(model), limits)

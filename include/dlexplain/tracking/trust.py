@@ -13,8 +13,9 @@ explainer goes through this module (scoring server, Spark job, fast-explainer tr
    folder, ``model_config`` with our keys and types, every file by name and format (our package's
    ``.py`` files equal to the installed ones, safetensors, JSON, tokenizer files); no symlink, no
    ``.pyc``, nothing else;
-3. :func:`load_checked`: ``mlflow.pyfunc.load_model`` on that same local folder, never on a URI
-   (what was checked is what is loaded: nobody can swap the files in between).
+3. :func:`download_and_load` (or :func:`load_checked` for a folder checked here first):
+   ``mlflow.pyfunc.load_model`` on that same local folder, never on a URI (what was checked is
+   what is loaded: nobody can swap the files in between).
 """
 
 from __future__ import annotations
@@ -229,15 +230,16 @@ def _model_config_problem(config: object) -> str | None:
     return None
 
 
-def folder_problem(folder: Path) -> str | None:
+def folder_problem(folder: Path, run_id: str | None = None) -> str | None:
     """Why the downloaded explainer ``folder`` must not be loaded, or None when it holds exactly
-    what ``log_explainer`` writes (see the module's docstring); nothing in it is executed."""
+    what ``log_explainer`` writes (see the module's docstring), into run ``run_id`` when given;
+    nothing in it is executed."""
     import yaml
 
     from dlexplain.explain.model_files import (CLASSIFIER_FILES, check_config, check_file,
                                                walk_files)
-    from dlexplain.tracking.pyfunc import (ARTIFACT_CLASSIFIER, ENTRY_FILE, PACKAGE_DIR,
-                                           package_files)
+    from dlexplain.tracking.pyfunc import (ARTIFACT_CLASSIFIER, CONFIG_RUN_ID, ENTRY_FILE,
+                                           PACKAGE_DIR, package_files)
 
     folder = Path(folder)
     try:
@@ -291,6 +293,9 @@ def folder_problem(folder: Path) -> str | None:
         for key, path in artifacts.items():  # the fast network's encoder is a config too
             check_config(folder / path if key == ARTIFACT_CLASSIFIER
                          else folder / path / "encoder")
+        logged = mlmodel["flavors"]["python_function"]["config"][CONFIG_RUN_ID]
+        if run_id is not None and logged != run_id:
+            return f"its model_config names run {logged}, not the run {run_id} that logged it"
     except (ModelError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as err:
         return str(err) or type(err).__name__
     return None
@@ -323,32 +328,30 @@ def check_folder(folder: Path, ref: ExplainerRef | None = None) -> None:
     """Raise :class:`UntrustedExplainer` when the local explainer ``folder`` is not exactly what
     ``log_explainer`` writes (:func:`folder_problem`), or, given the ``ref`` it was downloaded
     for, its ``model_config`` names another run."""
-    reason = folder_problem(folder) or (_run_problem(folder, ref) if ref is not None else None)
+    reason = folder_problem(folder, ref.run_id if ref is not None else None)
     if reason:
         if ref is None:
             raise UntrustedExplainer(f"untrusted explainer folder {str(folder)!r}: {reason}")
         raise _refuse(ref, reason)
 
 
-def _run_problem(folder: Path, ref: ExplainerRef) -> str | None:
-    """Why the checked ``folder`` is not the model of ``ref``'s run, or None."""
-    import yaml
-
-    from dlexplain.tracking.pyfunc import CONFIG_RUN_ID
-
-    flavor = yaml.safe_load((Path(folder) / "MLmodel").read_text())["flavors"]["python_function"]
-    logged = flavor["config"][CONFIG_RUN_ID]
-    if logged != ref.run_id:
-        return f"its model_config names run {logged}, not the run {ref.run_id} that logged it"
-    return None
-
-
 def load_checked(folder: Path, ref: ExplainerRef | None = None):
     """The pyfunc explainer of the local ``folder``, loaded only after :func:`check_folder`
     passes on it (with MLflow unpickling nothing)."""
+    check_folder(folder, ref)
+    return _load(folder)
+
+
+def download_and_load(ref: ExplainerRef, dst: str | Path):
+    """The pyfunc explainer of ``ref``: :func:`download_checked` into ``dst``, then that same
+    folder loaded (checked once)."""
+    return _load(download_checked(ref, dst))
+
+
+def _load(folder: Path):
+    """``mlflow.pyfunc.load_model`` of a folder that passed :func:`check_folder`."""
     import mlflow
 
-    check_folder(folder, ref)
     os.environ[NO_PICKLE[0]] = NO_PICKLE[1]
     # no dependency check: it would follow requirements lines and import what they name
     return mlflow.pyfunc.load_model(str(folder), suppress_warnings=True)
@@ -364,7 +367,7 @@ def untrusted(ref: ExplainerRef) -> str | None:
         import mlflow
 
         folder = Path(mlflow.artifacts.download_artifacts(ref.model_uri, dst_path=tmp))
-        return folder_problem(folder) or _run_problem(folder, ref)
+        return folder_problem(folder, ref.run_id)
 
 
 def check_trusted(ref: ExplainerRef) -> None:

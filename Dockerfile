@@ -56,9 +56,9 @@ RUN uv pip install --no-deps --no-build-isolation . && command -v spark-submit &
 COPY dags ./dags
 COPY plugins ./plugins
 RUN useradd --uid "${DLEXPLAIN_UID}" --gid 0 --home-dir /opt/airflow --create-home dlexplain \
- && mkdir -p /opt/airflow/logs /opt/airflow/auth /opt/mlflow-auth state cache \
- && chown -R "${DLEXPLAIN_UID}:0" /opt/airflow /opt/mlflow-auth state cache \
- && chmod -R g+rwX /opt/airflow /opt/mlflow-auth state cache
+ && mkdir -p /opt/airflow/logs /opt/airflow/auth /opt/mlflow-auth state cache eaas \
+ && chown -R "${DLEXPLAIN_UID}:0" /opt/airflow /opt/mlflow-auth state cache eaas \
+ && chmod -R g+rwX /opt/airflow /opt/mlflow-auth state cache eaas
 USER ${DLEXPLAIN_UID}
 
 ENTRYPOINT ["/usr/bin/tini", "--"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -46,6 +47,14 @@ def _dlexplain(*args: str, env: dict) -> subprocess.CompletedProcess:
 def _env_file(text: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in text.splitlines()
                 if line.strip() and not line.startswith("#"))
+
+
+def _mount(volume) -> tuple[str, bool]:
+    """(source, read-only) of a compose volume, in the short or the long syntax."""
+    if isinstance(volume, dict):
+        return volume.get("source", ""), bool(volume.get("read_only"))
+    parts = volume.split(":")
+    return parts[0], parts[-1] == "ro"
 
 
 def _env_example() -> dict[str, str]:
@@ -188,3 +197,34 @@ def test_stack_waits_for_preflight_keeps_backends_internal_and_secrets_off_comma
         assert not [s for s in secrets if s in line], f"a secret on {name}'s command line"
     mlflow = services["mlflow"]["environment"]
     assert mlflow["AWS_ACCESS_KEY_ID"] == "mlflow", "MLflow's own MinIO account, not root"
+    # each service holds only its own credentials: the Spark and EaaS passwords only where the
+    # tasks that hand them over run, the Spark secret only in the cluster and its driver
+    generated = _env_file(made.stdout)
+    airflow = {"airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
+               "airflow-triggerer"}
+    holders = {"MLFLOW_SPARK_PASSWORD": {"mlflow-users", "airflow-scheduler"},
+               "MLFLOW_EAAS_PASSWORD": {"mlflow-users", "airflow-scheduler"},
+               "MLFLOW_AIRFLOW_PASSWORD": {"mlflow-users"} | airflow,
+               "MLFLOW_ADMIN_PASSWORD": {"mlflow", "mlflow-users"},
+               "SPARK_AUTH_SECRET": {"spark-master", "spark-worker", "airflow-scheduler"}}
+    for variable, expected in holders.items():
+        held = {name for name, service in services.items() if name != "preflight"
+                and generated[variable] in json.dumps(service.get("environment") or {})}
+        assert held == expected, variable
+    assert "--enable-workspaces" in services["mlflow"]["command"]
+    for name, variable in (("spark-master", "SPARK_DAEMON_JAVA_OPTS"),
+                           ("spark-worker", "SPARK_DAEMON_JAVA_OPTS"),
+                           ("airflow-scheduler", "SPARK_SUBMIT_OPTS")):
+        assert "-Dspark.authenticate=true" in services[name]["environment"][variable]
+    # scoring containers: a network of their own that reaches MLflow, the front and the
+    # scheduler; the deployment state written by the scheduler alone
+    assert resolved["networks"]["eaas"].get("internal") is True
+    assert {n for n, s in services.items() if "eaas" in (s.get("networks") or {})} == {
+        "mlflow", "eaas", "airflow-scheduler"}
+    assert services["airflow-scheduler"]["environment"]["DLEXPLAIN_EAAS_DOCKER_NETWORK"] == (
+        f"{generated['COMPOSE_PROJECT_NAME']}_eaas")
+    mounts = {name: [_mount(v)[1] for v in service.get("volumes") or []
+                     if _mount(v)[0] == "eaas-state"] for name, service in services.items()}
+    assert {name: ro for name, ro in mounts.items() if ro} == {"airflow-scheduler": [False],
+                                                              "eaas": [True]}
+    assert services["eaas"]["mem_limit"] and services["eaas"]["memswap_limit"]

@@ -179,14 +179,17 @@ def cmd_stack_preflight(args, settings: Settings) -> None:
 def cmd_stack_mlflow_users(args, settings: Settings) -> None:
     import mlflow
 
-    from dlexplain.tracking.users import STACK_USERS, ensure_users
+    from dlexplain.tracking.users import (PIPELINE_USER, STACK_USERS, ensure_pipeline_resources,
+                                          ensure_users)
 
     missing = [var for var in STACK_USERS.values() if not os.environ.get(var)]
     if missing:
         raise DlexplainError(f"set {', '.join(missing)} (the MLflow users' passwords)")
-    created = ensure_users(mlflow.get_tracking_uri(),
-                           {user: os.environ[var] for user, var in STACK_USERS.items()})
-    print(f"MLflow users ready: {', '.join(STACK_USERS)} (created: {', '.join(created) or 'none'})")
+    passwords = {user: os.environ[var] for user, var in STACK_USERS.items()}
+    created = ensure_users(mlflow.get_tracking_uri(), passwords)
+    owned = ensure_pipeline_resources(mlflow.get_tracking_uri(), passwords[PIPELINE_USER])
+    print(f"MLflow users ready: {', '.join(STACK_USERS)} (created: {', '.join(created) or 'none'}); "
+          f"owned by {PIPELINE_USER}: {', '.join(owned)}")
 
 
 def cmd_eaas_serve(args, settings: Settings) -> None:
@@ -311,7 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--seed", type=Path, help="another dlexplain cache (e.g. a host's, "
                       "mounted): what it already built is copied instead of built again")
     _command(stack, "mlflow-users", "create (or update) the MLflow users of Airflow, Spark jobs "
-             "and EaaS from MLFLOW_AIRFLOW/SPARK/EAAS_PASSWORD, as the admin "
+             "and EaaS from MLFLOW_AIRFLOW/SPARK/EAAS_PASSWORD with their roles, and the "
+             "experiments and registered models the pipeline owns, as the admin "
              "(MLFLOW_TRACKING_USERNAME/_PASSWORD)", cmd_stack_mlflow_users)
 
     eaas = _group(groups, "eaas", "the served explainer (DLEXPLAIN_EAAS_*)")

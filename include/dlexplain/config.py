@@ -99,6 +99,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "max_failed_share": _share,
     "schedule": str,
     "source_model": _nonempty,
+    "trusted_experiment": str,
     "fast_min_new_texts": _count,
     "task_timeout": _positive_int,
     "job_timeout": _positive_int,
@@ -158,6 +159,10 @@ class Settings:
     #: The classifier the DAGs explain unless a run's ``source_model`` param names another (the
     #: param's default, so what scheduled runs use): ``default``, an HF folder or an MLflow URI.
     source_model: str = "default"
+    #: The experiment explainers are loaded, reused and served from (empty: any). Set it where
+    #: MLflow has users and only the pipeline's writes it (the stack: ``dlexplain-explainers``):
+    #: a version registered from a run elsewhere is another user's, and is skipped.
+    trusted_experiment: str = ""
     #: ``train_fast_explainer`` trains when this many explained texts are new since the last
     #: fast explainer (its ``min_new_texts`` param's default: what Asset-triggered runs use).
     fast_min_new_texts: int = 200

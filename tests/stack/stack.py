@@ -143,3 +143,12 @@ class AirflowApi:
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         return self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
+        """A task try's log, as text."""
+        response = requests.get(
+            f"{self.url}/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/"
+            f"{try_number}", headers={**self.headers, "Accept": "text/plain"},
+            params={"full_content": "true"}, timeout=60)
+        assert response.ok, f"log of {task_id}: {response.status_code} {response.text[:500]}"
+        return response.text

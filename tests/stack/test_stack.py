@@ -43,7 +43,7 @@ def docker_client():
 def _eaas_containers(client) -> list:
     """The stack's EaaS containers (other tests may run their own on the same engine)."""
     return client.containers.list(all=True, filters={"label": LABEL,
-                                                     "network": f"{PROJECT}_backend"})
+                                                     "network": f"{PROJECT}_eaas"})
 
 
 @pytest.fixture(scope="module")
@@ -154,6 +154,8 @@ def test_nightly_run_succeeds_and_its_artifacts_are_in_s3(stack, airflow, mlflow
                                                           docker_client):
     from dlexplain.tracking.report import explanation_report
 
+    # meanwhile, an application without the stack's Spark secret tries the cluster
+    _start_unauthenticated_spark_app(stack, docker_client)
     night = (date.today() - timedelta(days=1)).isoformat()
     dag_run_id = _explain_reviews(airflow, {"partition_date": night, "max_evals": 40,
                                             "row_limit": 4, "faithfulness": False})
@@ -180,6 +182,52 @@ def test_nightly_run_succeeds_and_its_artifacts_are_in_s3(stack, airflow, mlflow
     SEEN["night"] = night
 
 
+#: the log of the Spark application started without the secret (in the scheduler's container)
+UNAUTHENTICATED_LOG = "/tmp/unauthenticated-spark-app.log"
+
+
+def _start_unauthenticated_spark_app(stack: Stack, docker_client) -> None:
+    """spark-submit to the stack's master from the scheduler's container, without the secret
+    its SPARK_SUBMIT_OPTS hold (in the background; :func:`_unauthenticated_spark_app` waits)."""
+    app = ("from pyspark.sql import SparkSession; "
+           "print('counted', SparkSession.builder.getOrCreate().range(3).count())")
+    script = (f"echo \"{app}\" > /tmp/unauthenticated.py; env -u SPARK_SUBMIT_OPTS timeout 300 "
+              "spark-submit --master spark://spark-rpc:7077 --conf spark.authenticate=false "
+              "--conf spark.driver.host=airflow-scheduler --conf spark.driver.bindAddress=0.0.0.0 "
+              f"/tmp/unauthenticated.py > {UNAUTHENTICATED_LOG} 2>&1; "
+              f"echo exit=$? >> {UNAUTHENTICATED_LOG}")
+    stack.containers(docker_client)["airflow-scheduler"].exec_run(["bash", "-c", script],
+                                                                 detach=True)
+
+
+def _unauthenticated_spark_app(stack: Stack, docker_client, timeout: float = 400) -> str:
+    """The log of :func:`_start_unauthenticated_spark_app`'s application, once it ended."""
+    scheduler = stack.containers(docker_client)["airflow-scheduler"]
+    deadline = time.monotonic() + timeout
+    while True:
+        text = scheduler.exec_run(["cat", UNAUTHENTICATED_LOG]).output.decode(errors="replace")
+        if "exit=" in text or time.monotonic() > deadline:
+            return text
+        time.sleep(10)
+
+
+def test_mlflow_users_create_only_what_their_roles_allow(stack, mlflow_admin):
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from dlexplain.tracking.users import _as_user
+
+    with _as_user("eaas", stack.env["MLFLOW_EAAS_PASSWORD"]):
+        assert MlflowClient().get_registered_model(EXPLAINER).name == EXPLAINER  # it reads
+        with pytest.raises(MlflowException, match="PERMISSION_DENIED|Permission denied"):
+            MlflowClient().create_registered_model("made-by-eaas")
+        with pytest.raises(MlflowException, match="PERMISSION_DENIED|Permission denied"):
+            MlflowClient().set_registered_model_alias(EXPLAINER, "production", "1")
+    with _as_user("spark", stack.env["MLFLOW_SPARK_PASSWORD"]):
+        with pytest.raises(MlflowException, match="PERMISSION_DENIED|Permission denied"):
+            MlflowClient().create_experiment("made-by-spark")
+
+
 def _postgres_rows(stack: Stack, docker_client, service: str, query: str) -> list[tuple]:
     """Rows of ``query`` in ``service``'s database (``AIRFLOW`` or ``MLFLOW``), as its own user."""
     user, database = stack.env[f"{service}_DB_USER"], stack.env[f"{service}_DB_NAME"]
@@ -201,6 +249,21 @@ def test_the_sensor_deploys_the_first_explainer_container(stack, airflow, mlflow
     assert container.attrs["HostConfig"]["ReadonlyRootfs"] is True
     assert _front_answers(stack) == served
     SEEN["first"] = (served, container.id)
+    # a compromised scoring container reaches MLflow and nothing of the backend
+    reach = container.exec_run(["python", "-c", (
+        "import json, socket\nout = {}\n"
+        "for host, port in [('mlflow', 5000), ('spark-rpc', 7077), ('spark-master', 7077), "
+        "('spark-worker', 8082), ('postgres', 5432), ('minio', 9000)]:\n"
+        "    try:\n        socket.create_connection((host, port), 3).close(); "
+        "out[f'{host}:{port}'] = 'open'\n"
+        "    except OSError as err:\n        out[f'{host}:{port}'] = type(err).__name__\n"
+        "print(json.dumps(out))")])
+    reached = json.loads(reach.output.decode().strip().splitlines()[-1])
+    assert reached.pop("mlflow:5000") == "open" and "open" not in reached.values(), reached
+    # the Spark master refused the application without the secret
+    refused = _unauthenticated_spark_app(stack, docker_client)
+    assert "exit=" in refused and "exit=0" not in refused and "counted" not in refused, \
+        refused[-3000:]
 
 
 def test_ui_trigger_form_then_the_sensor_replaces_the_container(stack, airflow, mlflow_admin,
@@ -252,9 +315,17 @@ def test_a_broken_explainer_leaves_the_old_container_serving(stack, airflow, mlf
     from tests.serving.conftest import break_weights
 
     break_weights(EXPLAINER, broken["version"])
+    # and a newer version, registered by another user from a run of its own (the same files
+    # and tags): a member who may create, given EDIT on the explainer by mistake
+    foreign = _register_as_another_user(stack)
 
-    state, tasks = _redeploy(airflow)
+    run_id = airflow.trigger("eaas_redeploy", {})
+    state = airflow.wait_for_run("eaas_redeploy", run_id, timeout=900)
+    tasks = airflow.task_states("eaas_redeploy", run_id)
     assert state == "failed" and tasks["redeploy"] == "failed", tasks
+    sensed = airflow.task_log("eaas_redeploy", run_id, "wait_for_new_explainer")
+    assert (f"version {foreign['version']} of {EXPLAINER} is not the pipeline's" in sensed
+            and "registered by another user" in sensed), sensed[-3000:]
     containers = _eaas_containers(docker_client)
     assert [c.id for c in containers] == [container_id]
     assert _front_answers(stack) == served == _production_run(mlflow_admin)
@@ -262,3 +333,32 @@ def test_a_broken_explainer_leaves_the_old_container_serving(stack, airflow, mlf
         ["dlexplain", "eaas", "status"])
     history = json.loads(status.output.decode()[status.output.decode().index("{"):])["history"]
     assert history[-1]["event"] == "rollback" and history[-1]["failed_run_id"] == broken["run_id"]
+    assert foreign["run_id"] not in json.dumps(history)
+
+
+def _register_as_another_user(stack: Stack) -> dict:
+    """A user ``mallory`` (member: may create; reads; EDIT on the explainer) logs the
+    champion's explainer into an experiment of its own, registered as a version of
+    the stack's explainer; that version's ref."""
+    from mlflow.server.auth.client import AuthServiceClient
+
+    from dlexplain.tracking.users import PIPELINE_ROLE, READER_ROLE, WORKSPACE
+
+    password = "mallory-password-0123456789"
+    admin = AuthServiceClient(stack.url("MLFLOW_PORT"))
+    admin.create_user("mallory", password)
+    for role in admin.list_roles(WORKSPACE):
+        if role.name in (PIPELINE_ROLE, READER_ROLE):
+            admin.assign_role("mallory", role.id)
+    admin.grant_user_permission("mallory", "registered_model", EXPLAINER, "EDIT")
+    code = ("import json; from dlexplain.explain.config import ExplainerConfig; "
+            "from dlexplain.tracking.registry import ExplainerSpec, log_explainer; "
+            "print(json.dumps(log_explainer('models:/sentiment-classifier@champion', "
+            "ExplainerSpec(ExplainerConfig(max_evals=60)), 'mallory-explainers', "
+            f"registered_model_name='{EXPLAINER}').to_json_dict()))")
+    logged = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=900, cwd=REPO,
+                            env={**os.environ, "MLFLOW_TRACKING_USERNAME": "mallory",
+                                 "MLFLOW_TRACKING_PASSWORD": password})
+    assert logged.returncode == 0, logged.stderr[-3000:]
+    return json.loads(logged.stdout.strip().splitlines()[-1])

@@ -25,6 +25,7 @@ from dlexplain.explain.config import ExplainerConfig
 from dlexplain.fast.gate import GateResult, GateThresholds
 from dlexplain.tracking import pyfunc
 from dlexplain.tracking.filters import tag, where
+from dlexplain.tracking.provenance import own_versions
 from dlexplain.tracking.registry import (TAG_IDENTITY, TAG_SOURCE_KEY, ExplainerRef,
                                          ExplainerSpec, log_explainer_model)
 from dlexplain.tracking.runs import (EXPLAINERS_EXPERIMENT, KIND_FAST, TAG_EXACT_RUN_ID,
@@ -104,8 +105,8 @@ def gated_fast(exact: ExplainerRef) -> ExplainerRef | None:
     name = fast_name(exact.registered_model)
     trained = {run.info.run_id for run in _fast_runs(exact.run_id, EXPLAINERS_EXPERIMENT,
                                                      passed=True)}
-    versions = [v for v in MlflowClient().search_model_versions(where({"name": name}))
-                if v.run_id in trained]
+    versions = own_versions(v for v in MlflowClient().search_model_versions(where({"name": name}))
+                            if v.run_id in trained)
     if not versions:
         return None
     newest = max(versions, key=lambda v: int(v.version))

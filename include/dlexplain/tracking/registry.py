@@ -20,6 +20,7 @@ from dlexplain.errors import ModelError
 from dlexplain.explain.config import ExplainerConfig
 from dlexplain.tracking import pyfunc
 from dlexplain.tracking.filters import tag, where
+from dlexplain.tracking.provenance import own_versions
 from dlexplain.tracking.runs import (EXPLAINERS_EXPERIMENT, KIND_CLASSIFIER, KIND_EXPLAINER,
                                      TAG_KIND, experiment_id, find_run)
 from dlexplain.tracking.sources import (SourceModel, describe_source, folder_digest,
@@ -182,7 +183,8 @@ def _check_loads(folder: Path) -> None:
 
 def _registered_version(name: str, run_id: str) -> str:
     """The version of ``name`` that holds run ``run_id``'s explainer, registered if missing."""
-    found = MlflowClient().search_model_versions(where({"name": name, "run_id": run_id}))
+    found = own_versions(MlflowClient().search_model_versions(where({"name": name,
+                                                                     "run_id": run_id})))
     if found:
         return str(max(int(v.version) for v in found))
     registered = mlflow.register_model(ExplainerRef.of_run(run_id).model_uri, name)
@@ -269,7 +271,8 @@ def register_classifier(folder: Path, name: str = DEFAULT_REGISTERED_CLASSIFIER,
     check_classifier(folder)
     client = MlflowClient()
     digest = folder_digest(folder)
-    found = client.search_model_versions(where({"name": name, tag(TAG_FOLDER_DIGEST): digest}))
+    found = own_versions(client.search_model_versions(where({"name": name,
+                                                             tag(TAG_FOLDER_DIGEST): digest})))
     if found:
         version = str(min(int(v.version) for v in found))
     else:
@@ -324,7 +327,7 @@ def explainer_for(classifier: str, registered_model: str | None = None) -> Expla
     source = describe_source(classifier)
     name = registered_model or explainer_name(source)
     client = MlflowClient()
-    matching = [v for v in client.search_model_versions(where({"name": name}))
+    matching = [v for v in own_versions(client.search_model_versions(where({"name": name})))
                 if client.get_run(v.run_id).data.tags.get(TAG_SOURCE_KEY) == source.key]
     return _ref(name, max(matching, key=lambda v: int(v.version))) if matching else None
 

@@ -67,23 +67,30 @@ class UntrustedExplainer(DlexplainError):
 
 
 def metadata_problem(ref: ExplainerRef) -> str | None:
-    """Why ``ref`` must not be loaded, from the registry alone (version READY, run FINISHED and
-    tagged as an explainer), or None."""
+    """Why ``ref`` must not be loaded, from the registry alone (version READY and the
+    pipeline's own, run FINISHED and tagged as an explainer), or None."""
     from mlflow import MlflowClient
 
+    from dlexplain.tracking.provenance import run_problem, version_problem
     from dlexplain.tracking.runs import KIND_EXPLAINER, KIND_FAST, TAG_KIND
 
     client = MlflowClient()
-    if ref.registered_model and ref.version:
-        status = client.get_model_version(ref.registered_model, ref.version).status
-        if status != "READY":
-            return f"version {ref.version} of {ref.registered_model} is {status}, not READY"
+    registered = bool(ref.registered_model and ref.version)
+    if registered:
+        version = client.get_model_version(ref.registered_model, ref.version)
+        if version.status != "READY":
+            return f"version {ref.version} of {ref.registered_model} is {version.status}, not READY"
+        if version.run_id != ref.run_id:
+            return f"version {ref.version} of {ref.registered_model} is run {version.run_id}'s"
+        reason = version_problem(version)
+        if reason:
+            return reason
     run = client.get_run(ref.run_id)
     if run.info.status != "FINISHED":
         return f"its run {ref.run_id} is {run.info.status}, not FINISHED"
     if run.data.tags.get(TAG_KIND) not in (KIND_EXPLAINER, KIND_FAST):
         return f"its run {ref.run_id} is not tagged {TAG_KIND}={KIND_EXPLAINER} or {KIND_FAST}"
-    return None
+    return None if registered else run_problem(run)
 
 
 #: What ``saved_input_example_info`` says when we log (MLflow opens the files it names).

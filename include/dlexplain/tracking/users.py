@@ -1,14 +1,24 @@
-"""MLflow users of the stack: one per client (Airflow, Spark jobs, EaaS), made by the admin.
+"""MLflow users of the stack and what each may do, made by the admin (``dlexplain stack
+mlflow-users``).
 
-With ``mlflow server --app-name basic-auth`` every request needs a user. The stack gives each
-client its own (``MLFLOW_TRACKING_USERNAME``/``_PASSWORD`` in its environment), so a leaked EaaS
-password reads models and writes nothing: users read everything (``default_permission = READ``)
-and manage only the experiments and models they create.
+With ``mlflow server --app-name basic-auth --enable-workspaces`` every request needs a user, and
+a user creates experiments or registered models only with a workspace-wide grant
+(``grant_default_workspace_access = false``). The stack gives each client its own user:
+
+* ``airflow``, the pipeline: role :data:`PIPELINE_ROLE` (workspace ``USE``: it creates), and it
+  owns (``MANAGE``) the experiments and registered models the pipeline uses, made here as it;
+* ``spark`` and ``eaas``: role :data:`READER_ROLE` (``READ`` on experiments and registered
+  models, no workspace grant): they read models and create or change nothing (403).
+
+Only the pipeline's user writes runs into the explainers' experiment, which is how a version
+someone else registered is told apart (:mod:`dlexplain.tracking.provenance`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+from contextlib import contextmanager
 from typing import Mapping
 
 logger = logging.getLogger(__name__)
@@ -16,15 +26,26 @@ logger = logging.getLogger(__name__)
 #: user name -> the environment variable holding its password
 STACK_USERS = {"airflow": "MLFLOW_AIRFLOW_PASSWORD", "spark": "MLFLOW_SPARK_PASSWORD",
                "eaas": "MLFLOW_EAAS_PASSWORD"}
+#: MLflow's one workspace (the stack runs with workspaces on for the create gate)
+WORKSPACE = "default"
+#: role name -> its grants (resource type, pattern, permission)
+PIPELINE_ROLE = "dlexplain-pipeline"
+READER_ROLE = "dlexplain-reader"
+ROLES = {PIPELINE_ROLE: [("workspace", "*", "USE")],
+         READER_ROLE: [("experiment", "*", "READ"), ("registered_model", "*", "READ")]}
+#: user -> its role
+USER_ROLES = {"airflow": PIPELINE_ROLE, "spark": READER_ROLE, "eaas": READER_ROLE}
+PIPELINE_USER = "airflow"
 
 
 def ensure_users(tracking_uri: str, passwords: Mapping[str, str]) -> list[str]:
-    """Create each user with its password, or set the password of one that exists (run with the
-    admin's ``MLFLOW_TRACKING_USERNAME``/``_PASSWORD``); the users created."""
+    """Create each user with its password, or set the password of one that exists, and give it
+    its role (:data:`USER_ROLES`; run as the admin); the users created."""
     from mlflow.exceptions import RestException
     from mlflow.server.auth.client import AuthServiceClient
 
     client = AuthServiceClient(tracking_uri)
+    roles = _ensure_roles(client)
     created = []
     for user, password in passwords.items():
         try:
@@ -34,8 +55,82 @@ def ensure_users(tracking_uri: str, passwords: Mapping[str, str]) -> list[str]:
             if err.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
             client.update_user_password(user, password)
-        logger.info("MLflow user %s is ready", user)
+        role = roles[USER_ROLES[user]]
+        if role.id not in {r.id for r in client.list_user_roles(user)}:
+            client.assign_role(user, role.id)
+        logger.info("MLflow user %s is ready (role %s)", user, role.name)
     return created
+
+
+def _ensure_roles(client) -> dict:
+    """The stack's roles by name, created with exactly their grants where missing."""
+    found = {role.name: role for role in client.list_roles(WORKSPACE)}
+    for name, grants in ROLES.items():
+        role = found.get(name) or client.create_role(WORKSPACE, name)
+        held = {(p.resource_type, p.resource_pattern, p.permission)
+                for p in client.list_role_permissions(role.id)}
+        for grant in grants:
+            if grant not in held:
+                client.add_role_permission(role.id, *grant)
+        found[name] = role
+    return found
+
+
+def ensure_pipeline_resources(tracking_uri: str, password: str) -> list[str]:
+    """Create, as the pipeline's user (so it owns them), the experiments and registered models
+    the pipeline uses; an existing one is given to it (``MANAGE``, granted by the admin who runs
+    this). The names made or given."""
+    from mlflow import MlflowClient
+    from mlflow.server.auth.client import AuthServiceClient
+
+    from dlexplain.tracking.fast_runs import fast_name
+    from dlexplain.tracking.registry import (DEFAULT_REGISTERED_CLASSIFIER,
+                                             DEFAULT_REGISTERED_EXPLAINER)
+    from dlexplain.tracking.runs import EXPLAINERS_EXPERIMENT, EXPLANATIONS_EXPERIMENT
+
+    admin = AuthServiceClient(tracking_uri)
+    names = []
+    for name in (EXPLAINERS_EXPERIMENT, EXPLANATIONS_EXPERIMENT):
+        found = MlflowClient(tracking_uri).get_experiment_by_name(name)
+        if found is None:
+            with _as_user(PIPELINE_USER, password):
+                MlflowClient(tracking_uri).create_experiment(name)
+        else:
+            _grant_manage(admin, "experiment", found.experiment_id)
+        names.append(name)
+    for name in (DEFAULT_REGISTERED_CLASSIFIER, DEFAULT_REGISTERED_EXPLAINER,
+                 fast_name(DEFAULT_REGISTERED_EXPLAINER)):
+        if MlflowClient(tracking_uri).search_registered_models(f"name = '{name}'"):
+            _grant_manage(admin, "registered_model", name)
+        else:
+            with _as_user(PIPELINE_USER, password):
+                MlflowClient(tracking_uri).create_registered_model(name)
+        names.append(name)
+    logger.info("owned by MLflow user %s: %s", PIPELINE_USER, ", ".join(names))
+    return names
+
+
+def _grant_manage(admin, resource_type: str, resource_id: str) -> None:
+    """The pipeline's user manages the resource (kept when it already does)."""
+    from mlflow.exceptions import RestException
+
+    try:
+        admin.grant_user_permission(PIPELINE_USER, resource_type, resource_id, "MANAGE")
+    except RestException as err:
+        if err.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+
+
+@contextmanager
+def _as_user(user: str, password: str):
+    """MLflow requests in this block authenticate as ``user``."""
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")}
+    os.environ.update(credentials(user, password))
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
 
 
 def credentials(user: str, password: str) -> dict[str, str]:

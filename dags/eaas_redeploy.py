@@ -11,7 +11,9 @@ Keeps the explanation service (EaaS) on the explainer of one classifier alias
    `method`), is not the deployed one; explaining another classifier never changes what is
    served. It also fires when the deployed server fails `/ping` or a probe explanation (crashed
    or hung: the redeploy replaces it), and when `alias` points at another version than the
-   deployed one. If nothing needs a deploy before its timeout it is skipped;
+   deployed one. A version registered by another user (not from a run of
+   `DLEXPLAIN_TRUSTED_EXPERIMENT`) is skipped, and its log says why. If nothing needs a deploy
+   before its timeout it is skipped;
 2. **redeploy** refuses an explainer whose files are not this dlexplain's (its code, no pickles;
    `dlexplain.tracking.trust`), then starts the new explainer's scoring server beside the old one (backend
    `DLEXPLAIN_EAAS_BACKEND`: `process` or `docker`), waits for `/ping` and one real explanation,

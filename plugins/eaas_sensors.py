@@ -17,7 +17,8 @@ class NewExplainerSensor(BaseSensorOperator):
     (``registered_model``, default ``<classifier name>-explainer``) that explains the weights the
     classifier URI names now, or the newest gated fast explainer trained from it when there is
     one (``dlexplain.serving.redeploy.serving_target``), so explaining another model never
-    changes what is served. Compares
+    changes what is served. A version registered by another user is skipped, and the log says
+    which and why (``dlexplain.tracking.provenance``). Compares
     MLflow's model registry with the EaaS state file ``state_path`` (the DAG passes
     ``DLEXPLAIN_EAAS_STATE_PATH``). Runs in ``reschedule`` mode by default, so it holds no worker
     slot between pokes; its XCom value is the deploy target, an ``ExplainerRef`` as JSON.

@@ -264,6 +264,8 @@ def test_the_sensor_deploys_the_first_explainer_container(stack, airflow, mlflow
     refused = _unauthenticated_spark_app(stack, docker_client)
     assert "exit=" in refused and "exit=0" not in refused and "counted" not in refused, \
         refused[-3000:]
+    assert "Failed to connect to master" in refused and "Expected SaslMessage" in refused, \
+        refused[-3000:]  # refused for its missing authentication, not for anything else
 
 
 def test_ui_trigger_form_then_the_sensor_replaces_the_container(stack, airflow, mlflow_admin,
@@ -337,12 +339,15 @@ def test_a_broken_explainer_leaves_the_old_container_serving(stack, airflow, mlf
 
 
 def _register_as_another_user(stack: Stack) -> dict:
-    """A user ``mallory`` (member: may create; reads; EDIT on the explainer) logs the
-    champion's explainer into an experiment of its own, registered as a version of
-    the stack's explainer; that version's ref."""
+    """A user ``mallory`` (member: may create; reads; EDIT on the explainer by mistake) registers
+    a version of the stack's explainer from a run and a model of its own, in an experiment of its
+    own, tagged as the champion's explainer (the sensor decides from the registry, before any
+    file is read: ``tests/tracking/test_users.py`` does the same with the real files); that
+    version's run id and number."""
+    from mlflow import MlflowClient
     from mlflow.server.auth.client import AuthServiceClient
 
-    from dlexplain.tracking.users import PIPELINE_ROLE, READER_ROLE, WORKSPACE
+    from dlexplain.tracking.users import PIPELINE_ROLE, READER_ROLE, WORKSPACE, _as_user
 
     password = "mallory-password-0123456789"
     admin = AuthServiceClient(stack.url("MLFLOW_PORT"))
@@ -351,14 +356,18 @@ def _register_as_another_user(stack: Stack) -> dict:
         if role.name in (PIPELINE_ROLE, READER_ROLE):
             admin.assign_role("mallory", role.id)
     admin.grant_user_permission("mallory", "registered_model", EXPLAINER, "EDIT")
-    code = ("import json; from dlexplain.explain.config import ExplainerConfig; "
-            "from dlexplain.tracking.registry import ExplainerSpec, log_explainer; "
-            "print(json.dumps(log_explainer('models:/sentiment-classifier@champion', "
-            "ExplainerSpec(ExplainerConfig(max_evals=60)), 'mallory-explainers', "
-            f"registered_model_name='{EXPLAINER}').to_json_dict()))")
-    logged = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=900, cwd=REPO,
-                            env={**os.environ, "MLFLOW_TRACKING_USERNAME": "mallory",
-                                 "MLFLOW_TRACKING_PASSWORD": password})
-    assert logged.returncode == 0, logged.stderr[-3000:]
-    return json.loads(logged.stdout.strip().splitlines()[-1])
+    with _as_user("mallory", password):
+        client = MlflowClient()
+        newest = max(client.search_model_versions(f"name = '{EXPLAINER}'"),
+                     key=lambda v: int(v.version))
+        tags = client.get_run(newest.run_id).data.tags  # the champion's explainer's tags
+        experiment = client.create_experiment("mallory-explainers")
+        run = client.create_run(experiment, tags={k: v for k, v in tags.items()
+                                                  if k.startswith("dlexplain.")})
+        model = client.create_logged_model(experiment, name="explainer",
+                                           source_run_id=run.info.run_id)
+        client.finalize_logged_model(model.model_id, "READY")
+        client.set_terminated(run.info.run_id)
+        version = client.create_model_version(EXPLAINER, model.model_uri, run.info.run_id,
+                                              model_id=model.model_id)
+    return {"run_id": run.info.run_id, "version": str(version.version)}

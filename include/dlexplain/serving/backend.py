@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from pathlib import Path
 
@@ -9,6 +10,14 @@ from dlexplain.serving.deployment import Deployment, DeploymentState
 from dlexplain.tracking.registry import ExplainerRef
 from dlexplain.tracking.request_limits import RequestLimits
 from dlexplain.tracking.trust import NO_PICKLE
+
+
+#: How this process's MLflow client transfers artifacts, which its scoring servers share: in the
+#: stack they download through MLflow's proxy (their network reaches no object store), and
+#: explainers come only from the trusted experiment.
+SHARED_SETTINGS = ("MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD", "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD",
+                   "MLFLOW_HTTP_REQUEST_TIMEOUT", "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+                   "DLEXPLAIN_TRUSTED_EXPERIMENT")
 
 
 class DeployBackend(ABC):
@@ -22,9 +31,10 @@ class DeployBackend(ABC):
         self.tracking_uri = tracking_uri
         self.host = host
         #: environment of every scoring server: where MLflow is (and its own MLflow user, from
-        #: ``credentials``), the request limits, and no pickle ever deserialized (MLflow 3
-        #: allows it unless told otherwise)
-        self.server_env = {"MLFLOW_TRACKING_URI": tracking_uri, **limits.environment(),
+        #: ``credentials``), the request limits, :data:`SHARED_SETTINGS`, and no pickle ever
+        #: deserialized (MLflow 3 allows it unless told otherwise)
+        shared = {name: os.environ[name] for name in SHARED_SETTINGS if name in os.environ}
+        self.server_env = {"MLFLOW_TRACKING_URI": tracking_uri, **limits.environment(), **shared,
                            NO_PICKLE[0]: NO_PICKLE[1], **(credentials or {})}
 
     @property

@@ -132,12 +132,9 @@ def backend_from_settings(tracking_uri: str, settings: Settings) -> DeployBacken
     if settings.eaas_backend == "docker":
         from dlexplain.serving.docker import DockerBackend
 
-        # a process backend's servers inherit the DLEXPLAIN_ settings; a container is told
-        trusted = ({"DLEXPLAIN_TRUSTED_EXPERIMENT": settings.trusted_experiment}
-                   if settings.trusted_experiment else {})
         return DockerBackend(settings.eaas_state_path, image=settings.eaas_image,
                              network=settings.eaas_docker_network,
-                             memory_mb=settings.eaas_memory_mb, environment=trusted, **options)
+                             memory_mb=settings.eaas_memory_mb, **options)
     from dlexplain.serving.process import ProcessBackend
 
     return ProcessBackend(settings.eaas_state_path, **options)

@@ -190,7 +190,7 @@ def _start_unauthenticated_spark_app(stack: Stack, docker_client) -> None:
     """spark-submit to the stack's master from the scheduler's container, without the secret
     its SPARK_SUBMIT_OPTS hold (in the background; :func:`_unauthenticated_spark_app` waits)."""
     app = ("from pyspark.sql import SparkSession; "
-           "print('counted', SparkSession.builder.getOrCreate().range(3).count())")
+           "print('rows=' + str(SparkSession.builder.getOrCreate().range(3).count()))")
     script = (f"echo \"{app}\" > /tmp/unauthenticated.py; env -u SPARK_SUBMIT_OPTS timeout 300 "
               "spark-submit --master spark://spark-rpc:7077 --conf spark.authenticate=false "
               "--conf spark.driver.host=airflow-scheduler --conf spark.driver.bindAddress=0.0.0.0 "
@@ -262,7 +262,7 @@ def test_the_sensor_deploys_the_first_explainer_container(stack, airflow, mlflow
     assert reached.pop("mlflow:5000") == "open" and "open" not in reached.values(), reached
     # the Spark master refused the application without the secret
     refused = _unauthenticated_spark_app(stack, docker_client)
-    assert "exit=" in refused and "exit=0" not in refused and "counted" not in refused, \
+    assert "exit=" in refused and "exit=0" not in refused and "rows=3" not in refused, \
         refused[-3000:]
     assert "Failed to connect to master" in refused and "Expected SaslMessage" in refused, \
         refused[-3000:]  # refused for its missing authentication, not for anything else

@@ -15,13 +15,16 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.server.auth.client import AuthServiceClient
 
+from dlexplain.errors import ModelError
 from dlexplain.explain.config import ExplainerConfig
 from dlexplain.serving.checks import ServingError
 from dlexplain.serving.process import ProcessBackend
 from dlexplain.serving.redeploy import redeploy
-from dlexplain.tracking.registry import ExplainerSpec, explainer_for, log_explainer
+from dlexplain.tracking.registry import (ExplainerRef, ExplainerSpec, explainer_for,
+                                         log_explainer, register_classifier)
 from dlexplain.tracking.runs import EXPLAINERS_EXPERIMENT
 from dlexplain.tracking.server import start_server, stop_server
+from dlexplain.tracking.sources import describe_source
 from dlexplain.tracking.trust import UntrustedExplainer, check_trusted
 from dlexplain.tracking.users import (PIPELINE_ROLE, STACK_USERS, WORKSPACE, _as_user,
                                       credentials)
@@ -31,6 +34,7 @@ pytestmark = pytest.mark.slow
 PASSWORDS = {var: f"{user}-pass-0123456789" for user, var in STACK_USERS.items()}
 ADMIN = {"MLFLOW_TRACKING_USERNAME": "admin", "MLFLOW_TRACKING_PASSWORD": "admin-pass-0123456789"}
 REFUSED = "PERMISSION_DENIED|Permission denied"
+CLASSIFIER = "users-classifier"
 
 
 def _users_command(url: str) -> subprocess.CompletedProcess:
@@ -111,6 +115,25 @@ def test_each_client_its_own_user(tmp_path, tiny_model_dir, monkeypatch):
                 check_trusted(foreign)  # never loaded
             again = log_explainer(tiny_model_dir, ExplainerSpec(ExplainerConfig(max_evals=20)))
             assert again.version == ref.version  # never reused
+            register_classifier(tiny_model_dir, CLASSIFIER)
+        # a logged model made elsewhere that names the pipeline's run as its source
+        with _as_user(*ADMIN.values()):
+            client = MlflowClient()
+            elsewhere = client.create_experiment("elsewhere")
+            model = client.create_logged_model(elsewhere, source_run_id=ref.run_id)
+            client.finalize_logged_model(model.model_id, "READY")
+            with pytest.raises(UntrustedExplainer, match="was not logged by its run"):
+                check_trusted(ExplainerRef.of_uri(model.model_uri))
+            admin.grant_user_permission("mallory", "registered_model", CLASSIFIER, "EDIT")
+        # the classifier's alias moved to a version another user registered
+        with _as_user(*_as("mallory").values()):
+            register_classifier(tiny_model_dir, CLASSIFIER, experiment="mallory-explainers")
+        with _as_user(*_as("airflow").values()):
+            with pytest.raises(ModelError, match="version 2 of users-classifier, which is not the "
+                                                 "pipeline's"):
+                describe_source(f"models:/{CLASSIFIER}@champion")  # what prepare resolves
+            register_classifier(tiny_model_dir, CLASSIFIER)  # the pipeline's version again
+            assert describe_source(f"models:/{CLASSIFIER}@champion").registered_version == "1"
 
             with pytest.raises(ServingError, match="rolled back"):  # a server with a bad password
                 redeploy(backend, ref, 120)

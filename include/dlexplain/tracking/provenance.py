@@ -43,28 +43,42 @@ def run_problem(run) -> str | None:
     return None
 
 
-def version_problem(version) -> str | None:
-    """Why the registered ``version`` (an MLflow ``ModelVersion``) is not the pipeline's: its
-    source is not the model its run logged, or that run is not in the trusted experiment."""
+def source_problem(source: str, run_id: str) -> str | None:
+    """Why the model ``source`` is not the one run ``run_id`` logged (a ``models:/<logged model
+    id>`` of that run, in its experiment), or that run is not the pipeline's; else None."""
     from mlflow import MlflowClient
-
     from mlflow.exceptions import MlflowException
 
     client = MlflowClient()
-    match = _LOGGED_MODEL.match(version.source or "")
-    if not match or not version.run_id:
-        return f"its source {version.source!r} is not a model its run logged"
+    match = _LOGGED_MODEL.match(source or "")
+    if not match or not run_id:
+        return f"its source {source!r} is not a model its run logged"
     try:
         model = client.get_logged_model(match["id"])
-        run = client.get_run(version.run_id)
+        run = client.get_run(run_id)
     except MlflowException as err:
         if err.error_code not in _NOT_OURS:
             raise  # the server away: a retry may heal it
-        return (f"its run {version.run_id} or source {version.source!r} is not readable here "
+        return (f"its run {run_id} or source {source!r} is not readable here "
                 f"({err.error_code}): registered by another user")
-    if model.source_run_id != version.run_id or model.experiment_id != run.info.experiment_id:
-        return (f"its source {version.source!r} was not logged by its run {version.run_id} "
+    if model.source_run_id != run_id or model.experiment_id != run.info.experiment_id:
+        return (f"its source {source!r} was not logged by its run {run_id} "
                 f"(logged by run {model.source_run_id!r} in experiment {model.experiment_id})")
+    return run_problem(run)
+
+
+def version_problem(version) -> str | None:
+    """Why the registered ``version`` (an MLflow ``ModelVersion``) is not the pipeline's: its
+    source is not the model its run logged, or that run is not in the trusted experiment."""
+    return source_problem(version.source, version.run_id)
+
+
+def uri_problem(model_uri: str, run) -> str | None:
+    """Why the unregistered ``model_uri`` of ``run`` is not the pipeline's: a logged model's URI
+    must be that run's (:func:`source_problem`); a ``runs:/`` URI resolves in the run's own
+    experiment, so the run decides."""
+    if _LOGGED_MODEL.match(model_uri):
+        return source_problem(model_uri, run.info.run_id)
     return run_problem(run)
 
 

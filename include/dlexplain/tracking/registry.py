@@ -271,8 +271,11 @@ def register_classifier(folder: Path, name: str = DEFAULT_REGISTERED_CLASSIFIER,
     check_classifier(folder)
     client = MlflowClient()
     digest = folder_digest(folder)
-    found = own_versions(client.search_model_versions(where({"name": name,
-                                                             tag(TAG_FOLDER_DIGEST): digest})))
+    # the digest read from the run too: a version's tags are anyone's with EDIT on the model,
+    # a run's in the trusted experiment only the pipeline's
+    found = [v for v in own_versions(client.search_model_versions(
+                 where({"name": name, tag(TAG_FOLDER_DIGEST): digest})))
+             if client.get_run(v.run_id).data.tags.get(TAG_FOLDER_DIGEST) == digest]
     if found:
         version = str(min(int(v.version) for v in found))
     else:

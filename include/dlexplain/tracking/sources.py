@@ -90,6 +90,8 @@ def _registered_version(uri: str, match: re.Match) -> tuple[str, str, str]:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
+    from dlexplain.tracking.provenance import version_problem
+
     client, name = MlflowClient(), match["name"]
     try:
         if match["alias"]:
@@ -100,6 +102,10 @@ def _registered_version(uri: str, match: re.Match) -> tuple[str, str, str]:
         if not is_deterministic(err):
             raise  # the server away: the caller's retries may heal it
         raise ModelError(f"cannot resolve {uri!r}: {err.message}") from err
+    reason = version_problem(found)
+    if reason:  # e.g. an alias moved to a version another user registered
+        raise ModelError(f"{uri!r} is version {found.version} of {name}, which is not the "
+                         f"pipeline's: {reason}")
     return name, str(found.version), found.run_id or found.source
 
 

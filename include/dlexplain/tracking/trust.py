@@ -71,7 +71,7 @@ def metadata_problem(ref: ExplainerRef) -> str | None:
     pipeline's own, run FINISHED and tagged as an explainer), or None."""
     from mlflow import MlflowClient
 
-    from dlexplain.tracking.provenance import run_problem, version_problem
+    from dlexplain.tracking.provenance import uri_problem, version_problem
     from dlexplain.tracking.runs import KIND_EXPLAINER, KIND_FAST, TAG_KIND
 
     client = MlflowClient()
@@ -90,7 +90,7 @@ def metadata_problem(ref: ExplainerRef) -> str | None:
         return f"its run {ref.run_id} is {run.info.status}, not FINISHED"
     if run.data.tags.get(TAG_KIND) not in (KIND_EXPLAINER, KIND_FAST):
         return f"its run {ref.run_id} is not tagged {TAG_KIND}={KIND_EXPLAINER} or {KIND_FAST}"
-    return None if registered else run_problem(run)
+    return None if registered else uri_problem(ref.model_uri, run)
 
 
 #: What ``saved_input_example_info`` says when we log (MLflow opens the files it names).

@@ -111,7 +111,8 @@ def ensure_pipeline_resources(tracking_uri: str, password: str) -> list[str]:
 
 
 def _grant_manage(admin, resource_type: str, resource_id: str) -> None:
-    """The pipeline's user manages the resource (kept when it already does)."""
+    """The pipeline's user manages the resource (a grant it holds already is kept: it has one
+    only as the resource's creator, MANAGE, or from an earlier run of this)."""
     from mlflow.exceptions import RestException
 
     try:

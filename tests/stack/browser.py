@@ -16,7 +16,8 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.stack.stack import artifact_path
+from dlexplain.tracking.runs import artifact_page
+from tests.stack.stack import artifact_path, run_id_of
 
 # without the background-networking flags Chromium keeps dialling Google's hosts, refused here
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -125,7 +126,8 @@ def bar_plot_in_mlflow_ui(stack, report, size: tuple[int, int], out: Path) -> No
     user, password = stack.env["MLFLOW_ADMIN_USER"], stack.env["MLFLOW_ADMIN_PASSWORD"]
     token = base64.b64encode(f"{user}:{password}".encode()).decode()
     path = artifact_path(report.bar_plots[0])
-    page = f"{report.explanation_run_url}/artifacts/{path}"
+    run_id = run_id_of(report.explanation_run_url)
+    page = artifact_page(run_id, path, stack.url("MLFLOW_PORT"))  # the link dlexplain gives
     drawn = ("const img = arguments[0]; return img.complete && "
              "[img.naturalWidth, img.naturalHeight];")
     with chromium() as driver:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -28,6 +29,11 @@ ONE_SHOT = ("preflight", "minio-init", "mlflow-users", "airflow-init", "dlexplai
 def artifact_path(url: str) -> str:
     """The artifact path of a tracking server's ``get-artifact`` URL."""
     return parse_qs(urlparse(url).query)["path"][0]
+
+
+def run_id_of(url: str) -> str:
+    """The run id in an MLflow UI run page's URL (``…/runs/<id>[/…][?workspace=…]``)."""
+    return url.split("/runs/", 1)[1].split("?")[0].split("/")[0]
 
 
 def write_env(path: Path, cache_seed: Path) -> dict[str, str]:
@@ -145,10 +151,10 @@ class AirflowApi:
         return self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
 
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
-        """A task try's log, as text."""
+        """A task try's log, as text (its JSON: each event with its message)."""
         response = requests.get(
             f"{self.url}/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/"
-            f"{try_number}", headers={**self.headers, "Accept": "text/plain"},
+            f"{try_number}", headers={**self.headers, "Accept": "application/json"},
             params={"full_content": "true"}, timeout=60)
         assert response.ok, f"log of {task_id}: {response.status_code} {response.text[:500]}"
-        return response.text
+        return json.dumps(response.json()["content"])

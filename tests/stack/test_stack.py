@@ -22,7 +22,8 @@ import requests
 from dlexplain.serving.checks import PROBE_TEXT, invocations_payload
 from dlexplain.serving.docker import LABEL
 from dlexplain.serving.front import RUN_ID_HEADER
-from tests.stack.stack import PROJECT, REPO, artifact_path, AirflowApi, Stack, write_env
+from tests.stack.stack import (PROJECT, REPO, artifact_path, AirflowApi, Stack, run_id_of,
+                               write_env)
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(3600)]
 OUT = REPO / ".dlexplain" / "stack-test"
@@ -141,7 +142,7 @@ def _download(run_url: str, artifact_url: str) -> bytes:
 
     with tempfile.TemporaryDirectory() as tmp:
         return Path(MlflowClient().download_artifacts(
-            run_url.rsplit("/", 1)[-1], artifact_path(artifact_url), tmp)).read_bytes()
+            run_id_of(run_url), artifact_path(artifact_url), tmp)).read_bytes()
 
 
 def _production_run(mlflow_admin) -> str:
@@ -162,7 +163,8 @@ def test_nightly_run_succeeds_and_its_artifacts_are_in_s3(stack, airflow, mlflow
     report = explanation_report(mlflow_admin["MLFLOW_TRACKING_URI"], "explain_reviews", night)
     assert report.rows == "4" and report.rows_failed == "0"
     assert report.bar_plots
-    run_id = report.explanation_run_url.rsplit("/", 1)[-1]
+    run_id = run_id_of(report.explanation_run_url)
+    assert report.explanation_run_url.endswith("?workspace=default")  # the UI opens the run
     assert _download(report.explanation_run_url, report.bar_plots[0])[:8] == b"\x89PNG\r\n\x1a\n"
     # the bytes are in the S3 service's bucket (MLflow proxies them; clients hold no S3 keys)
     s3 = stack.containers(docker_client)["minio"]

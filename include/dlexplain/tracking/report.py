@@ -11,7 +11,7 @@ from dlexplain.tracking.quality_runs import QUALITY_PREFIX
 from dlexplain.tracking.runs import (EXPLANATIONS_EXPERIMENT, TAG_DAG_ID, TAG_EXPLAINER_RUN_ID,
                                      TAG_LOGICAL_DATE, TAG_OUTPUT, TAG_PARTITION, TAG_ROWS,
                                      TAG_ROWS_FAILED, artifact_page, artifact_url, batch_prefix,
-                                     find_run)
+                                     find_run, run_page)
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,7 @@ class RunReport:
 
 
 def _url(client: MlflowClient, tracking_uri: str, run_id: str) -> str:
-    run = client.get_run(run_id)
-    return f"{tracking_uri}/#/experiments/{run.info.experiment_id}/runs/{run_id}"
+    return run_page(tracking_uri, client.get_run(run_id).info.experiment_id, run_id)
 
 
 def explanation_report(tracking_uri: str, dag_id: str, logical_date: str) -> RunReport:

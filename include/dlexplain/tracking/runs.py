@@ -59,7 +59,26 @@ def artifact_page(run_id: str, path: str, tracking_uri: str | None = None) -> st
 
     base = tracking_uri or mlflow.get_tracking_uri()
     experiment = MlflowClient(base).get_run(run_id).info.experiment_id
-    return f"{base}/#/experiments/{experiment}/runs/{run_id}/artifacts/{path}"
+    return run_page(base, experiment, run_id, f"/artifacts/{path}")
+
+
+def run_page(base: str, experiment_id: str, run_id: str, tail: str = "") -> str:
+    """The MLflow UI's page of a run (``tail``: a sub-page such as ``/artifacts/<path>``); on a
+    server with workspaces (the stack) in the default one, which the UI asks for otherwise."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.credentials import get_default_host_creds
+    from mlflow.utils.server_info import (SERVER_INFO_WORKSPACES_ENABLED, ServerInfoRequestError,
+                                          fetch_server_info)
+    from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
+
+    url = f"{base}/#/experiments/{experiment_id}/runs/{run_id}{tail}"
+    try:
+        info = fetch_server_info(get_default_host_creds(base))
+    except (OSError, ServerInfoRequestError, MlflowException):
+        return url  # a link, not a reason to fail: the server is asked again on the next one
+    if info.status_code == 200 and (info.data or {}).get(SERVER_INFO_WORKSPACES_ENABLED):
+        return f"{url}?workspace={DEFAULT_WORKSPACE_NAME}"
+    return url
 
 
 def experiment_id(name: str) -> str:

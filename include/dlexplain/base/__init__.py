@@ -1,1 +1,2 @@
-"""What every concept builds on: atomic files, input tables, JSON records, local processes."""
+"""What every concept builds on: atomic files, input tables, JSON records, local processes,
+scoped environment variables."""

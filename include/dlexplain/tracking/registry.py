@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sys
 import tempfile
@@ -15,6 +14,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from dlexplain.base.environment import scoped_environ
 from dlexplain.base.records import Record
 from dlexplain.errors import ModelError
 from dlexplain.explain.config import ExplainerConfig
@@ -225,17 +225,12 @@ def log_explainer_model(run_id: str, classifier_folder: Path, spec: ExplainerSpe
     # example's validation reads a variable named like a key: the check allows neither
     from mlflow.environment_variables import MLFLOW_RECORD_ENV_VARS_IN_MODEL_LOGGING
 
-    record = os.environ.get(MLFLOW_RECORD_ENV_VARS_IN_MODEL_LOGGING.name)
     writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
-    os.environ[MLFLOW_RECORD_ENV_VARS_IN_MODEL_LOGGING.name] = "false"
     try:
-        info = _log_pyfunc(package, artifacts, spec, run_id, identity, tags, fast_folder)
+        with scoped_environ({MLFLOW_RECORD_ENV_VARS_IN_MODEL_LOGGING.name: "false"}):
+            info = _log_pyfunc(package, artifacts, spec, run_id, identity, tags, fast_folder)
     finally:
         sys.dont_write_bytecode = writes_bytecode
-        if record is None:
-            os.environ.pop(MLFLOW_RECORD_ENV_VARS_IN_MODEL_LOGGING.name, None)
-        else:
-            os.environ[MLFLOW_RECORD_ENV_VARS_IN_MODEL_LOGGING.name] = record
     logger.info("logged explainer run %s (model %s)", run_id, info.model_uri)
 
 

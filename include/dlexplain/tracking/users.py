@@ -17,9 +17,9 @@ someone else registered is told apart (:mod:`dlexplain.tracking.provenance`).
 from __future__ import annotations
 
 import logging
-import os
-from contextlib import contextmanager
 from typing import Mapping
+
+from dlexplain.base.environment import scoped_environ
 
 logger = logging.getLogger(__name__)
 
@@ -122,16 +122,9 @@ def _grant_manage(admin, resource_type: str, resource_id: str) -> None:
             raise
 
 
-@contextmanager
 def _as_user(user: str, password: str):
-    """MLflow requests in this block authenticate as ``user``."""
-    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")}
-    os.environ.update(credentials(user, password))
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+    """MLflow requests in the ``with`` block authenticate as ``user``."""
+    return scoped_environ(credentials(user, password))
 
 
 def credentials(user: str, password: str) -> dict[str, str]:

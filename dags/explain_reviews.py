@@ -56,6 +56,7 @@ from dag_defaults import classifier_params, dag_defaults
 from dlexplain_assets import DRIFT_ALIAS, DRIFT_DETECTED, EXPLAINED_REVIEWS
 from fail_fast import BatchExplainOperator, fail_fast
 
+from dlexplain.base.tables import INPUT_FORMATS
 from dlexplain.config import Settings
 from dlexplain.explain.config import MAX_MAX_EVALS, MIN_MAX_EVALS
 from dlexplain.quality.drift import THRESHOLD
@@ -74,9 +75,14 @@ SETTINGS = Settings.from_env()
     params={
         **classifier_params("the classifier to explain", SETTINGS.source_model),
         "dataset_path_template": Param(DATASET_TEMPLATE, type="string", minLength=1,
-                                       description="input partition: Parquet, CSV or JSON lines, "
-                                                   "a path or URI (s3://...); placeholders {ds}, "
+                                       description="input partition: Parquet, CSV or JSON lines "
+                                                   "(a file or a folder of files, gzip too), a "
+                                                   "path or URI (s3://...); placeholders {ds}, "
                                                    "{data_dir}, {home}"),
+        "input_format": Param(None, type=["null", "string"], enum=[None, *INPUT_FORMATS],
+                              description="read the input as this format (empty: from the "
+                                          "suffix of the file or of the folder's files; .gz "
+                                          "and Spark's _SUCCESS/.crc files understood)"),
         "output_path_template": Param(OUTPUT_TEMPLATE, type="string",
                                       minLength=1, description="output Parquet folder"),
         "partition_date": Param(None, type=["null", "string"], format="date",
@@ -132,7 +138,8 @@ def explain_reviews():
         return prepare_run(day, dataset_template=params["dataset_path_template"],
                            output_template=params["output_path_template"],
                            text_column=params["text_column"], source=params["source_model"],
-                           class_to_plot=params["class_to_plot"], settings=SETTINGS).to_json_dict()
+                           class_to_plot=params["class_to_plot"], settings=SETTINGS,
+                           input_format=params["input_format"]).to_json_dict()
 
     @task(multiple_outputs=True)
     @fail_fast
@@ -155,6 +162,7 @@ def explain_reviews():
         application_args=[
             "--model-uri", explainer["model_uri"],
             "--input", plan["input"],
+            "--format", plan["input_format"],
             "--output", plan["output"],
             "--text-column", "{{ params.text_column }}",
             "--id-column", "{{ params.id_column }}",

@@ -17,7 +17,7 @@ import pytest
 
 from dlexplain.config import Settings
 from dlexplain.tracking.server import start_server, stop_server
-from tests.tiny_model import (make_tiny_distilbert, make_tiny_model, make_tiny_roberta,
+from tests.tiny_model import (FAMILIES, make_tiny_distilbert, make_tiny_model, make_tiny_roberta,
                               make_tiny_sentiment_model)
 
 
@@ -104,16 +104,19 @@ def tiny_model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_family_dirs(tmp_path_factory, settings):
-    """One saved tiny classifier per supported family: BERT (2 labels), DistilBERT (3 labels),
-    RoBERTa (byte-level BPE trained on the packaged IMDb reviews)."""
+    """One saved tiny classifier per supported family (``tests.tiny_model.FAMILIES``): BERT and
+    DistilBERT (WordPiece), RoBERTa and GPT-2 (byte-level BPE), XLM-R and DeBERTa-v2
+    (SentencePiece Unigram), Llama (BPE with byte fallback); tokenizers trained on the packaged
+    IMDb reviews."""
     from dlexplain.defaults import load_reviews
 
     texts = load_reviews(settings.cache_dir)["text"].head(2000).tolist()
-    folders = {name: tmp_path_factory.mktemp(f"tiny-{name}")
-               for name in ("bert", "distilbert", "roberta")}
-    make_tiny_model(folders["bert"])
-    make_tiny_distilbert(folders["distilbert"])
-    make_tiny_roberta(texts, folders["roberta"])
+    folders = {name: tmp_path_factory.mktemp(f"tiny-{name}") for name in FAMILIES}
+    for name, (build, uses_texts) in FAMILIES.items():
+        if uses_texts:
+            build(texts, folders[name])
+        else:
+            build(folders[name])
     return folders
 
 

@@ -37,6 +37,8 @@ class PartitionPlan(Record):
     output: str
     tracking_uri: str
     python: str
+    #: how the input is read: ``parquet``, ``csv`` or ``json`` (given, or detected in prepare)
+    input_format: str = "parquet"
 
 
 @dataclass(frozen=True)
@@ -109,13 +111,16 @@ def fill_template(template: str, fields: dict[str, str]) -> str:
 
 
 def plan_partition(ds: str, dataset_template: str, output_template: str,
-                   settings: Settings, *, text_column: str = "text") -> PartitionPlan:
+                   settings: Settings, *, text_column: str = "text",
+                   input_format: str | None = None) -> PartitionPlan:
     """Resolve the day's paths (``{ds}``, ``{data_dir}``, ``{home}`` placeholders); the input
-    must exist (locally or on any filesystem pyarrow reads) and have ``text_column``."""
+    must exist (locally or on any filesystem pyarrow reads), be readable as ``input_format``
+    (None: detected from the suffixes, ``base.tables.detect_format``) and have
+    ``text_column``."""
     import mlflow
 
     from dlexplain.base.paths import confined
-    from dlexplain.base.tables import input_columns
+    from dlexplain.base.tables import detect_format, input_columns
     from dlexplain.spark.summary import foreign_output
 
     fields = {"ds": ds, "data_dir": str(settings.data_dir.resolve()),
@@ -127,17 +132,20 @@ def plan_partition(ds: str, dataset_template: str, output_template: str,
     if foreign:
         raise DataError(foreign)
     try:
-        columns = input_columns(source)
+        fmt = detect_format(source, input_format)
+        columns = input_columns(source, fmt)
     except DataError as err:
         raise DataError(f"{err} (template {dataset_template!r})") from err
     if text_column not in columns:
         raise DataError(f"text column {text_column!r} is not in the input's columns {columns}")
     return PartitionPlan(ds=ds, partition=f"ds={ds}", input=source, output=target,
-                         tracking_uri=mlflow.get_tracking_uri(), python=sys.executable)
+                         tracking_uri=mlflow.get_tracking_uri(), python=sys.executable,
+                         input_format=fmt)
 
 
 def prepare_run(ds: str, *, dataset_template: str, output_template: str, text_column: str,
-                source: str, class_to_plot: str | None, settings: Settings) -> PartitionPlan:
+                source: str, class_to_plot: str | None, settings: Settings,
+                input_format: str | None = None) -> PartitionPlan:
     """Everything a run can check before Spark starts: the partition (:func:`plan_partition`),
     that the source model's config is readable, and that ``class_to_plot`` (None: every class
     a batch predicts) is one of its classes. Fails with a ``DlexplainError`` saying what is
@@ -145,7 +153,7 @@ def prepare_run(ds: str, *, dataset_template: str, output_template: str, text_co
     from dlexplain.tracking.sources import describe_source, source_labels
 
     plan = plan_partition(ds, dataset_template, output_template, settings,
-                          text_column=text_column)
+                          text_column=text_column, input_format=input_format)
     names = source_labels(describe_source(_source_location(source, settings)))
     if class_to_plot is not None and class_to_plot not in names:
         raise DataError(f"class_to_plot {class_to_plot!r} is not a class of {source!r}; "
@@ -336,7 +344,8 @@ class DriftCheck(Record):
 def measure_night(*, dag_id: str, run_id: str, plan: PartitionPlan) -> NightQuality:
     """The night's global token importance (table, top tokens, signed plot per class) and its
     metrics (rows, errors, mean faithfulness, and a fast+audit night's ``audit_*`` fidelity of
-    the fast rows to the exact audit rows), into the night run and the DAG's trend run."""
+    the fast rows to the exact audit rows; the largest additivity error and the rows refused
+    over every row of the night), into the night run and the DAG's trend run."""
     from dlexplain.explain.table import read_explanations, summarize
     from dlexplain.quality import faithfulness
     from dlexplain.quality.importance import classes, token_importance
@@ -351,6 +360,8 @@ def measure_night(*, dag_id: str, run_id: str, plan: PartitionPlan) -> NightQual
     counts = summarize(results)
     audit = read_audit(plan.output)
     metrics = {"rows_total": counts["rows"], "rows_failed_total": counts["failed"],
+               "rows_refused_total": counts["refused"],
+               "max_additivity_error": counts["max_additivity_error"] or 0.0,
                **faithfulness.summarize(results),
                **audit_fidelity(results, [] if audit is None else read_explanations(audit))}
     log_night_metrics(dag_id, plan.ds, run_id, metrics)

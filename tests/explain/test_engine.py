@@ -123,16 +123,36 @@ def test_a_text_whose_model_call_raises_fails_alone(tiny_classifier, monkeypatch
     others are explained as they would be without it."""
     explainer = Explainer(tiny_classifier, ExplainerConfig(max_evals=40, batch_size=16))
     expected = explainer.explain(GOOD)
-    forward = tiny_classifier.predict_proba
+    forward = tiny_classifier.predict_token_ids
+    poison = tiny_classifier.tokenizer.convert_tokens_to_ids("waste")
 
-    def poisoned(texts):
-        if any("poison" in text for text in texts):
+    def poisoned(rows):
+        if any(poison in row for row in rows):
             raise RuntimeError("CUDA error: device-side assert triggered")
-        return forward(texts)
+        return forward(rows)
 
-    monkeypatch.setattr(tiny_classifier, "predict_proba", poisoned)
-    results = explainer.explain([GOOD[0], "poison pill", GOOD[1], GOOD[2]])
+    monkeypatch.setattr(tiny_classifier, "predict_token_ids", poisoned)
+    results = explainer.explain([GOOD[0], "waste pill", GOOD[1], GOOD[2]])
     assert [r.ok for r in results] == [True, False, True, True]
     assert "RuntimeError: CUDA error" in results[1].error
     for got, want in zip([results[0], *results[2:]], expected):
         np.testing.assert_allclose(got.values, want.values, atol=1e-6)
+
+
+def test_progress_is_logged_within_a_lockstep_group(tiny_classifier, caplog, monkeypatch):
+    """One lock-step group holds every text, so it ends all at once: progress is reported from
+    its rounds, at least every PROGRESS_EVERY_S seconds of work (here 0: every round)."""
+    import logging
+    import re
+
+    from dlexplain.explain import engine
+
+    monkeypatch.setattr(engine, "PROGRESS_EVERY_S", 0.0)
+    texts = GOOD * 3
+    with caplog.at_level(logging.INFO, logger="dlexplain.explain.engine"):
+        Explainer(tiny_classifier, ExplainerConfig(max_evals=40, parallel_texts=len(texts))
+                  ).explain(texts)
+    done = [int(m[1]) for m in (re.search(r"explained (\d+) of 9 texts", r.getMessage())
+                                for r in caplog.records) if m]
+    assert len(done) > 3 and done == sorted(done) and done[-1] == 9
+    assert any(0 < d < 9 for d in done)  # reported while the group was still running

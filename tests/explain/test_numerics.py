@@ -63,6 +63,7 @@ def test_the_engine_explains_with_the_resolved_backend(tiny_classifier, monkeypa
     assert classifier.backend == "fp32"
     explainer = Explainer(classifier, ExplainerConfig(max_evals=20, backend="auto"))
     assert explainer.config.backend == "fp32"
-    assert explainer.config.fingerprint() == ExplainerConfig(max_evals=20).fingerprint()
+    assert explainer.config.fingerprint() == ExplainerConfig(max_evals=20,
+                                                                masking="text").fingerprint()
     with pytest.raises(ConfigError, match="bf16"):
         Explainer(classifier, ExplainerConfig(backend="bf16"))

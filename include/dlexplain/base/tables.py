@@ -5,35 +5,80 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import pandas as pd
-
 from dlexplain.base.files import atomic_write_bytes
 from dlexplain.errors import DataError
 
-#: input format of a path by its suffix (a folder or no known suffix: Parquet)
+#: input format of a file by its suffix (before any compression suffix)
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "json", ".json": "json"}
-#: pandas reader of each input format (``json``: JSON lines)
-READERS = {
-    "parquet": pd.read_parquet,
-    "csv": pd.read_csv,
-    "json": lambda path: pd.read_json(path, lines=True),
-}
+#: the formats an input may be read as (``json``: JSON lines)
+INPUT_FORMATS = ("parquet", "csv", "json")
+#: compression suffixes a CSV or JSON-lines file may carry (pandas, pyarrow and Spark read them)
+COMPRESSIONS = (".gz", ".bz2", ".zst")
+#: how many file names an error message lists
+_SHOWN = 8
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """A DataFrame from a Parquet file or folder, a CSV or a JSON-lines file (by suffix)."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"input {str(path)!r} does not exist")
-    suffix = ".parquet" if path.is_dir() else path.suffix.lower()
-    if suffix not in FORMATS:
-        raise DataError(f"input {str(path)!r}: unknown format; use one of {sorted(FORMATS)}")
-    return READERS[FORMATS[suffix]](path)
+def format_of_name(name: str) -> str | None:
+    """``parquet``, ``csv`` or ``json`` for a file name by its suffix (``part-0.csv.gz``:
+    ``csv``), or None."""
+    stem = name.lower()
+    for compression in COMPRESSIONS:
+        stem = stem.removesuffix(compression)
+    return FORMATS.get(Path(stem).suffix)
 
 
-def input_format(path: str) -> str:
-    """``parquet``, ``csv`` or ``json`` (JSON lines) for an input path, by its suffix."""
-    return FORMATS.get(Path(path.rstrip("/")).suffix.lower(), "parquet")
+def _is_data(relative: str) -> bool:
+    """False for what Spark and Hadoop write beside the data (``_SUCCESS``, ``.part-0.crc``,
+    ``_temporary/``): any part of the path that starts with ``_`` or ``.``."""
+    return not any(part.startswith(("_", ".")) for part in relative.split("/"))
+
+
+def data_files(path: str) -> list[str] | None:
+    """The data files of a folder input (relative paths, sorted), or None for a file."""
+    from pyarrow import fs
+
+    filesystem, where = arrow_source(path)
+    info = filesystem.get_file_info(where)
+    if info.type == fs.FileType.NotFound:
+        raise DataError(f"input {path!r} does not exist")
+    if info.type != fs.FileType.Directory:
+        return None
+    found = filesystem.get_file_info(fs.FileSelector(where, recursive=True))
+    return sorted(f.path[len(where):].lstrip("/") for f in found
+                  if f.type == fs.FileType.File and _is_data(f.path[len(where):].lstrip("/")))
+
+
+def _shown(names: list[str]) -> str:
+    more = f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else ""
+    return ", ".join(names[:_SHOWN]) + more
+
+
+def detect_format(path: str, requested: str | None = None) -> str:
+    """The format an input is read as: ``requested`` when given, else the suffix of the file
+    or of every data file of the folder (Spark's ``part-*`` files; ``_SUCCESS``, ``.crc`` and
+    other ``_``/``.`` files ignored; ``.gz`` and other compression suffixes looked through).
+    :class:`DataError` naming the files seen when a folder's files disagree or none says."""
+    if requested is not None:
+        if requested not in INPUT_FORMATS:
+            raise DataError(f"input format {requested!r} is not one of {INPUT_FORMATS}")
+        return requested
+    files = data_files(path)
+    if files is None:
+        found = format_of_name(path.rstrip("/").rsplit("/", 1)[-1])
+        if found is None:
+            raise DataError(f"input {path!r}: its suffix names no format; use one of "
+                            f"{sorted(FORMATS)} (optionally {'/'.join(COMPRESSIONS)}), or set "
+                            "input_format")
+        return found
+    if not files:
+        raise DataError(f"input folder {path!r} holds no data files")
+    formats = {format_of_name(f) for f in files}
+    if len(formats) == 1 and None not in formats:
+        return formats.pop()
+    if formats == {None}:  # files without a suffix: Parquet, as Spark and Hive write them
+        return "parquet"
+    raise DataError(f"input folder {path!r} mixes formats or holds files of no known format "
+                    f"({_shown(files)}); set input_format, or keep one format per folder")
 
 
 def arrow_source(path: str):
@@ -51,20 +96,28 @@ def arrow_source(path: str):
 
 def open_dataset(path: str, fmt: str | None = None):
     """A ``pyarrow.dataset.Dataset`` of a Parquet, CSV or JSON-lines input (a file or a folder
-    of files, local or on any filesystem pyarrow reaches); nothing is read but its schema.
-    :class:`DataError` when it is missing or unreadable."""
+    of files, compressed or not, local or on any filesystem pyarrow reaches; ``fmt`` None:
+    :func:`detect_format`); nothing is read but its schema. :class:`DataError` when it is
+    missing or unreadable as ``fmt``, naming the files seen."""
     import pyarrow.dataset as ds
-    from pyarrow import fs
 
+    fmt = name = detect_format(path, fmt)
     filesystem, where = arrow_source(path)
+    if name == "csv":  # quoted fields may hold newlines (reviews do)
+        from pyarrow import csv
+
+        fmt = ds.CsvFileFormat(parse_options=csv.ParseOptions(newlines_in_values=True))
     try:
-        if filesystem.get_file_info(where).type == fs.FileType.NotFound:
-            raise DataError(f"input {path!r} does not exist")
-        return ds.dataset(where, filesystem=filesystem, format=fmt or input_format(path))
-    except DataError:
-        raise
+        return ds.dataset(where, filesystem=filesystem, format=fmt)
     except Exception as err:  # pyarrow: unreadable file, wrong format, no access
-        raise DataError(f"cannot read input {path!r}: {err}") from err
+        files = data_files(path)
+        seen = f"; files seen: {_shown(files)}" if files else ""
+        raise DataError(f"cannot read input {path!r} as {name}: {err}{seen}") from err
+
+
+def read_table(path: str | Path, fmt: str | None = None):
+    """A pandas DataFrame of a whole input (see :func:`open_dataset`)."""
+    return open_dataset(str(path), fmt).to_table().to_pandas()
 
 
 def input_columns(path: str, fmt: str | None = None) -> list[str]:

@@ -32,6 +32,16 @@ def class_labels(config) -> tuple[str, ...]:
     return tuple(config.id2label[i] for i in range(config.num_labels))
 
 
+def pad_token_id(tokenizer) -> int:
+    """The id to pad rows with: the pad token's, else the end of text's, else the unknown
+    token's (a model that attends to the mask ignores it; a decoder-only one stops before it)."""
+    for name in ("pad_token_id", "eos_token_id", "unk_token_id"):
+        found = getattr(tokenizer, name, None)
+        if found is not None:
+            return int(found)
+    raise ModelError("the tokenizer has no pad, end-of-text or unknown token to pad rows with")
+
+
 class TextClassifier:
     """Callable ``texts -> probabilities`` of shape (n, classes), batched with dynamic padding.
 
@@ -58,6 +68,14 @@ class TextClassifier:
         self.max_length = int(min(max_length or limit, limit, tokenizer.model_max_length))
         self.use_batch_size(batch_size)
         self.evaluations = 0
+        #: the id rows are padded with: the tokenizer's pad token, else its end of text (a
+        #: decoder-only classifier such as GPT-2 or Llama has no pad token of its own)
+        self.pad_id = pad_token_id(tokenizer)
+        if getattr(config, "pad_token_id", None) is None:
+            # such a model finds each row's last token by this id and refuses batches without it
+            config.pad_token_id = self.pad_id
+            logger.info("the classifier has no pad token: rows are padded with id %d (%s)",
+                        self.pad_id, tokenizer.convert_ids_to_tokens(self.pad_id))
         #: BERT classifiers run the last layer for [CLS] only (``dlexplain.explain.cls_forward``)
         self.cls_forward = supports_cls_forward(self.model)
 
@@ -122,7 +140,7 @@ class TextClassifier:
         columns = list(encoded)
         lengths = np.array([len(ids) for ids in encoded["input_ids"]])
         order = np.argsort(lengths, kind="stable")
-        pad_id = self.tokenizer.pad_token_id or 0
+        pad_id = self.pad_id
         autocast = torch.autocast(self.device, dtype=torch.bfloat16,
                                   enabled=self.backend == "bf16")
         start = 0

@@ -21,6 +21,10 @@ from dlexplain.errors import ConfigError
 BACKENDS = ("auto", "fp32", "bf16")
 #: Torch devices: auto (CUDA when present), cpu or cuda.
 DEVICES = ("auto", "cpu", "cuda")
+#: How masked texts reach the model: ``auto`` (decided per tokenizer by probing it,
+#: ``dlexplain.explain.masking.choose_masking``), ``text`` (shap's string masker) or
+#: ``token_ids`` (the text's own token ids, masked positions set to the mask token).
+MASKINGS = ("auto", "text", "token_ids")
 #: shap's Partition explainer needs at least two evaluations (the empty and the full text).
 MIN_MAX_EVALS = 2
 #: The most evaluations per text any door accepts (params, CLI, settings, logged configs): 5x the
@@ -44,6 +48,7 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "max_tokens": (lambda v: v is None or _positive(v), "must be a positive integer or None"),
     "parallel_texts": (_positive, "must be a positive integer"),
     "backend": (lambda v: v in BACKENDS, f"must be one of {BACKENDS}"),
+    "masking": (lambda v: v in MASKINGS, f"must be one of {MASKINGS}"),
 }
 
 
@@ -78,6 +83,9 @@ class ExplainerConfig:
     #: Model numerics: "fp32" (equal to shap on the pipeline), "bf16" (faster where native,
     #: approximate) or "auto" (the faster of the two on the machine that runs it).
     backend: str = "fp32"
+    #: "auto" (probe the tokenizer), "text" or "token_ids"; an explainer stores its resolved
+    #: choice here, so a logged explainer masks as it did when it was built.
+    masking: str = "auto"
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -99,7 +107,7 @@ class ExplainerConfig:
         """The config whose :meth:`to_dict` was logged as strings (MLflow params); other keys
         are ignored."""
         def parse(name: str, raw: str):
-            if name == "backend":
+            if name in ("backend", "masking"):
                 return raw
             return None if raw == "None" else int(raw)
 
@@ -108,7 +116,8 @@ class ExplainerConfig:
 
     def fingerprint(self) -> str:
         """Stable short hash of the settings that change explanation values (``auto`` is its
-        own value here: resolve it with the machine's choice to key what it computed)."""
+        own value here, for the backend and the masking: resolve it with the explainer's
+        choice to key what it computed)."""
         relevant = {"max_evals": self.max_evals, "max_tokens": self.max_tokens,
-                    "algorithm": ALGORITHM, "backend": self.backend}
+                    "algorithm": ALGORITHM, "backend": self.backend, "masking": self.masking}
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 import unicodedata
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
@@ -18,7 +19,7 @@ from dlexplain.base.bounds import WorkAbandoned, check_bound
 from dlexplain.errors import ConfigError
 from dlexplain.explain.classifier import TextClassifier
 from dlexplain.explain.config import ExplainerConfig
-from dlexplain.explain.masking import is_byte_level, text_masker
+from dlexplain.explain.masking import choose_masking, text_masker
 from dlexplain.explain.numerics import auto_backend
 from dlexplain.explain.row import TextExplanation
 
@@ -28,6 +29,15 @@ _KEEP_CONTROL = {"\t", "\n", "\r"}
 #: Seed of the random state each text's shap loop starts from (shap breaks ties at random), so a
 #: text's explanation does not depend on what was explained before it.
 SEED = 0
+#: Largest ``|base + sum(values) - probability|`` a stored row may have. Every explainer here
+#: is additive by construction (the exact one evaluates each distinct masked input once per
+#: group, the full text's probabilities included; the fast one projects onto them), so only
+#: float rounding remains, in fp32 and bf16 alike; a row above it is refused, never stored.
+ADDITIVITY_TOLERANCE = 1e-6
+#: Most seconds of work between two progress lines of :func:`explain_texts`.
+PROGRESS_EVERY_S = 30.0
+#: How a refused row's error starts: the night counts these rows (``rows_refused``).
+REFUSED = "refused: "
 
 
 def clean_text(raw: object) -> tuple[str | None, str | None]:
@@ -72,15 +82,55 @@ def prepare(raw: object, tokenizer, max_tokens: int) -> Prepared:
     return Prepared(text[:cut], truncated=True)
 
 
+def verified(row: TextExplanation, text: str) -> TextExplanation:
+    """``row`` when it is right for ``text``: its tokens concatenate to the text and it is
+    additive within :data:`ADDITIVITY_TOLERANCE`; else an error row saying which (a NaN model
+    output is not additive)."""
+    if not row.ok:
+        return row
+    joined = "".join(row.tokens)
+    if joined != text:
+        at = next((i for i, (a, b) in enumerate(zip(joined, text)) if a != b),
+                  min(len(joined), len(text)))
+        problem = (f"tokens do not rebuild the text (first difference at character {at}: "
+                   f"{joined[at:at + 12]!r} instead of {text[at:at + 12]!r})")
+    elif not row.additivity_error <= ADDITIVITY_TOLERANCE:  # NaN is refused too
+        problem = (f"additivity error {row.additivity_error:.3g} above "
+                   f"{ADDITIVITY_TOLERANCE:g}")
+    else:
+        return row
+    logger.warning("a row is refused: %s", problem)
+    return TextExplanation.failed(REFUSED + problem, row.output_names, row.method)
+
+
 def token_limit(classifier: TextClassifier, max_tokens: int | None) -> int:
     """Tokens an explainer keeps per text: ``max_tokens`` within the model's own limit."""
     limit = classifier.max_length - classifier.num_special_tokens
     return min(max_tokens or limit, limit)
 
 
+class Progress:
+    """Logs texts done at least every ``every`` seconds of work (and at the end): a group of
+    texts explained in lock-step ends all at once, after minutes for a large partition."""
+
+    def __init__(self, total: int, method: str, every: float | None = None) -> None:
+        self.total, self.method = total, method
+        self.every = PROGRESS_EVERY_S if every is None else every
+        self.done = 0  #: texts of the groups already ended
+        self.start = self.last = time.monotonic()
+
+    def report(self, done_in_group: int = 0, *, force: bool = False) -> None:
+        """Log progress if ``every`` seconds went by since the last line (or ``force``)."""
+        now = time.monotonic()
+        if force or now - self.last >= self.every:
+            self.last = now
+            logger.info("explained %d of %d texts (%s, %.0f s)", self.done + done_in_group,
+                        self.total, self.method, now - self.start)
+
+
 def explain_texts(texts: Sequence[object], tokenizer, max_tokens: int,
                   output_names: Sequence[str],
-                  explain_group: Callable[[list[Prepared]], list[TextExplanation]],
+                  explain_group: Callable[[list[Prepared], Progress], list[TextExplanation]],
                   group_size: int, *, method: str = "exact", by_length: bool = False,
                   progress: bool = False) -> list[TextExplanation]:
     """The loop every explainer shares: :func:`prepare` each text, answer a bad one with an error
@@ -89,7 +139,8 @@ def explain_texts(texts: Sequence[object], tokenizer, max_tokens: int,
     A group shares its model calls, so one text whose model call raises fails the group's other
     texts too: each text of a group that failed is explained again alone, and only a text that
     fails alone becomes an error row. ``by_length`` groups texts of near-equal length (less
-    padding).
+    padding). Texts done are logged at least every :data:`PROGRESS_EVERY_S` seconds
+    (``explain_group`` reports within its group); ``progress`` also draws a bar.
     """
     from tqdm.auto import tqdm
 
@@ -101,9 +152,11 @@ def explain_texts(texts: Sequence[object], tokenizer, max_tokens: int,
     if by_length:
         todo.sort(key=lambda i: len(prepared[i].text))
 
+    reporter = Progress(len(todo), method)
+
     def isolated(items: list[Prepared]) -> list[TextExplanation]:
         try:
-            rows = explain_group(items)
+            rows = explain_group(items, reporter)
         except WorkAbandoned:
             raise
         except Exception as err:
@@ -126,10 +179,12 @@ def explain_texts(texts: Sequence[object], tokenizer, max_tokens: int,
             group = todo[start : start + group_size]
             check_bound()
             for i, row in zip(group, isolated([prepared[i] for i in group])):
-                results[i] = row
+                results[i] = verified(row, prepared[i].text)
             bar.update(len(group))
-            logger.info("explained %d of %d texts", start + len(group), len(todo))
+            reporter.done += len(group)
+            reporter.report()
     failed = sum(not r.ok for r in results)
+    reporter.report(force=True)
     logger.info("explained %d texts (%d with errors)", len(results), failed)
     return results
 
@@ -149,8 +204,18 @@ class Explainer:
         self.config = replace(config, backend=wanted)
         classifier.use_batch_size(self.config.batch_size)
         self.max_tokens = token_limit(classifier, self.config.max_tokens)
-        #: masked inputs are token ids (byte-level BPE, ``dlexplain.explain.masking``), not text
-        self.masks_token_ids = is_byte_level(classifier.tokenizer)
+        if self.config.masking == "auto":
+            masking = choose_masking(classifier.tokenizer)
+            self.config = replace(self.config, masking=masking.kind)
+            #: why the config's masking was chosen (logged with the explainer)
+            self.masking_reason = masking.reason
+        else:
+            self.masking_reason = "set in the explainer's config"
+
+    @property
+    def masks_token_ids(self) -> bool:
+        """Masked inputs are token ids, not texts (``dlexplain.explain.masking``)."""
+        return self.config.masking == "token_ids"
 
     @property
     def output_names(self) -> tuple[str, ...]:
@@ -161,38 +226,47 @@ class Explainer:
         return explain_texts(texts, self.classifier.tokenizer, self.max_tokens, self.output_names,
                              self._explain_group, self.config.parallel_texts, progress=progress)
 
-    def _explain_group(self, items: list[Prepared]) -> list[TextExplanation]:
-        """Explain texts in lock-step; identical masked inputs are evaluated once per group."""
+    def _explain_group(self, items: list[Prepared], progress: Progress) -> list[TextExplanation]:
+        """Explain texts in lock-step. Every input is keyed by its token ids (a masked text is
+        tokenized as the model reads it), and each distinct key is evaluated once per group:
+        the text's probabilities are the very evaluation shap's full coalition gets, so rows
+        are additive even where batches change the model's last bits (bf16)."""
         import shap
 
         from dlexplain.explain.lockstep import run_lockstep
 
         by_ids = self.masks_token_ids
-        forward = self.classifier.predict_token_ids if by_ids else self.classifier.predict_proba
-        memo: dict[object, np.ndarray] = {}
+        tokenizer = self.classifier.tokenizer
+        memo: dict[tuple[int, ...], np.ndarray] = {}
 
-        def model(masked: list) -> np.ndarray:
+        def keys(masked) -> list[tuple[int, ...]]:
+            if by_ids:
+                return [tuple(int(i) for i in row) for row in masked]
+            encoded = tokenizer([str(t) for t in masked], truncation=True,
+                                max_length=self.classifier.max_length)["input_ids"]
+            return [tuple(ids) for ids in encoded]
+
+        def model(masked: list[tuple[int, ...]]) -> np.ndarray:
             missing = list(dict.fromkeys(t for t in masked if t not in memo))
             if missing:
-                memo.update(zip(missing, forward(missing)))
+                memo.update(zip(missing, self.classifier.predict_token_ids(missing)))
             return np.stack([memo[t] for t in masked])
-
-        def hashable(row) -> object:
-            return tuple(int(i) for i in row) if by_ids else str(row)
 
         def job(text: str):
             def shap_values(call_model):
                 explainer = shap.PartitionExplainer(
-                    lambda masked: call_model([hashable(row) for row in masked]),
-                    text_masker(self.classifier.tokenizer, by_ids),
+                    lambda masked: call_model(keys(masked)),
+                    text_masker(tokenizer, by_ids),
                     output_names=list(self.output_names),
                 )
                 return explainer([text], max_evals=self.config.max_evals, silent=True)
             return shap_values
 
         texts = [item.text for item in items]
-        probabilities = self.classifier.predict_proba(texts) if by_ids else model(texts)
-        outcomes = run_lockstep([job(item.text) for item in items], model, seed=SEED)
+        full = ([tuple(tokenizer(t)["input_ids"]) for t in texts] if by_ids else keys(texts))
+        probabilities = model(full)
+        outcomes = run_lockstep([job(item.text) for item in items], model, seed=SEED,
+                                on_round=progress.report)
         return [self._to_explanation(o, p, item.truncated)
                 for o, p, item in zip(outcomes, probabilities, items)]
 

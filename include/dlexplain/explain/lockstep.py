@@ -84,17 +84,19 @@ class _Worker(threading.Thread):
 
 
 def run_lockstep(jobs: Sequence[Job], model: Callable[[list[Any]], np.ndarray], *,
-                 seed: int = 0) -> list[Outcome]:
+                 seed: int = 0, on_round: Callable[[int], None] | None = None) -> list[Outcome]:
     """Run ``jobs`` with their model calls merged into one ``model`` call per round.
 
     ``model`` gets the round's distinct inputs (in first-seen order) and returns one row per input.
-    Returns one :class:`Outcome` per job, in order. Concurrent runs in one process take turns.
+    ``on_round`` is told after each round how many jobs have ended (progress). Returns one
+    :class:`Outcome` per job, in order. Concurrent runs in one process take turns.
     """
     with _RANDOM_STATE:
-        return _run(jobs, model, seed)
+        return _run(jobs, model, seed, on_round or (lambda done: None))
 
 
-def _run(jobs: Sequence[Job], model: Callable[[list[Any]], np.ndarray], seed: int) -> list[Outcome]:
+def _run(jobs: Sequence[Job], model: Callable[[list[Any]], np.ndarray], seed: int,
+         on_round: Callable[[int], None]) -> list[Outcome]:
     saved = np.random.get_state()
     initial = np.random.RandomState(seed).get_state()
     workers = [_Worker(job, initial) for job in jobs]
@@ -107,6 +109,7 @@ def _run(jobs: Sequence[Job], model: Callable[[list[Any]], np.ndarray], seed: in
             for worker in active:
                 worker.step()
             active = [w for w in active if not w.done]
+            on_round(len(workers) - len(active))
             if not active:
                 break
             distinct = list(dict.fromkeys(x for w in active for x in w.request))

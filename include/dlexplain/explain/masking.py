@@ -1,31 +1,44 @@
 """How a text is masked for shap: by substring (shap's Text masker) or by token id.
 
 shap's Text masker rebuilds each masked text as a string and tokenizes it again. That is exact
-for WordPiece and SentencePiece tokenizers, but not for byte-level BPE (RoBERTa, GPT-2, …; shap
-issue 2849): a character of several bytes is split over tokens that share one character offset,
-so shap repeats it once per token, and the rebuilt string collapses runs of whitespace, so even
-the unmasked text differs from the input (additivity errors of 0.1–0.3 seen on a tiny RoBERTa).
+for some tokenizers (WordPiece) and wrong for others: byte-level BPE (RoBERTa, GPT-2; shap issue
+2849) splits a character of several bytes over tokens that share one offset, and a SentencePiece
+Unigram with Metaspace (XLM-R style) gives tokens whose offsets overlap; shap repeats those
+characters ("nneighborhood"), and its rebuilt string collapses runs of whitespace, so even the
+unmasked text can differ from the input.
 
-For those tokenizers :class:`TokenIdText` masks token ids instead: the model gets the text's own
-token ids with masked positions set to the mask token's id, and the tokens shown are the
-substrings between consecutive offsets, each character given to the first token that covers it,
-so they concatenate back to the text.
+Which masking a tokenizer gets is decided by evidence, not by its family's name:
+:func:`choose_masking` runs shap's string masker on :data:`PROBES` (accents, combining marks,
+emoji and ZWJ sequences, CJK, Arabic, whitespace runs, URLs, @mentions, digits, ``&amp;``) and
+keeps it only when every probe's tokens rebuild the probe exactly and every masked text
+(whole words masked, alternately) re-tokenizes to the masked ids. Otherwise :class:`TokenIdText`
+masks token ids: the model gets the text's own token ids with masked positions set to the mask
+token's id, and the tokens shown are the substrings between consecutive offsets, each character
+given to the first token that covers it, so they concatenate back to the text.
 """
 
 from __future__ import annotations
 
-import json
+import functools
+import logging
+from dataclasses import dataclass
 from typing import Sequence
 
+logger = logging.getLogger(__name__)
 
-def is_byte_level(tokenizer) -> bool:
-    """True for a fast tokenizer whose pre-tokenizer works on bytes (RoBERTa, GPT-2 family)."""
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    if backend is None:
-        return False
-    spec = json.loads(backend.to_str()).get("pre_tokenizer") or {}
-    parts = spec.get("pretokenizers", [spec])
-    return any(part and part.get("type") == "ByteLevel" for part in parts)
+#: Hard strings every tokenizer is probed with, ends stripped as the engine explains texts
+#: (``engine.clean_text``): leading and trailing spaces are probed inside a text.
+PROBES = (
+    "the neighborhood was early and the acting superb",
+    "Café crème brûlée, naïve façade; cafe\u0301 with a combining accent",
+    "great 😀 film 👍🏽 and 👨‍👩‍👧 family 🏳️‍🌈 flag",
+    "日本語のテキストと中文句子",
+    "هذا الفيلم رائع جدا",
+    "Awful.  Just   awful,\n\n a\twaste \t of   time",
+    "see https://example.com/a?b=1&c=2 and @some_user #tag",
+    "rated 9.5/10 in 2024, 1,000,000 views &amp; 3 stars",
+    "  spaced   out  ",
+)
 
 
 def segments(text: str, offsets: Sequence[tuple[int, int] | None]) -> list[str]:
@@ -44,9 +57,85 @@ def segments(text: str, offsets: Sequence[tuple[int, int] | None]) -> list[str]:
     return out
 
 
+@dataclass(frozen=True)
+class Masking:
+    """How a tokenizer's texts are masked, and why."""
+
+    kind: str  #: "text" or "token_ids"
+    reason: str
+
+    @property
+    def token_ids(self) -> bool:
+        return self.kind == "token_ids"
+
+
+def _words(text: str, offsets) -> list[int]:
+    """Word number of each token (-1 for special tokens): a word starts at a token that starts
+    with whitespace or follows it (whitespace-delimited words, punctuation included)."""
+    numbers, word = [], -1
+    for start, end in offsets:
+        if start == end:
+            numbers.append(-1)
+            continue
+        if word < 0 or text[start].isspace() or (start and text[start - 1].isspace()):
+            word += 1
+        numbers.append(word)
+    return numbers
+
+
+def _probe_problem(tokenizer, text: str) -> str | None:
+    """Why shap's string masker is not exact on ``text``, or None."""
+    import numpy as np
+    import shap
+
+    masker = shap.maskers.Text(tokenizer)
+    parts = [str(p) for p in masker.data_transform(text)[0]]
+    if "".join(parts) != text:
+        return f"its tokens do not rebuild {text!r}: {''.join(parts)!r}"
+    encoded = tokenizer(text, return_offsets_mapping=True)
+    ids = list(encoded["input_ids"])
+    words = _words(text, [(0, 0) if o is None else tuple(o) for o in encoded["offset_mapping"]])
+    for parity in (None, 0, 1):  # nothing masked, then every other word (both ways)
+        keep = np.array([w < 0 or parity is None or w % 2 != parity for w in words])
+        masked = str(masker(keep, text)[0][0])
+        expected = []
+        for token, kept in zip(ids, keep):
+            if kept:
+                expected.append(token)
+            elif not (masker.collapse_mask_token and expected and
+                      expected[-1] == masker.mask_token_id):
+                expected.append(masker.mask_token_id)
+        got = list(tokenizer(masked)["input_ids"])
+        if got != expected:
+            what = "unmasked" if parity is None else "masked"
+            return (f"the {what} text {masked!r} of {text!r} re-tokenizes to other ids "
+                    f"({len(got)} ids, {len(expected)} expected)")
+    return None
+
+
+@functools.lru_cache(maxsize=16)
+def _choose(tokenizer) -> Masking:
+    for probe in PROBES:
+        problem = _probe_problem(tokenizer, probe.strip())
+        if problem:
+            return Masking("token_ids", f"shap's string masker is not exact: {problem}")
+    return Masking("text", f"shap's string masker is exact on all {len(PROBES)} probes")
+
+
+def choose_masking(tokenizer) -> Masking:
+    """The masking of ``tokenizer``'s texts: shap's string masker where it is exact on every
+    probe of :data:`PROBES`, token ids otherwise; decided once per tokenizer object, logged."""
+    try:
+        masking = _choose(tokenizer)
+    except TypeError:  # an unhashable tokenizer: probe it every time
+        masking = _choose.__wrapped__(tokenizer)
+    logger.info("masking %s: %s", masking.kind, masking.reason)
+    return masking
+
+
 def text_masker(tokenizer, token_ids: bool):
-    """shap's masker for ``tokenizer``: token-id masking when ``token_ids`` (for byte-level
-    tokenizers: :func:`is_byte_level`), else shap's own Text masker (strings to the model)."""
+    """shap's masker for ``tokenizer``: token-id masking when ``token_ids`` (see
+    :func:`choose_masking`), else shap's own Text masker (strings to the model)."""
     import shap
 
     if not token_ids:

@@ -53,6 +53,18 @@ def _floats(value: Any) -> list:
     return np.asarray(value, dtype=float).tolist()
 
 
+def _items(value: Any) -> list:
+    """A stored list however it was read: a list, a tuple, a numpy array (pandas reads a
+    Parquet list column so) or None."""
+    return [] if value is None else list(value)
+
+
+def _matrix(value: Any) -> np.ndarray:
+    """A (tokens, classes) matrix from nested lists or a numpy array of arrays."""
+    rows = _items(value)
+    return np.array([np.asarray(r, dtype=float) for r in rows]) if rows else np.zeros(0)
+
+
 @dataclass(frozen=True)
 class Kind:
     """How one column is typed in each form, and how its value becomes plain Python and back."""
@@ -104,10 +116,11 @@ class Faithfulness:
 
 STRING = Kind("string", "string", lambda v: v, lambda v: v)
 DOUBLE = Kind("double", "double", _float_or_none, _float_or_none)
-BOOL = Kind("bool", "boolean", bool, lambda v: bool(v or False))
-STRINGS = Kind("string[]", "string[]", list, lambda v: tuple(v or ()))
-DOUBLES = Kind("double[]", "double[]", _floats, lambda v: np.asarray(v or [], dtype=float))
-MATRIX = Kind("double[][]", "double[][]", _floats, lambda v: np.asarray(v or [], dtype=float))
+BOOL = Kind("bool", "boolean", bool, lambda v: bool(False if v is None else v))
+STRINGS = Kind("string[]", "string[]", list, lambda v: tuple(str(x) for x in _items(v)))
+DOUBLES = Kind("double[]", "double[]", _floats,
+               lambda v: np.asarray(_items(v), dtype=float))
+MATRIX = Kind("double[][]", "double[][]", _floats, _matrix)
 #: which explainer made a row; a row from before the column existed was made by the exact one
 METHOD = Kind("string", "string", lambda v: v, lambda v: v or "exact")
 FAITHFULNESS = Kind("struct", "object", lambda v: None if v is None else v.to_plain(),
@@ -180,7 +193,9 @@ class TextExplanation:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TextExplanation:
-        """Inverse of :meth:`to_dict` (also accepts an Arrow row or a served row as a dict)."""
+        """Inverse of :meth:`to_dict`; also reads a row however it was read: pyarrow's
+        ``to_pylist()``, pandas (lists as numpy arrays), Spark's ``Row.asDict(recursive=True)``
+        or a served row."""
         values = {f.name: f.metadata["kind"].from_plain(data.get(f.name)) for f in COLUMNS}
         # values keep their (tokens, classes) shape even when a row has no tokens
         values["values"] = values["values"].reshape(len(values["tokens"]),

@@ -11,11 +11,14 @@ from dlexplain.explain.row import TextExplanation
 
 def as_explanation(row: TextExplanation | Mapping[str, Any] | str) -> TextExplanation:
     """A :class:`TextExplanation` from any stored form: the object itself, its JSON (e.g. the
-    served ``explanation_json``), or a dict (``to_dict``, an Arrow/Parquet row, a served row)."""
+    served ``explanation_json``), a dict (``to_dict``, a pyarrow row, a pandas cell of a Parquet
+    file, a served row) or a Spark ``Row``."""
     if isinstance(row, TextExplanation):
         return row
     if isinstance(row, str):
         return TextExplanation.from_json(row)
+    if hasattr(row, "asDict"):  # a Spark Row
+        row = row.asDict(recursive=True)
     return TextExplanation.from_dict(dict(row))
 
 

@@ -7,7 +7,7 @@ import logging
 import pandas as pd
 
 from dlexplain.errors import DataError
-from dlexplain.explain.engine import Explainer
+from dlexplain.explain.engine import REFUSED, Explainer
 from dlexplain.explain.row import TextExplanation, from_arrow, to_arrow
 
 logger = logging.getLogger(__name__)
@@ -37,13 +37,16 @@ def read_explanations(table) -> list[TextExplanation]:
 
 
 def summarize(results: list[TextExplanation]) -> dict:
-    """Counts and additivity of a batch of explanations."""
+    """Counts and additivity of explanations (a batch, or a night's every row): ``refused``
+    counts the failed rows an explainer made but refused to store (tokens that do not rebuild
+    the text, or not additive: ``dlexplain.explain.engine.verified``)."""
     good = [r for r in results if r.ok]
     additivity = [r.additivity_error for r in good]
     return {
         "rows": len(results),
         "explained": len(good),
         "failed": len(results) - len(good),
+        "refused": sum(not r.ok and r.error.startswith(REFUSED) for r in results),
         "max_additivity_error": max(additivity) if additivity else None,
         "mean_additivity_error": sum(additivity) / len(additivity) if additivity else None,
     }

@@ -15,7 +15,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from dlexplain.explain.masking import is_byte_level, text_masker
+from dlexplain.explain.masking import choose_masking, text_masker
 from dlexplain.explain.row import TextExplanation
 
 logger = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class Segmenter:
 
     def __init__(self, tokenizer) -> None:
         self.tokenizer = tokenizer
-        self.masker = text_masker(tokenizer, is_byte_level(tokenizer))
+        self.masker = text_masker(tokenizer, choose_masking(tokenizer).token_ids)
 
     def __call__(self, text: str) -> Segmented:
         parts, ids = self.masker.token_segments(text)

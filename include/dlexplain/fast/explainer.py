@@ -47,7 +47,8 @@ class FastExplainer:
                              self._explain_group, self.batch_size, method=METHOD,
                              by_length=True, progress=progress)
 
-    def _explain_group(self, items) -> list[TextExplanation]:
+    def _explain_group(self, items, progress=None) -> list[TextExplanation]:
+        """One batch of texts (a few forward passes: progress is logged between batches)."""
         segmented = [self.segmenter(item.text) for item in items]
         probabilities = self._probabilities(segmented)
         bases = self._base_values(segmented)
@@ -81,7 +82,7 @@ class FastExplainer:
         import torch
 
         device = self.classifier.device
-        ids, mask, explained = pad(segmented, self.classifier.tokenizer.pad_token_id or 0)
+        ids, mask, explained = pad(segmented, self.classifier.pad_id)
         autocast = torch.autocast(device, dtype=torch.bfloat16,
                                   enabled=self.classifier.backend == "bf16")
         with torch.inference_mode(), autocast:

@@ -73,7 +73,7 @@ def fit(classifier: TextClassifier, train_rows: Sequence[TextExplanation],
         raise DataError(f"{len(train_set)} training and {len(test_set)} held-out texts: explain "
                         "more texts before training a fast explainer")
     references = [e.row for e in test_set]
-    pad_id = classifier.tokenizer.pad_token_id or 0
+    pad_id = classifier.pad_id
     points: list[dict] = []
     for share in sorted(set(curve) | {1.0}):
         subset = train_set[: max(1, round(share * len(train_set)))]

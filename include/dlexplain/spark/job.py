@@ -36,7 +36,7 @@ import uuid
 from contextlib import contextmanager
 from typing import Iterator
 
-from dlexplain.base.tables import FORMATS, input_columns, input_format, open_dataset
+from dlexplain.base.tables import INPUT_FORMATS, detect_format, input_columns, open_dataset
 from dlexplain.errors import ConfigError, DataError, DlexplainError
 from dlexplain.spark import AUDIT_DIR, ERROR_PREFIX, EXIT_DETERMINISTIC, METHODS
 from dlexplain.explain.table import EXPLANATION_COLUMN
@@ -55,8 +55,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-rows", type=int, help="explain at most this many rows")
     parser.add_argument("--faithfulness", type=_flag, default=False,
                         help="true: measure each explanation's faithfulness (~20 passes a text)")
-    parser.add_argument("--format", choices=sorted(set(FORMATS.values())),
-                        help="input format (default: from the file suffix, else parquet)")
+    parser.add_argument("--format", choices=INPUT_FORMATS,
+                        help="input format (default: from the suffix of the file or of the "
+                             "folder's data files: dlexplain.base.tables.detect_format)")
     parser.add_argument("--max-failed-share", type=_fraction, default=1.0,
                         help="refuse to publish when a larger share of rows failed (the old "
                              "output stays)")
@@ -106,13 +107,18 @@ def hadoop_filesystem(spark, path: str):
     return target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), target
 
 
+#: CSV as pandas, Python's csv module and spreadsheets write it: a header, quotes doubled inside
+#: quoted fields, newlines inside quoted fields (Spark's defaults: backslash escapes, one line)
+CSV_OPTIONS = {"header": "true", "multiLine": "true", "escape": '"'}
+
+
 def read(spark, args: argparse.Namespace):
     """The input partition as a cached DataFrame spread over every core, and its row count.
 
     Spark reads what its Hadoop filesystems reach; a URI whose scheme it has no filesystem for
     (``s3://`` without the hadoop-aws jars) is read by pyarrow on the driver instead.
     """
-    fmt = args.format or input_format(args.input)
+    fmt = detect_format(args.input, args.format)
     try:
         hadoop_filesystem(spark, args.input)
         reachable = True
@@ -120,7 +126,7 @@ def read(spark, args: argparse.Namespace):
         reachable = False
     try:
         if reachable:
-            reader = spark.read.option("header", "true") if fmt == "csv" else spark.read
+            reader = spark.read.options(**CSV_OPTIONS) if fmt == "csv" else spark.read
             frame = reader.format(fmt).load(args.input)
         else:
             frame = spark.createDataFrame(_arrow_table(args.input, fmt))

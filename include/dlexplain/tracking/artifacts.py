@@ -168,7 +168,8 @@ def log_explanations(results: Sequence[TextExplanation], prefix: str, *, run_id:
         client.log_artifacts(run_id, tmp, artifact_path=prefix)
     faithfulness = {f"batch_{key}": value for key, value in summary["faithfulness"].items()}
     metrics = {"rows_explained": summary["explained"], "rows_failed": summary["failed"],
-               "max_additivity_error": summary["max_additivity_error"] or 0.0, **faithfulness}
+               "batch_max_additivity_error": summary["max_additivity_error"] or 0.0,
+               **faithfulness}
     now = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
     client.log_batch(run_id, metrics=[Metric(key, float(value), now, step)
                                       for key, value in metrics.items()])

@@ -35,6 +35,8 @@ EXPLAINER_MODEL_NAME = "explainer"
 TAG_SOURCE_URI = "dlexplain.source_model"
 TAG_SOURCE_KEY = "dlexplain.source_key"
 TAG_IDENTITY = "dlexplain.explainer_identity"
+#: why the explainer masks as its config's ``masking`` says (the tokenizer probe's finding)
+TAG_MASKING_REASON = "dlexplain.masking_reason"
 #: on registered classifier versions: the content digest of the folder they were logged from
 #: (the tag's name is kept from 0.1, so classifiers registered then are found)
 TAG_FOLDER_DIGEST = "dlexplain.source_identity"
@@ -159,21 +161,32 @@ def log_explainer(source_model: str | Path, spec: ExplainerSpec | None = None,
     else:
         with tempfile.TemporaryDirectory(prefix="dlexplain-source-") as workdir:
             folder = materialise(source, Path(workdir))
-            _check_loads(folder)
-            run_id = _log_new_explainer(source, folder, identity, spec, experiment)
+            spec, reason = _resolved(spec, _check_loads(folder))
+            run_id = _log_new_explainer(source, folder, identity, spec, experiment, reason)
     version = _registered_version(name, run_id)
     return replace(ExplainerRef.of_run(run_id, spec.text_column), registered_model=name,
                    version=version)
 
 
-def _check_loads(folder: Path) -> None:
-    """Load the classifier once before logging its explainer: weights that cannot be read are a
-    :class:`ModelError` here, not a failure of every Spark task later."""
+def _resolved(spec: ExplainerSpec, classifier) -> tuple[ExplainerSpec, str]:
+    """``spec`` with its masking decided for ``classifier``'s tokenizer (``auto`` probes it,
+    ``dlexplain.explain.masking``), and why: the logged config masks as it was decided here."""
+    from dlexplain.explain.masking import choose_masking
+
+    if spec.config.masking != "auto":
+        return spec, "set in the explainer's config"
+    masking = choose_masking(classifier.tokenizer)
+    return replace(spec, config=replace(spec.config, masking=masking.kind)), masking.reason
+
+
+def _check_loads(folder: Path):
+    """Load the classifier once before logging its explainer (and return it): weights that
+    cannot be read are a :class:`ModelError` here, not a failure of every Spark task later."""
     from dlexplain.errors import DlexplainError
     from dlexplain.explain.classifier import TextClassifier
 
     try:
-        TextClassifier.from_pretrained(folder, device="cpu")
+        return TextClassifier.from_pretrained(folder, device="cpu")
     except DlexplainError:
         raise
     except Exception as err:  # transformers/torch: missing or corrupt weights, bad tokenizer
@@ -193,7 +206,7 @@ def _registered_version(name: str, run_id: str) -> str:
 
 
 def _log_new_explainer(source: SourceModel, folder: Path, identity: str, spec: ExplainerSpec,
-                       experiment: str) -> str:
+                       experiment: str, masking_reason: str) -> str:
     import shap
     import torch
     import transformers
@@ -202,6 +215,7 @@ def _log_new_explainer(source: SourceModel, folder: Path, identity: str, spec: E
         TAG_KIND: KIND_EXPLAINER, TAG_SOURCE_URI: source.uri, TAG_SOURCE_KEY: source.key,
         TAG_IDENTITY: identity, "shap_version": shap.__version__,
         "transformers_version": transformers.__version__, "torch_version": torch.__version__,
+        TAG_MASKING_REASON: masking_reason[:5000],
     }
     with mlflow.start_run(experiment_id=experiment_id(experiment), tags=tags) as run:
         mlflow.log_params({**spec.config.to_dict(), "text_column": spec.text_column,

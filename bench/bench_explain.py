@@ -3,8 +3,8 @@
 (a) seed style (``bench/seed_style.py``): ``shap.Explainer(transformers.pipeline(..., top_k=None))``
     called once per row through ``DataFrame.apply`` (the book chapter's ``predict``);
 (b) the dlexplain engine (``Explainer.explain``) on the same model, texts and max_evals;
-(c) the forward bound: the classifier alone over exactly the masked texts (b) evaluated, sorted by
-    length and batched like the engine batches;
+(c) the forward bound: the classifier alone over exactly the masked inputs (b) evaluated (as
+    token ids), sorted by length and batched like the engine batches;
 (d) the engine with the optional ``bf16`` backend (bfloat16 autocast), its fidelity given as the
     Pearson r of all its attributions vs (b)'s fp32 ones.
 
@@ -50,16 +50,16 @@ def timed(fn):
 
 
 def recording_classifier(path: Path, backend: str = "fp32"):
-    """A TextClassifier that keeps every text it is asked to score (in ``seen``)."""
+    """A TextClassifier that keeps every token-id row it is asked to score (in ``seen``): the
+    engine hands the model each masked input as token ids."""
     from dlexplain.explain.classifier import TextClassifier
 
     class Recording(TextClassifier):
-        seen: list[str] = []
+        seen: list = []
 
-        def predict_proba(self, texts):
-            texts = [str(t) for t in texts]
-            self.seen.extend(texts)
-            return super().predict_proba(texts)
+        def predict_token_ids(self, sequences):
+            self.seen.extend(sequences)
+            return super().predict_token_ids(sequences)
 
     return Recording.from_pretrained(path, device="cpu", backend=backend)
 
@@ -101,7 +101,7 @@ def main() -> None:
                                                   args.batch_size)
     forward_only = TextClassifier(classifier.model, classifier.tokenizer,
                                   batch_size=args.batch_size, device="cpu")
-    _, t_c = timed(lambda: forward_only.predict_proba(masked))
+    _, t_c = timed(lambda: forward_only.predict_token_ids(masked))
 
     figures = {
         "texts": n, "chars": args.chars, "max_evals": args.max_evals,

@@ -4,8 +4,10 @@
 Explains one day's partition of reviews with the SHAP explainer of a text classifier, and keeps
 the explanations where people look.
 
-1. **prepare** checks what can be checked before any work: the day's input exists and has
-   `text_column`, the source model's config is readable, `class_to_plot` is one of its classes;
+1. **prepare** checks what can be checked before any work: the day's input exists (Parquet, CSV
+   or JSON lines; a file or a folder of Spark's `part-*` files; gzip too; `input_format` when the
+   suffix says nothing) and has `text_column`, the source model's config is readable,
+   `class_to_plot` is one of its classes, `method` answers `granularity`;
 2. **log_explainer** logs the explainer as an MLflow pyfunc model, or reuses the one already logged
    for the same source model and settings, registers it as `<classifier name>-explainer` (or
    `explainer_name`) and pushes its `run_id` to XCom; with `method` `fast` or `fast+audit` it
@@ -15,6 +17,9 @@ the explanations where people look.
    `spark_default` (the explainer as a pandas UDF over the partition; texts already explained by
    the same explainer come from the explanation cache) and writes Parquet atomically, every
    input column kept;
+   Each row's values are per `granularity` unit: token, or words, sentences or paragraphs
+   masked as wholes. A row whose tokens do not rebuild its text or that is not additive is
+   stored as an error row (`refused: …`), never as an explanation.
    With `faithfulness` on, each row also gets its ERASER comprehensiveness and sufficiency
    against a random ranking (about 20 more forward passes a text). With `fast+audit`, a seeded
    `audit_fraction` of the texts is also explained exactly into the output's `_audit` folder:
@@ -58,7 +63,7 @@ from fail_fast import BatchExplainOperator, fail_fast
 
 from dlexplain.base.tables import INPUT_FORMATS
 from dlexplain.config import Settings
-from dlexplain.explain.config import MAX_MAX_EVALS, MIN_MAX_EVALS
+from dlexplain.explain.config import GRANULARITIES, MAX_MAX_EVALS, MIN_MAX_EVALS
 from dlexplain.quality.drift import THRESHOLD
 from dlexplain.spark import METHODS, application_path
 from dlexplain.steps import DATASET_TEMPLATE, OUTPUT_TEMPLATE
@@ -105,6 +110,11 @@ SETTINGS = Settings.from_env()
                         description="exact: shap (~500 forward passes a text); fast: the gated "
                                     "fast explainer (a few passes); fast+audit: fast, and exact "
                                     "too for a seeded sample whose fidelity is logged"),
+        "granularity": Param("token", type="string", enum=list(GRANULARITIES),
+                             description="unit of the explanation: token, or words, sentences "
+                                         "or paragraphs masked as wholes (fewer features: "
+                                         "cheaper and steadier on long texts; fast methods: "
+                                         "token or word)"),
         "audit_fraction": Param(0.05, type="number", minimum=0, maximum=1,
                                 description="fast+audit: share of the texts explained exactly"),
         "audit_seed": Param(0, type="integer", minimum=0, maximum=2**31 - 1,
@@ -129,10 +139,12 @@ def explain_reviews():
     @task(multiple_outputs=True)
     @fail_fast
     def prepare() -> dict:
+        from dlexplain.explain.config import check_granularity
         from dlexplain.steps import prepare_run
 
         context = get_current_context()
         params = context["params"]
+        check_granularity(params["granularity"], params["method"])
         day = params["partition_date"] or (context.get("logical_date") or
                                            context["dag_run"].run_after).date().isoformat()
         return prepare_run(day, dataset_template=params["dataset_path_template"],
@@ -169,6 +181,7 @@ def explain_reviews():
             "--max-rows", "{{ params.row_limit or 0 }}",
             "--faithfulness", "{{ params.faithfulness }}",
             "--method", "{{ params.method }}",
+            "--granularity", "{{ params.granularity }}",
             "--audit-fraction", "{{ params.audit_fraction }}",
             "--audit-seed", "{{ params.audit_seed }}",
             "--max-failed-share", str(SETTINGS.max_failed_share),

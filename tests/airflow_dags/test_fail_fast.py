@@ -34,10 +34,10 @@ def day_partition(dlexplain_home):
     return folder
 
 
-def _prepare(source: str, class_to_plot=None, day: str = DAY):
+def _prepare(source: str, class_to_plot=None, day: str = DAY, input_format=None):
     return prepare_run(day, dataset_template=DATASET_TEMPLATE, output_template=OUTPUT_TEMPLATE,
                        text_column="text", source=source, class_to_plot=class_to_plot,
-                       settings=Settings.from_env())
+                       settings=Settings.from_env(), input_format=input_format)
 
 
 def _broken_model(tmp_path) -> str:
@@ -61,6 +61,8 @@ def _no_weights(dirs, tmp_path) -> str:
      "max_evals=1 must be an integer from 2 to 10000"),
     ("missing partition", lambda dirs, tmp: _prepare(str(dirs["bert"]), day="2026-04-02"),
      "does not exist"),
+    ("wrong input format", lambda dirs, tmp: _prepare(str(dirs["bert"]), input_format="csv"),
+     r"cannot read input .* as csv: .*; files seen: part-0.parquet"),
     ("unknown class", lambda dirs, tmp: _prepare(str(dirs["distilbert"]), "POSITIVE"),
      "class_to_plot 'POSITIVE' is not a class"),
     ("unreadable model", lambda dirs, tmp: _prepare(_broken_model(tmp)),
@@ -140,4 +142,5 @@ def test_the_jobs_own_refusal_fails_without_retry(job, deterministic, tmp_path):
         operator.execute({})
     assert isinstance(raised.value, AirflowFailException) is deterministic
     if deterministic:
-        assert str(raised.value).startswith("dlexplain batch_explain: error: cannot read input")
+        assert str(raised.value).startswith("dlexplain batch_explain: error: input ")
+        assert str(raised.value).endswith("does not exist")

@@ -156,3 +156,29 @@ def test_progress_is_logged_within_a_lockstep_group(tiny_classifier, caplog, mon
                                 for r in caplog.records) if m]
     assert len(done) > 3 and done == sorted(done) and done[-1] == 9
     assert any(0 < d < 9 for d in done)  # reported while the group was still running
+
+
+def test_a_model_that_answers_non_deterministically_still_gives_additive_rows(tiny_classifier,
+                                                                              monkeypatch):
+    """Each distinct masked input is evaluated once per group, the text's own probabilities
+    included: noise in the model's answers (bf16 batches, a nondeterministic kernel) cannot
+    break additivity. A model that answers NaN can: that row is refused, never stored."""
+    from dlexplain.explain.engine import ADDITIVITY_TOLERANCE, REFUSED
+
+    forward = tiny_classifier.predict_token_ids
+    rng = np.random.default_rng(0)
+
+    def noisy(rows):
+        return forward(rows) + rng.normal(0, 1e-3, size=(len(rows), 2))
+
+    monkeypatch.setattr(tiny_classifier, "predict_token_ids", noisy)
+    explainer = Explainer(tiny_classifier, ExplainerConfig(max_evals=40))
+    for row in explainer.explain(GOOD):
+        assert row.ok and row.additivity_error <= ADDITIVITY_TOLERANCE
+
+    nan_id = tiny_classifier.tokenizer.convert_tokens_to_ids("dull")
+    monkeypatch.setattr(tiny_classifier, "predict_token_ids", lambda rows: np.array(
+        [[np.nan, np.nan] if nan_id in row else [0.5, 0.5] for row in rows]))
+    rows = explainer.explain(GOOD)
+    assert [r.ok for r in rows] == [True, False, True]
+    assert rows[1].error == REFUSED + "additivity error nan above 1e-06"

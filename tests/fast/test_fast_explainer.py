@@ -15,6 +15,9 @@ from dlexplain.explain.engine import Explainer
 from dlexplain.explain.row import TextExplanation
 from dlexplain.fast.data import Segmenter, examples_from_rows
 from dlexplain.fast.evaluate import evaluate
+from dlexplain.errors import ConfigError
+from dlexplain.explain.engine import ADDITIVITY_TOLERANCE
+from dlexplain.explain.units import units
 from dlexplain.fast.explainer import FastExplainer
 from dlexplain.fast.gate import GateThresholds, judge
 from dlexplain.fast.model import AmortizedModel
@@ -123,3 +126,17 @@ def test_byte_level_tokenizers_align_through_token_id_masking(tiny_family_dirs):
         np.testing.assert_allclose(f.base_values, e.base_values, atol=1e-6)
         np.testing.assert_allclose(f.probabilities, e.probabilities, atol=1e-6)
         assert f.additivity_error < 1e-4
+
+
+def test_word_values_are_the_sums_of_their_token_values_and_coarser_units_are_refused(trained):
+    text = "boring waste of time, great fun"
+    (token,) = trained.explain([text])
+    (word,) = trained.explain([text], granularity="word")
+    assert list(word.tokens) == units(text, "word") and word.ok
+    assert word.additivity_error <= ADDITIVITY_TOLERANCE
+    ends = np.cumsum([len(t) for t in token.tokens])
+    first = len(word.tokens[0])
+    np.testing.assert_allclose(word.values[0], token.values[ends <= first].sum(axis=0),
+                               atol=1e-9)
+    with pytest.raises(ConfigError, match="answers granularity token or word"):
+        trained.explain([text], granularity="sentence")

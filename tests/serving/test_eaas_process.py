@@ -12,6 +12,8 @@ import requests
 from mlflow import MlflowClient
 
 from dlexplain.config import Settings
+from dlexplain.explain.engine import ADDITIVITY_TOLERANCE
+from dlexplain.explain.units import units
 from dlexplain.serving.redeploy import backend_from_settings, pending_explainer, redeploy
 from dlexplain.tracking.registry import explainer_for, registered_explainer, set_alias
 from dlexplain.base.processes import ProcessHandle, process_alive
@@ -91,6 +93,7 @@ def test_deploy_redeploy_rollback_and_bad_requests(airflow_db, tracking_uri, dle
         assert all(set(f) == {"comprehensiveness", "sufficiency", "random_comprehensiveness",
                               "random_sufficiency"} for f in figures if f is not None)
         assert any(f is not None for f in figures)
+        _check_granularity(served_b.url)
         model = MlflowClient().get_registered_model(registered)
         assert model.aliases["production"] == served_b.version
         handle = ProcessHandle.parse(served_a.handle)
@@ -172,7 +175,27 @@ BAD_REQUESTS = {
     "1 MB text": (json.dumps({"dataframe_split": {"columns": ["text"],
                                                   "data": [["x" * 1_000_000]]}}),
                   "has 1000000 characters; at most 20000"),
+    "unknown granularity": (json.dumps({"dataframe_split": {"columns": ["text"],
+                                                            "data": [["fine"]]},
+                                        "params": {"granularity": "chapter"}}),
+                            "granularity 'chapter' is not one of"),
+    "fast sentences": (json.dumps({"dataframe_split": {"columns": ["text"], "data": [["ok"]]},
+                                   "params": {"method": "fast", "granularity": "sentence"}}),
+                       "method 'fast' is not one this explainer answers"),
 }
+#: a review of two paragraphs and three sentences (pySBD keeps '... "Superb" end!' with its
+#: sentence), short enough for the tiny model
+REVIEW = 'A wonderful film. Dull middle... "Superb" end!\n\nThe cast is fine.'
+
+
+def _check_granularity(url: str) -> None:
+    """Each unit on request (the scoring server's params): the row's tokens are its units."""
+    for unit, count in (("word", 11), ("sentence", 3), ("paragraph", 2)):
+        response = post_texts(url, [REVIEW], {"granularity": unit})
+        assert response.status_code == 200, response.text
+        (row,) = response.json()["predictions"]
+        assert row["tokens"] == units(REVIEW, unit) and len(row["tokens"]) == count, row
+        assert row["additivity_error"] <= ADDITIVITY_TOLERANCE
 
 
 def _check_bad_requests(url: str, run_id: str) -> None:

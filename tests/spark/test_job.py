@@ -17,7 +17,8 @@ SPARK_SUBMIT = str(Path(sys.executable).parent / "spark-submit")
 
 @pytest.mark.parametrize("problem, args, message", [
     ("no text column", ["--text-column", "review"], "text column 'review' not in input columns"),
-    ("no such input", ["--input", "/nonexistent/ds=2026-01-01"], "cannot read input"),
+    ("no such input", ["--input", "/nonexistent/ds=2026-01-01"],
+     "input '/nonexistent/ds=2026-01-01' does not exist"),
 ])
 def test_a_failed_job_says_why_and_cleans_up(problem, args, message, tmp_path):
     source = tmp_path / "in" / "part-0.parquet"

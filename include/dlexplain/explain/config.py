@@ -25,6 +25,12 @@ DEVICES = ("auto", "cpu", "cuda")
 #: ``dlexplain.explain.masking.choose_masking``), ``text`` (shap's string masker) or
 #: ``token_ids`` (the text's own token ids, masked positions set to the mask token).
 MASKINGS = ("auto", "text", "token_ids")
+#: Units of explanation: each token (the default), or words, sentences or paragraphs masked
+#: as wholes (``dlexplain.explain.units``).
+GRANULARITIES = ("token", "word", "sentence", "paragraph")
+#: The units a fast explainer answers: it is trained on token values, and a word's value is the
+#: sum of its tokens' (exact for an additive explainer); coarser units need their own training.
+FAST_GRANULARITIES = ("token", "word")
 #: shap's Partition explainer needs at least two evaluations (the empty and the full text).
 MIN_MAX_EVALS = 2
 #: The most evaluations per text any door accepts (params, CLI, settings, logged configs): 5x the
@@ -59,6 +65,18 @@ def check_max_evals(value: int, name: str = "max_evals") -> int:
     if problem:
         raise ConfigError(f"{name}: {problem}")
     return value
+
+
+def check_granularity(granularity: str, method: str = "exact") -> str:
+    """``granularity`` if it is one of ``GRANULARITIES`` and ``method`` answers it (a fast one:
+    ``FAST_GRANULARITIES``); ConfigError saying why otherwise."""
+    if granularity not in GRANULARITIES:
+        raise ConfigError(f"granularity {granularity!r} is not one of {GRANULARITIES}")
+    if method != "exact" and granularity not in FAST_GRANULARITIES:
+        raise ConfigError(f"method {method!r} answers granularity "
+                          f"{' or '.join(FAST_GRANULARITIES)}, not {granularity!r}: the fast "
+                          "explainer is trained on token values; use method exact")
+    return granularity
 
 
 def check_device(device: str) -> str:

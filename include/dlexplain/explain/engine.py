@@ -18,7 +18,7 @@ import numpy as np
 from dlexplain.base.bounds import WorkAbandoned, check_bound
 from dlexplain.errors import ConfigError
 from dlexplain.explain.classifier import TextClassifier
-from dlexplain.explain.config import ExplainerConfig
+from dlexplain.explain.config import ExplainerConfig, check_granularity
 from dlexplain.explain.masking import choose_masking, text_masker
 from dlexplain.explain.numerics import auto_backend
 from dlexplain.explain.row import TextExplanation
@@ -221,12 +221,28 @@ class Explainer:
     def output_names(self) -> tuple[str, ...]:
         return self.classifier.labels
 
-    def explain(self, texts: Sequence[object], *, progress: bool = False) -> list[TextExplanation]:
-        """One explanation per input, in input order; bad inputs come back with ``error`` set."""
-        return explain_texts(texts, self.classifier.tokenizer, self.max_tokens, self.output_names,
-                             self._explain_group, self.config.parallel_texts, progress=progress)
+    def explain(self, texts: Sequence[object], *, progress: bool = False,
+                granularity: str = "token") -> list[TextExplanation]:
+        """One explanation per input, in input order; bad inputs come back with ``error`` set.
+        ``granularity``: the unit of each row's values, ``token`` or a word, sentence or
+        paragraph masked as a whole (``dlexplain.explain.units``)."""
+        check_granularity(granularity)
+        return explain_texts(
+            texts, self.classifier.tokenizer, self.max_tokens, self.output_names,
+            lambda items, progress: self._explain_group(items, progress, granularity),
+            self.config.parallel_texts, progress=progress)
 
-    def _explain_group(self, items: list[Prepared], progress: Progress) -> list[TextExplanation]:
+    def _masker(self, granularity: str):
+        """shap's masker of this explainer's texts at ``granularity``."""
+        masker = text_masker(self.classifier.tokenizer, self.masks_token_ids)
+        if granularity == "token":
+            return masker
+        from dlexplain.explain.units import unit_masker
+
+        return unit_masker(masker, granularity)
+
+    def _explain_group(self, items: list[Prepared], progress: Progress,
+                       granularity: str = "token") -> list[TextExplanation]:
         """Explain texts in lock-step. Every input is keyed by its token ids (a masked text is
         tokenized as the model reads it), and each distinct key is evaluated once per group:
         the text's probabilities are the very evaluation shap's full coalition gets, so rows
@@ -255,8 +271,7 @@ class Explainer:
         def job(text: str):
             def shap_values(call_model):
                 explainer = shap.PartitionExplainer(
-                    lambda masked: call_model(keys(masked)),
-                    text_masker(tokenizer, by_ids),
+                    lambda masked: call_model(keys(masked)), self._masker(granularity),
                     output_names=list(self.output_names),
                 )
                 return explainer([text], max_evals=self.config.max_evals, silent=True)

@@ -13,12 +13,30 @@ from typing import Sequence
 import numpy as np
 
 from dlexplain.explain.classifier import TextClassifier
+from dlexplain.explain.config import check_granularity
 from dlexplain.explain.engine import explain_texts, token_limit
 from dlexplain.explain.row import TextExplanation
+from dlexplain.explain.units import token_units, unit_starts, units
 from dlexplain.fast.data import Segmented, Segmenter, pad
 from dlexplain.fast.model import AmortizedModel, project
 
 METHOD = "fast"
+
+
+def by_word(segments: Sequence[str], values: np.ndarray) -> np.ndarray:
+    """Token values summed per word of the text the ``segments`` concatenate to (a segment
+    belongs to the word of its first non-space character; an empty one, to the word before)."""
+    text = "".join(segments)
+    starts = unit_starts(text, "word")
+    offsets, at = [], 0
+    for segment in segments:
+        offsets.append((at, at + len(segment)))
+        at += len(segment)
+    owner = token_units(text, offsets, starts)
+    owner = np.maximum.accumulate(np.where(owner < 0, 0, owner))  # "" goes with the word before
+    summed = np.zeros((len(starts), values.shape[1]))
+    np.add.at(summed, owner, values)
+    return summed
 
 
 class FastExplainer:
@@ -40,22 +58,32 @@ class FastExplainer:
     def output_names(self) -> tuple[str, ...]:
         return self.classifier.labels
 
-    def explain(self, texts: Sequence[object], *, progress: bool = False) -> list[TextExplanation]:
+    def explain(self, texts: Sequence[object], *, progress: bool = False,
+                granularity: str = "token") -> list[TextExplanation]:
         """One explanation per input, in input order; bad inputs come back with ``error`` set
-        (a batch whose network call fails too: its rows are never lost)."""
-        return explain_texts(texts, self.classifier.tokenizer, self.max_tokens, self.output_names,
-                             self._explain_group, self.batch_size, method=METHOD,
-                             by_length=True, progress=progress)
+        (a batch whose network call fails too: its rows are never lost). ``granularity``:
+        ``token``, or ``word`` (the values of a word's tokens summed: the network's values are
+        additive, so a word's sum is its share of ``f(x) - base`` exactly as its tokens' are);
+        a coarser unit is refused until a fast explainer is trained for it."""
+        check_granularity(granularity, METHOD)
+        return explain_texts(
+            texts, self.classifier.tokenizer, self.max_tokens, self.output_names,
+            lambda items, progress: self._explain_group(items, granularity), self.batch_size,
+            method=METHOD, by_length=True, progress=progress)
 
-    def _explain_group(self, items, progress=None) -> list[TextExplanation]:
+    def _explain_group(self, items, granularity: str = "token") -> list[TextExplanation]:
         """One batch of texts (a few forward passes: progress is logged between batches)."""
         segmented = [self.segmenter(item.text) for item in items]
         probabilities = self._probabilities(segmented)
         bases = self._base_values(segmented)
         values = self._values(segmented, probabilities - bases)
-        return [TextExplanation.explained(seg.tokens, v, base, p, self.output_names,
+        if granularity == "word":
+            values = [by_word(seg.tokens, v) for seg, v in zip(segmented, values)]
+        tokens = [units(seg.text, "word") if granularity == "word" else seg.tokens
+                  for seg in segmented]
+        return [TextExplanation.explained(t, v, base, p, self.output_names,
                                           truncated=item.truncated, method=METHOD)
-                for item, seg, p, base, v in zip(items, segmented, probabilities, bases, values)]
+                for item, t, p, base, v in zip(items, tokens, probabilities, bases, values)]
 
     def _probabilities(self, segmented: list[Segmented]) -> np.ndarray:
         """f(x), as the exact explainer computes it for the same masker."""

@@ -38,6 +38,7 @@ from typing import Iterator
 
 from dlexplain.base.tables import INPUT_FORMATS, detect_format, input_columns, open_dataset
 from dlexplain.errors import ConfigError, DataError, DlexplainError
+from dlexplain.explain.config import GRANULARITIES, check_granularity
 from dlexplain.spark import AUDIT_DIR, ERROR_PREFIX, EXIT_DETERMINISTIC, METHODS
 from dlexplain.explain.table import EXPLANATION_COLUMN
 from dlexplain.spark.summary import SUMMARY_FILE, JobSummary, foreign_output
@@ -62,6 +63,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="refuse to publish when a larger share of rows failed (the old "
                              "output stays)")
     parser.add_argument("--method", choices=METHODS, default="exact")
+    parser.add_argument("--granularity", choices=GRANULARITIES, default="token",
+                        help="unit of the values: token, or words, sentences or paragraphs "
+                             "masked as wholes (fast methods: token or word)")
     parser.add_argument("--audit-fraction", type=_fraction, default=0.05,
                         help="fast+audit: share of the texts also explained exactly")
     parser.add_argument("--audit-seed", type=int, default=0, help="fast+audit: sample seed")
@@ -202,7 +206,7 @@ def explain(spark, frame, args: argparse.Namespace, archive: str, model_text: st
 
     def explained(rows, method: str):
         udf = explain_udf(archive, model_text, threads, counters, faithfulness=args.faithfulness,
-                          method=method)
+                          method=method, granularity=args.granularity)
         out = rows.withColumn(EXPLANATION_COLUMN, udf(F.col(args.text_column).cast("string")))
         if args.id_column:
             # orderBy samples its input in a job of its own: without persist() the UDF would
@@ -317,6 +321,7 @@ def run(args: argparse.Namespace) -> JobSummary:
     from dlexplain.tracking.trust import NO_PICKLE
     from dlexplain.tracking.users import credentials
 
+    check_granularity(args.granularity, args.method)  # before any Spark work
     if args.model_uri.startswith(("runs:/", "models:/")) and not MLFLOW_TRACKING_URI.is_set():
         raise ConfigError("MLFLOW_TRACKING_URI is not set: the job cannot resolve "
                           f"{args.model_uri!r} (MLflow would fall back to a local mlflow.db)")

@@ -70,12 +70,12 @@ def load_once(archive: str, torch_threads: int):
 
 
 def explain_udf(model_file: str, text_column: str, torch_threads: int, counters=None, *,
-                faithfulness: bool = False, method: str = "exact"):
+                faithfulness: bool = False, method: str = "exact", granularity: str = "token"):
     """A pandas UDF: text column → explanation struct, for a ``pack_model`` archive added with
     ``addFile``. ``counters``: optional Spark accumulators (model evaluations, cache hits);
-    ``faithfulness``: also measure each row's faithfulness; ``method``: ``exact`` or ``fast``
-    (the pyfunc's predict params)."""
-    from dlexplain.tracking.pyfunc import PARAM_FAITHFULNESS, PARAM_METHOD
+    ``faithfulness``: also measure each row's faithfulness; ``method``: ``exact`` or ``fast``;
+    ``granularity``: the unit of the values (the pyfunc's predict params)."""
+    from dlexplain.tracking.pyfunc import PARAM_FAITHFULNESS, PARAM_GRANULARITY, PARAM_METHOD
 
     from pyspark.sql.functions import pandas_udf
 
@@ -92,7 +92,8 @@ def explain_udf(model_file: str, text_column: str, torch_threads: int, counters=
             before = (python_model.evaluations, python_model.cache_hits)
             frame = pd.DataFrame({text_column: texts.astype(object).where(texts.notna(), None)})
             out = model.predict(frame, params={PARAM_FAITHFULNESS: faithfulness,
-                                               PARAM_METHOD: method})[columns]
+                                               PARAM_METHOD: method,
+                                               PARAM_GRANULARITY: granularity})[columns]
             if counters is not None:
                 counters[0].add(python_model.evaluations - before[0])
                 counters[1].add(python_model.cache_hits - before[1])

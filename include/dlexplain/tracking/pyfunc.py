@@ -56,11 +56,14 @@ PARAM_FAITHFULNESS = "faithfulness"
 #: explainer logged with a fast network answers fast unless asked, one without it only exact.
 PARAM_METHOD = "method"
 METHODS = ("exact", "fast")
+#: predict param: the unit of each row's values, ``token`` (default), ``word``, ``sentence`` or
+#: ``paragraph`` (``dlexplain.explain.units``; the fast method answers token and word)
+PARAM_GRANULARITY = "granularity"
 #: A short text: the input example and the warm-up's.
 INPUT_TEXT = "What a wonderful, moving film."
 #: Distributions the logged model pins (at the versions installed from requirements.lock).
 PINNED_DISTRIBUTIONS = ("mlflow", "shap", "transformers", "torch", "numpy", "pandas", "pyarrow",
-                        "matplotlib", "tqdm")
+                        "matplotlib", "tqdm", "pysbd")
 
 
 def package_files(folder: Path) -> dict[str, bytes]:
@@ -138,12 +141,13 @@ def _mlflow_type(kind: Kind):
 
 def explainer_signature(text_column: str = "text", fast: bool = False) -> ModelSignature:
     """Input: one string column; output: the typed explanation columns and the extras;
-    params: ``faithfulness`` (bool, default false) and ``method`` (default "fast" for an
-    explainer with a fast network, else "exact")."""
+    params: ``faithfulness`` (bool, default false), ``method`` (default "fast" for an
+    explainer with a fast network, else "exact") and ``granularity`` (default "token")."""
     outputs = [ColSpec(_mlflow_type(kind), name, required=required)
                for name, kind, required in _output_table()]
     params = [ParamSpec(PARAM_FAITHFULNESS, "boolean", False),
-              ParamSpec(PARAM_METHOD, "string", "fast" if fast else "exact")]
+              ParamSpec(PARAM_METHOD, "string", "fast" if fast else "exact"),
+              ParamSpec(PARAM_GRANULARITY, "string", "token")]
     return ModelSignature(inputs=Schema([ColSpec("string", text_column)]), outputs=Schema(outputs),
                           params=ParamSchema(params))
 
@@ -240,7 +244,7 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
                                        max_tokens=self._config.max_tokens)
         return self._fast
 
-    def _explain(self, texts: list) -> list:
+    def _explain(self, texts: list, granularity: str = "token") -> list:
         from dlexplain.explain.engine import clean_text
         from dlexplain.explain.row import TextExplanation
 
@@ -248,7 +252,7 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
             checked = [clean_text(t) for t in texts]
             if all(text is None for text, _ in checked):  # nothing to explain: no model needed
                 return [TextExplanation.failed(error, self._output_names) for _, error in checked]
-        return self._engine().explain(texts)
+        return self._engine().explain(texts, granularity=granularity)
 
     def predict(self, context, model_input, params=None) -> pd.DataFrame:
         """One row of typed explanation columns per input row, in input order.
@@ -265,19 +269,18 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
         texts = frame[self._text_column].tolist()
         with_faithfulness = bool((params or {}).get(PARAM_FAITHFULNESS, False))
         method = (params or {}).get(PARAM_METHOD) or self.methods[-1]
-        if method not in self.methods:
-            raise MlflowException(
-                f"method {method!r} is not one this explainer answers: {list(self.methods)}"
-                + ("" if self._fast_dir else " (it has no gated fast explainer)"),
-                error_code=INVALID_PARAMETER_VALUE)
+        granularity = (params or {}).get(PARAM_GRANULARITY) or "token"
+        problem = self._params_problem(method, granularity)
+        if problem:
+            raise MlflowException(problem, error_code=INVALID_PARAMETER_VALUE)
         if not in_scoring_server():
-            return self._predict(texts, with_faithfulness, method)
+            return self._predict(texts, with_faithfulness, method, granularity)
         problem = self._limits.problem(texts) or self._work_problem(texts, with_faithfulness,
                                                                      method)
         if problem:
             raise MlflowException(problem, error_code=INVALID_PARAMETER_VALUE)
         try:
-            return self._predict(texts, with_faithfulness, method)
+            return self._predict(texts, with_faithfulness, method, granularity)
         except WorkAbandoned as err:  # its client has gone or had its 504: nobody reads this
             logger.warning("explaining %d texts: %s", len(texts), err)
             raise MlflowException(str(err), error_code=TEMPORARILY_UNAVAILABLE) from None
@@ -285,6 +288,20 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
             logger.exception("explaining %d texts failed", len(texts))
             raise MlflowException(f"explaining failed: {type(err).__name__}: {err}",
                                   error_code=INTERNAL_ERROR) from None
+
+    def _params_problem(self, method: str, granularity: str) -> str | None:
+        """Why ``method`` and ``granularity`` are no request to this explainer, or None."""
+        from dlexplain.errors import ConfigError
+        from dlexplain.explain.config import check_granularity
+
+        if method not in self.methods:
+            return (f"method {method!r} is not one this explainer answers: {list(self.methods)}"
+                    + ("" if self._fast_dir else " (it has no gated fast explainer)"))
+        try:
+            check_granularity(granularity, method)
+        except ConfigError as err:
+            return str(err)
+        return None
 
     def _work_problem(self, texts: list, with_faithfulness: bool, method: str) -> str | None:
         """Why the request is more work than one request may cost (``RequestLimits.max_work``):
@@ -304,15 +321,19 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
         return self._limits.work_problem([min(len(ids), limit) for ids in counts], evaluations)
 
     def _predict(self, texts: list, with_faithfulness: bool = False,
-                 method: str = "exact") -> pd.DataFrame:
-        """Explanations (exact ones from the cache when there), with faithfulness when asked:
-        it is computed afresh each time, so the cache holds exact explanations only."""
+                 method: str = "exact", granularity: str = "token") -> pd.DataFrame:
+        """Explanations (exact ones from the cache when there, keyed by granularity too), with
+        faithfulness when asked: it is computed afresh each time, so the cache holds exact
+        explanations only."""
         from dlexplain.explain.cache import explain_cached
 
         if method == "fast":
-            results = self._fast_engine().explain(texts)
+            results = self._fast_engine().explain(texts, granularity=granularity)
         else:
-            results, hits = explain_cached(texts, self._explain, self._cache, self.identity)
+            identity = (self.identity if granularity == "token" else
+                        hashlib.sha256(f"{self.identity}:{granularity}".encode()).hexdigest())
+            results, hits = explain_cached(
+                texts, lambda todo: self._explain(todo, granularity), self._cache, identity)
             self.cache_hits += hits
         if with_faithfulness and any(r.ok for r in results):
             from dlexplain.quality.faithfulness import with_faithfulness as add

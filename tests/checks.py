@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlexplain.explain.engine import ADDITIVITY_TOLERANCE
+
 
 def additivity(result) -> float:
     """max over classes of |base + Σ values − probability|, recomputed from the row's own
@@ -12,8 +14,9 @@ def additivity(result) -> float:
                                - result.probabilities)))
 
 
-def assert_additive(results, tolerance: float = 1e-4) -> None:
-    """Every explained row adds up, and its label and score are its most likely class."""
+def assert_additive(results, tolerance: float = ADDITIVITY_TOLERANCE) -> None:
+    """Every explained row adds up (within the tolerance rows are stored with), and its label
+    and score are its most likely class."""
     for result in results:
         if not result.ok:
             continue

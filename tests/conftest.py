@@ -62,11 +62,11 @@ def pytest_unconfigure(config):
 #: keeps both workers busy until the end.
 LONGEST_FIRST = (
     "tests/services/test_airflow_standalone.py",  # ~420 s: scheduler, backfill, trigger
-    "tests/defaults/test_default_model.py",  # ~330 s
+    "tests/airflow_dags/test_families_e2e.py",  # ~290 s: 7 families through the DAG
+    "tests/defaults/test_default_model.py",  # ~200 s
     "tests/airflow_dags/test_quality_e2e.py",  # ~200 s
     "tests/security/test_mlflow_users.py",  # ~190 s: basic auth with roles, attacks, redeploys
     "tests/airflow_dags/test_train_fast_e2e.py",  # ~185 s
-    "tests/airflow_dags/test_families_e2e.py",  # ~180 s
     "tests/serving/test_eaas_process.py",  # ~155 s
     "tests/airflow_dags/test_explain_reviews_e2e.py",  # ~125 s
     "tests/serving/test_eaas_docker.py",  # ~75 s

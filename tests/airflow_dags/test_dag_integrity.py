@@ -72,12 +72,14 @@ def test_explain_reviews_wiring(dagbag):
 
     pulled = [a for a in batch.application_args if isinstance(a, XComArg)]
     assert [(a.operator.task_id, a.key) for a in pulled] == [
-        ("log_explainer", "model_uri"), ("prepare", "input"), ("prepare", "output")]
+        ("log_explainer", "model_uri"), ("prepare", "input"), ("prepare", "input_format"),
+        ("prepare", "output")]
     assert {a.key for a in pulled} <= set(PartitionPlan.__dataclass_fields__) | set(
         ExplainerRef.__dataclass_fields__)
     assert not any(isinstance(a, str) and "xcom_pull" in a for a in batch.application_args)
     assert dag.params["max_evals"] is None, "empty: the DLEXPLAIN_MAX_EVALS setting applies"
     assert "{{ params.faithfulness }}" in batch.application_args
+    assert "{{ params.granularity }}" in batch.application_args
 
 
 def test_quality_tasks_and_the_drift_alert(dagbag):

@@ -47,17 +47,18 @@ def test_files_are_readable_by_other_users(default_model):
         assert mode & stat.S_IROTH, f"{path} is not world-readable"
 
 
-def test_additivity_and_faithfulness_on_64_held_out_reviews(explainer, holdout_reviews):
-    """Every explanation adds up (recomputed), and SHAP's ranking is at least twice as
-    comprehensive as a random one (``bench/bench_faithfulness.py`` prints the full figures)."""
+def test_additivity_and_faithfulness_on_32_held_out_reviews(explainer, holdout_reviews):
+    """Every explanation adds up (recomputed, within 1e-6), and SHAP's ranking is at least
+    twice as comprehensive as a random one (``bench/bench_faithfulness.py`` prints the full
+    figures on more reviews)."""
     from dlexplain.quality.faithfulness import summarize, with_faithfulness
 
-    texts = [t[:200] for t in holdout_reviews["text"].head(64)]
+    texts = [t[:200] for t in holdout_reviews["text"].head(32)]
     results = explainer.explain(texts)
-    assert [r.error for r in results] == [None] * 64
+    assert [r.error for r in results] == [None] * 32
     assert_additive(results)
     figures = summarize(with_faithfulness(results, explainer.classifier.predict_proba))
-    assert figures["faithfulness_texts"] >= 60
+    assert figures["faithfulness_texts"] >= 30
     assert figures["comprehensiveness"] >= 2 * figures["random_comprehensiveness"], figures
     assert figures["sufficiency"] < figures["random_sufficiency"], figures
 
@@ -86,12 +87,12 @@ def test_engine_equals_the_seed_style_explainer(explainer, default_model, holdou
     """Same masks, same tie-breaks: lock-step batching changes speed, not values (fp32)."""
     from bench.seed_style import seed_style_values
 
-    texts = [t[:300] for t in holdout_reviews["text"].head(4)]
+    texts = [t[:300] for t in holdout_reviews["text"].head(3)]
     reference = seed_style_values(default_model.path, texts, max_evals=300)
     results = explainer.explain(texts)
     for expected, result in zip(reference, results):
         assert result.values.shape == expected.shape
         assert np.max(np.abs(result.values - expected)) <= 1e-3
-    alone = [explainer.explain([t])[0] for t in texts[:2]]
+    alone = [explainer.explain([t])[0] for t in texts[:1]]
     for a, b in zip(alone, results):
         assert np.max(np.abs(a.values - b.values)) <= 1e-3, "a text's values do not depend on its group"

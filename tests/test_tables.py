@@ -57,3 +57,15 @@ def test_a_mixed_folder_and_a_wrong_format_name_the_files_seen(tmp_path):
     (folder / "part-1.parquet").unlink()
     with pytest.raises(DataError, match="as parquet: .*files seen: part-0.csv"):
         read_table(folder, "parquet")
+
+
+def test_a_suffix_of_no_known_format_is_refused_and_bare_files_are_parquet(tmp_path):
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    (odd / "part-0.csv.lz4").write_bytes(b"\x04\x22\x4d\x18")
+    with pytest.raises(DataError, match="no known format .*part-0.csv.lz4"):
+        detect_format(str(odd))
+    hive = tmp_path / "hive"
+    hive.mkdir()
+    FRAME.to_parquet(hive / "000000_0")
+    assert detect_format(str(hive)) == "parquet" and len(read_table(hive)) == 3

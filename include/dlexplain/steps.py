@@ -282,6 +282,7 @@ def open_explanation_run(*, dag_id: str, airflow_run_id: str, explainer, plan: P
     tags = {"airflow.dag_id": dag_id, "airflow.run_id": airflow_run_id,
             "airflow.logical_date": plan.ds, runs.TAG_EXPLAINER_RUN_ID: explainer.run_id,
             runs.TAG_EXACT_RUN_ID: explainer.exact_run, runs.TAG_METHOD: job.method,
+            runs.TAG_GRANULARITY: job.granularity,
             runs.TAG_PARTITION: plan.partition, runs.TAG_INPUT: plan.input,
             runs.TAG_OUTPUT: plan.output, runs.TAG_ROWS: str(rows),
             runs.TAG_ROWS_FAILED: str(failed)}
@@ -372,18 +373,19 @@ def check_drift(*, dag_id: str, run_id: str, ds: str, threshold: float, nights: 
                 date_from: str | None = None, date_to: str | None = None) -> DriftCheck:
     """Compare tonight's importance with the baseline (the ``nights`` latest nights before, or
     the pinned ``[date_from, date_to]``), log the report and the score; nights explained with
-    other classes are left out of the baseline."""
+    other classes, or by another unit (granularity), are left out of the baseline."""
     from dlexplain.quality.drift import compare
     from dlexplain.quality.importance import classes, pool
     from dlexplain.quality.report import drift_html
-    from dlexplain.tracking.quality_runs import (baseline_runs, importance_of, log_drift,
-                                                 log_night_metrics)
+    from dlexplain.tracking.quality_runs import (baseline_runs, granularity_of, importance_of,
+                                                 log_drift, log_night_metrics)
 
     if date_from and date_to and date_from > date_to:
         raise DataError(f"drift baseline range is empty: {date_from} is after {date_to}")
     tonight = importance_of(run_id)
     found = [(night, importance_of(night_run)) for night, night_run in
-             baseline_runs(dag_id, ds, nights=nights, date_from=date_from, date_to=date_to)]
+             baseline_runs(dag_id, ds, nights=nights, date_from=date_from, date_to=date_to,
+                           granularity=granularity_of(run_id))]
     usable = [(night, t) for night, t in found if set(classes(t)) == set(classes(tonight))]
     if not usable or tonight.empty:
         logger.info("night %s: no baseline to compare with (%d nights found, %d with the same "

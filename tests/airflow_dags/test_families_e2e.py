@@ -174,6 +174,10 @@ def test_each_family_through_the_dag(family, airflow_db, tracking_uri, dlexplain
         chunk = [r for r in rows[number * ROWS_PER_BATCH:][:ROWS_PER_BATCH] if r["error"] is None]
         assert {n for n in names if n.startswith("bar_")} == {f"bar_{r['label']}.png"
                                                                for r in chunk}
+    if family in GRANULARITY:  # earlier nights were explained by tokens: no baseline for it
+        drift = run.get_task_instance("check_drift").xcom_pull(task_ids="check_drift")
+        assert drift["status"] == "no_baseline", drift
+        assert night.data.tags["dlexplain.granularity"] == GRANULARITY[family]
     if family == "xlmr":
         _rows_as_people_read_them(output, explainer["model_uri"], tmp_path)
 

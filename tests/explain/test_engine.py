@@ -182,3 +182,12 @@ def test_a_model_that_answers_non_deterministically_still_gives_additive_rows(ti
     rows = explainer.explain(GOOD)
     assert [r.ok for r in rows] == [True, False, True]
     assert rows[1].error == REFUSED + "additivity error nan above 1e-06"
+
+
+def test_a_row_whose_values_do_not_match_its_tokens_is_refused():
+    from dlexplain.explain.engine import REFUSED, verified
+    from dlexplain.explain.row import TextExplanation
+
+    row = TextExplanation.explained(["a ", "b"], np.zeros((1, 2)), [0.5, 0.5], [0.5, 0.5],
+                                    ["x", "y"])
+    assert verified(row, "a b").error == REFUSED + "1 value rows for 2 tokens"

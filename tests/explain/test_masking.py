@@ -20,6 +20,7 @@ TEXTS = [
     "日本語のテキスト",
     "the neighborhood was early",  # XLM-R Unigram: shap repeated a character of each word
     "see https://example.com/x and @critic, 9.5/10 &amp; 👨‍👩‍👧",
+    "i love it ❤️",  # a variation selector at the end, which WordPiece drops
 ]
 
 
@@ -66,16 +67,17 @@ def test_shaps_string_masker_is_wrong_where_the_probe_says_so(tiny_family_dirs, 
     assert "not exact" in choose_masking(tokenizer).reason
 
 
-def test_string_masking_forced_on_xlmr_gives_refused_rows_not_wrong_ones(tiny_family_dirs):
-    """The old behaviour (shap's string masker for every SentencePiece tokenizer), forced by
-    the config: its wrong rows come out as errors with the reason, never as ok rows."""
-    from dlexplain.explain.classifier import TextClassifier
-    from dlexplain.explain.config import ExplainerConfig
-    from dlexplain.explain.engine import REFUSED, Explainer
+def test_a_cut_inside_a_character_of_several_byte_tokens_moves_before_it(tiny_family_dirs):
+    """Cut at the token limit between two byte tokens of one emoji, the text would re-tokenize
+    one token longer than the limit (and the model would silently lose its last token)."""
+    from transformers import AutoTokenizer
 
-    classifier = TextClassifier.from_pretrained(tiny_family_dirs["xlmr"], device="cpu")
-    results = Explainer(classifier, ExplainerConfig(max_evals=60, masking="text")).explain(
-        ["the neighborhood was early"])
-    assert not results[0].ok
-    assert results[0].error.startswith(REFUSED + "tokens do not rebuild the text"), \
-        results[0].error
+    from dlexplain.explain.engine import prepare
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_family_dirs["roberta"])
+    text = "the film " + "😀" * 40
+    for limit in range(8, 20):
+        prepared = prepare(text, tokenizer, limit)
+        assert prepared.truncated and text.startswith(prepared.text)
+        ids = tokenizer(prepared.text, add_special_tokens=False)["input_ids"]
+        assert len(ids) <= limit, (limit, len(ids))

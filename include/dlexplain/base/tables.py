@@ -27,6 +27,11 @@ def format_of_name(name: str) -> str | None:
     return FORMATS.get(Path(stem).suffix)
 
 
+def _bare(relative: str) -> bool:
+    """A file name without any suffix (``part-00000``)."""
+    return not Path(relative).suffix
+
+
 def _is_data(relative: str) -> bool:
     """False for what Spark and Hadoop write beside the data (``_SUCCESS``, ``.part-0.crc``,
     ``_temporary/``): any part of the path that starts with ``_`` or ``.``."""
@@ -56,8 +61,9 @@ def _shown(names: list[str]) -> str:
 def detect_format(path: str, requested: str | None = None) -> str:
     """The format an input is read as: ``requested`` when given, else the suffix of the file
     or of every data file of the folder (Spark's ``part-*`` files; ``_SUCCESS``, ``.crc`` and
-    other ``_``/``.`` files ignored; ``.gz`` and other compression suffixes looked through).
-    :class:`DataError` naming the files seen when a folder's files disagree or none says."""
+    other ``_``/``.`` files ignored; ``.gz``, ``.bz2``, ``.zst`` looked through; files without
+    any suffix: Parquet). :class:`DataError` naming the files seen when a folder's files
+    disagree or one has a suffix of no known format (``.lz4``, ``.tsv``)."""
     if requested is not None:
         if requested not in INPUT_FORMATS:
             raise DataError(f"input format {requested!r} is not one of {INPUT_FORMATS}")
@@ -72,11 +78,9 @@ def detect_format(path: str, requested: str | None = None) -> str:
         return found
     if not files:
         raise DataError(f"input folder {path!r} holds no data files")
-    formats = {format_of_name(f) for f in files}
-    if len(formats) == 1 and None not in formats:
-        return formats.pop()
-    if formats == {None}:  # files without a suffix: Parquet, as Spark and Hive write them
-        return "parquet"
+    formats = {format_of_name(f) or ("parquet" if _bare(f) else None) for f in files}
+    if len(formats) == 1 and None not in formats:  # a file without a suffix: Parquet, as
+        return formats.pop()                        # Hive writes them
     raise DataError(f"input folder {path!r} mixes formats or holds files of no known format "
                     f"({_shown(files)}); set input_format, or keep one format per folder")
 

@@ -126,7 +126,11 @@ class TextClassifier:
         :meth:`predict_proba`; used by token-id masking (``dlexplain.explain.masking``)."""
         if not len(sequences):
             return np.empty((0, len(self.labels)), dtype=np.float64)
-        encoded = {"input_ids": [list(ids)[: self.max_length] for ids in sequences]}
+        encoded = {"input_ids": [list(ids) for ids in sequences]}
+        longest = max(len(ids) for ids in encoded["input_ids"])
+        if longest > self.max_length:  # the engine cuts texts first: cutting here would hide
+            raise ValueError(f"an input of {longest} token ids is longer than the model's "
+                             f"{self.max_length}")
         if "token_type_ids" in self.tokenizer.model_input_names:
             encoded["token_type_ids"] = [[0] * len(ids) for ids in encoded["input_ids"]]
         return self._predict(encoded)

@@ -77,7 +77,14 @@ def prepare(raw: object, tokenizer, max_tokens: int) -> Prepared:
         return Prepared(None, error="text has no tokens the model can read")
     if len(offsets) <= max_tokens:
         return Prepared(text)
-    cut = offsets[max_tokens - 1][1]
+    keep = max_tokens
+    while keep > 0:
+        cut = offsets[keep - 1][1]
+        # a cut inside a character of several byte tokens re-tokenizes longer: cut earlier
+        if len(tokenizer(text[:cut], add_special_tokens=False, verbose=False)["input_ids"]) \
+                <= max_tokens:
+            break
+        keep -= 1
     logger.info("text of %d tokens truncated to %d", len(offsets), max_tokens)
     return Prepared(text[:cut], truncated=True)
 
@@ -89,7 +96,9 @@ def verified(row: TextExplanation, text: str) -> TextExplanation:
     if not row.ok:
         return row
     joined = "".join(row.tokens)
-    if joined != text:
+    if row.values.shape[0] != len(row.tokens):
+        problem = f"{row.values.shape[0]} value rows for {len(row.tokens)} tokens"
+    elif joined != text:
         at = next((i for i, (a, b) in enumerate(zip(joined, text)) if a != b),
                   min(len(joined), len(text)))
         problem = (f"tokens do not rebuild the text (first difference at character {at}: "

@@ -7,14 +7,15 @@ Unigram with Metaspace (XLM-R style) gives tokens whose offsets overlap; shap re
 characters ("nneighborhood"), and its rebuilt string collapses runs of whitespace, so even the
 unmasked text can differ from the input.
 
-Which masking a tokenizer gets is decided by evidence, not by its family's name:
-:func:`choose_masking` runs shap's string masker on :data:`PROBES` (accents, combining marks,
-emoji and ZWJ sequences, CJK, Arabic, whitespace runs, URLs, @mentions, digits, ``&amp;``) and
-keeps it only when every probe's tokens rebuild the probe exactly and every masked text
-(whole words masked, alternately) re-tokenizes to the masked ids. Otherwise :class:`TokenIdText`
-masks token ids: the model gets the text's own token ids with masked positions set to the mask
-token's id, and the tokens shown are the substrings between consecutive offsets, each character
-given to the first token that covers it, so they concatenate back to the text.
+Both maskers here cut a text with :func:`segments` (each character given once, to the first
+token that covers it; text before the first or after the last token given to it), so the tokens
+shown concatenate back to the text. Which masking a tokenizer gets is decided by evidence, not by
+its family's name: :func:`choose_masking` runs the string masker (shap's Text masker on those
+segments) on :data:`PROBES` (accents, combining marks, emoji and ZWJ sequences, CJK, Arabic,
+whitespace runs, URLs, @mentions, digits, ``&amp;``, a trailing variation selector) and keeps it
+only when every probe's tokens rebuild the probe exactly and every masked text (whole words
+masked, alternately, and nothing masked) re-tokenizes to the masked ids. Otherwise it masks token
+ids: the model gets the text's own token ids with masked positions set to the mask token's id.
 """
 
 from __future__ import annotations
@@ -38,22 +39,29 @@ PROBES = (
     "see https://example.com/a?b=1&c=2 and @some_user #tag",
     "rated 9.5/10 in 2024, 1,000,000 views &amp; 3 stars",
     "  spaced   out  ",
+    "i love it ❤️",  # ends in a variation selector some tokenizers drop
 )
 
 
 def segments(text: str, offsets: Sequence[tuple[int, int] | None]) -> list[str]:
     """The substring of each token: from its start to the next token's start, no character
-    given twice (tokens that share a character after the first get ``""``)."""
+    given twice (tokens that share a character after the first get ``""``); the first token
+    also takes any text before it, the last text token any text after it (a variation selector
+    or a zero-width character the tokenizer drops), so the segments concatenate to ``text``."""
     spans = [(0, 0) if o is None else tuple(o) for o in offsets]
-    out, cut = [], 0
+    out, cut, last = [], 0, None
     for i, (start, end) in enumerate(spans):
         if start == end == 0 and i:  # a special token after the text ([SEP], </s>)
             out.append("")
             continue
         stop = max(end, spans[i + 1][0]) if i + 1 < len(spans) and spans[i + 1] != (0, 0) else end
-        begin = max(start, cut) if i else 0  # the first token also takes any leading text
+        begin = max(start, cut) if i else 0
         out.append(text[begin:stop] if stop > begin else "")
         cut = max(cut, stop)
+        if end > start:
+            last = i
+    if last is not None and cut < len(text):
+        out[last] += text[cut:]
     return out
 
 
@@ -84,11 +92,10 @@ def _words(text: str, offsets) -> list[int]:
 
 
 def _probe_problem(tokenizer, text: str) -> str | None:
-    """Why shap's string masker is not exact on ``text``, or None."""
+    """Why the string masker (:func:`text_masker`) is not exact on ``text``, or None."""
     import numpy as np
-    import shap
 
-    masker = shap.maskers.Text(tokenizer)
+    masker = text_masker(tokenizer, token_ids=False)
     parts = [str(p) for p in masker.data_transform(text)[0]]
     if "".join(parts) != text:
         return f"its tokens do not rebuild {text!r}: {''.join(parts)!r}"
@@ -118,12 +125,12 @@ def _choose(tokenizer) -> Masking:
     for probe in PROBES:
         problem = _probe_problem(tokenizer, probe.strip())
         if problem:
-            return Masking("token_ids", f"shap's string masker is not exact: {problem}")
-    return Masking("text", f"shap's string masker is exact on all {len(PROBES)} probes")
+            return Masking("token_ids", f"the string masker is not exact: {problem}")
+    return Masking("text", f"the string masker is exact on all {len(PROBES)} probes")
 
 
 def choose_masking(tokenizer) -> Masking:
-    """The masking of ``tokenizer``'s texts: shap's string masker where it is exact on every
+    """The masking of ``tokenizer``'s texts: the string masker where it is exact on every
     probe of :data:`PROBES`, token ids otherwise; decided once per tokenizer object, logged."""
     try:
         masking = _choose(tokenizer)
@@ -138,14 +145,14 @@ def text_masker(tokenizer, token_ids: bool):
     :func:`choose_masking`), else shap's own Text masker (strings to the model)."""
     import shap
 
-    if not token_ids:
-        return shap.maskers.Text(tokenizer)
-
-    class TokenIdText(shap.maskers.Text):
-        """shap's Text masker that hands the model token ids (see the module docstring)."""
+    class SegmentedText(shap.maskers.Text):
+        """shap's Text masker, its tokens' substrings from :func:`segments` (each character
+        once, none dropped); with ``output_type="token_ids"`` it hands the model token ids."""
 
         def token_segments(self, s):
             encoded = self.tokenizer(s, return_offsets_mapping=True)
             return segments(s, encoded["offset_mapping"]), encoded["input_ids"]
 
-    return TokenIdText(tokenizer, output_type="token_ids")
+    if not token_ids:
+        return SegmentedText(tokenizer)
+    return SegmentedText(tokenizer, output_type="token_ids")

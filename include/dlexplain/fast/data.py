@@ -42,9 +42,13 @@ class Example:
 class Segmenter:
     """Cuts texts into the segments and token ids an exact explanation of them has."""
 
-    def __init__(self, tokenizer) -> None:
+    def __init__(self, tokenizer, masking: str = "auto") -> None:
+        """``masking``: the exact explainer's (``ExplainerConfig.masking``); ``auto`` probes
+        the tokenizer as the exact explainer did when it was built."""
         self.tokenizer = tokenizer
-        self.masker = text_masker(tokenizer, choose_masking(tokenizer).token_ids)
+        token_ids = (choose_masking(tokenizer).token_ids if masking == "auto"
+                     else masking == "token_ids")
+        self.masker = text_masker(tokenizer, token_ids)
 
     def __call__(self, text: str) -> Segmented:
         parts, ids = self.masker.token_segments(text)

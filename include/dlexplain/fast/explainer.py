@@ -43,7 +43,8 @@ class FastExplainer:
     """Explains texts with the amortized network; ``explain`` never drops a row."""
 
     def __init__(self, classifier: TextClassifier, model: AmortizedModel, *,
-                 max_tokens: int | None = None, batch_size: int = 32) -> None:
+                 max_tokens: int | None = None, batch_size: int = 32,
+                 masking: str = "auto") -> None:
         if model.head.out_features != len(classifier.labels):
             raise ValueError(f"the fast explainer gives {model.head.out_features} classes, "
                              f"the classifier {len(classifier.labels)}")
@@ -51,7 +52,7 @@ class FastExplainer:
         self.model = model.to(classifier.device).eval()
         self.max_tokens = token_limit(classifier, max_tokens)
         self.batch_size = batch_size
-        self.segmenter = Segmenter(classifier.tokenizer)
+        self.segmenter = Segmenter(classifier.tokenizer, masking)  # as the exact explainer
         self._bases: dict[object, np.ndarray] = {}
 
     @property
@@ -79,7 +80,9 @@ class FastExplainer:
         values = self._values(segmented, probabilities - bases)
         if granularity == "word":
             values = [by_word(seg.tokens, v) for seg, v in zip(segmented, values)]
-        tokens = [units(seg.text, "word") if granularity == "word" else seg.tokens
+        # a word row's units come from the segments' own text, as by_word's sums do: a text
+        # they do not rebuild is refused by the engine's check, never misaligned
+        tokens = [units("".join(seg.tokens), "word") if granularity == "word" else seg.tokens
                   for seg in segmented]
         return [TextExplanation.explained(t, v, base, p, self.output_names,
                                           truncated=item.truncated, method=METHOD)

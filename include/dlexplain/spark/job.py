@@ -36,7 +36,8 @@ import uuid
 from contextlib import contextmanager
 from typing import Iterator
 
-from dlexplain.base.tables import INPUT_FORMATS, detect_format, input_columns, open_dataset
+from dlexplain.base.tables import (INPUT_FORMATS, detect_format, format_of_name, input_columns,
+                                   open_dataset)
 from dlexplain.errors import ConfigError, DataError, DlexplainError
 from dlexplain.explain.config import GRANULARITIES, check_granularity
 from dlexplain.spark import AUDIT_DIR, ERROR_PREFIX, EXIT_DETERMINISTIC, METHODS
@@ -122,12 +123,18 @@ def read(spark, args: argparse.Namespace):
     Spark reads what its Hadoop filesystems reach; a URI whose scheme it has no filesystem for
     (``s3://`` without the hadoop-aws jars) is read by pyarrow on the driver instead.
     """
-    fmt = detect_format(args.input, args.format)
     try:
         hadoop_filesystem(spark, args.input)
         reachable = True
     except Exception:  # Py4J: UnsupportedFileSystemException "No FileSystem for scheme"
         reachable = False
+    try:
+        fmt = detect_format(args.input, args.format)
+    except DataError:
+        # a cluster filesystem pyarrow cannot list (s3a://, abfss://): the path's own suffix
+        if not reachable or "://" not in args.input:
+            raise
+        fmt = format_of_name(args.input.rstrip("/").rsplit("/", 1)[-1]) or "parquet"
     try:
         if reachable:
             reader = spark.read.options(**CSV_OPTIONS) if fmt == "csv" else spark.read
@@ -346,7 +353,8 @@ def run(args: argparse.Namespace) -> JobSummary:
         return publish(spark, tmp, args.output, rows_in, {
             "input": args.input, "output": args.output, "model_uri": args.model_uri,
             "model_evaluations": evaluations, "cache_hits": hits, "method": args.method,
-            "audited": audited, **seconds}, args.max_failed_share)
+            "audited": audited, "granularity": args.granularity, **seconds},
+            args.max_failed_share)
     finally:
         lock.release()
         filesystem, leftover = hadoop_filesystem(spark, tmp)

@@ -31,6 +31,8 @@ class JobSummary(Record):
     method: str = "exact"
     #: rows also explained exactly, in the output's ``_audit`` folder (fast+audit)
     audited: int = 0
+    #: the unit of the values (``dlexplain.explain.config.GRANULARITIES``)
+    granularity: str = "token"
 
     @classmethod
     def read(cls, output: str) -> JobSummary:

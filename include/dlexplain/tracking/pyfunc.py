@@ -239,9 +239,10 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
             from dlexplain.fast.explainer import FastExplainer
             from dlexplain.fast.model import AmortizedModel
 
-            self._fast = FastExplainer(self._engine().classifier,
-                                       AmortizedModel.load(Path(self._fast_dir)),
-                                       max_tokens=self._config.max_tokens)
+            engine = self._engine()
+            self._fast = FastExplainer(engine.classifier, AmortizedModel.load(Path(self._fast_dir)),
+                                       max_tokens=self._config.max_tokens,
+                                       masking=engine.config.masking)
         return self._fast
 
     def _explain(self, texts: list, granularity: str = "token") -> list:

@@ -25,8 +25,8 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from dlexplain.tracking.filters import tag, where
-from dlexplain.tracking.runs import (EXPLANATIONS_EXPERIMENT, TAG_DAG_ID, TAG_KIND,
-                                     TAG_LOGICAL_DATE, artifact_page, experiment_id,
+from dlexplain.tracking.runs import (EXPLANATIONS_EXPERIMENT, TAG_DAG_ID, TAG_GRANULARITY,
+                                     TAG_KIND, TAG_LOGICAL_DATE, artifact_page, experiment_id,
                                      find_or_create_run)
 
 logger = logging.getLogger(__name__)
@@ -71,18 +71,26 @@ def importance_of(run_id: str) -> pd.DataFrame:
         return pd.read_parquet(local)
 
 
+def granularity_of(run_id: str) -> str:
+    """The unit a night run's values are in (``token`` for nights logged before the tag)."""
+    return MlflowClient().get_run(run_id).data.tags.get(TAG_GRANULARITY, "token")
+
+
 def baseline_runs(dag_id: str, night: str, *, nights: int, date_from: str | None = None,
-                  date_to: str | None = None) -> list[tuple[str, str]]:
+                  date_to: str | None = None,
+                  granularity: str = "token") -> list[tuple[str, str]]:
     """``(logical date, run_id)`` of the nights a baseline pools, oldest first: those in
     ``[date_from, date_to]`` when a range is pinned, else the ``nights`` latest before ``night``;
-    only nights with an importance table, never ``night`` itself."""
+    only nights with an importance table explained by ``granularity``'s unit (sentences are no
+    baseline for tokens), never ``night`` itself."""
     runs = MlflowClient().search_runs(
         [experiment_id(EXPLANATIONS_EXPERIMENT)],
         filter_string=where({tag(TAG_DAG_ID): dag_id, tag(TAG_IMPORTANCE):
                              f"{QUALITY_PREFIX}/{IMPORTANCE_FILE}"}),
         max_results=SEARCH_LIMIT)
     found = sorted((r.data.tags[TAG_LOGICAL_DATE], r.info.run_id) for r in runs
-                   if r.data.tags.get(TAG_LOGICAL_DATE) not in (None, night))
+                   if r.data.tags.get(TAG_LOGICAL_DATE) not in (None, night)
+                   and r.data.tags.get(TAG_GRANULARITY, "token") == granularity)
     if date_from or date_to:
         return [(d, r) for d, r in found
                 if (not date_from or d >= date_from) and (not date_to or d <= date_to)]

@@ -25,6 +25,8 @@ TAG_EXPLAINER_RUN_ID = "dlexplain.explainer_run_id"
 TAG_EXACT_RUN_ID = "dlexplain.exact_run_id"
 #: how a night was explained: exact, fast or fast+audit
 TAG_METHOD = "dlexplain.method"
+#: the unit of a night's values: only nights of the same unit share a drift baseline
+TAG_GRANULARITY = "dlexplain.granularity"
 TAG_PARTITION = "dlexplain.partition"
 TAG_INPUT = "dlexplain.input"
 TAG_OUTPUT = "dlexplain.output"

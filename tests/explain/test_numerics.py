@@ -67,3 +67,17 @@ def test_the_engine_explains_with_the_resolved_backend(tiny_classifier, monkeypa
                                                                 masking="text").fingerprint()
     with pytest.raises(ConfigError, match="bf16"):
         Explainer(classifier, ExplainerConfig(backend="bf16"))
+
+
+def test_bf16_rows_are_as_additive_as_fp32_ones(tiny_classifier):
+    """bfloat16 changes a model's last bits with each batch's make-up, but each distinct masked
+    input is evaluated once per group, the text's own probabilities included: bf16 rows are
+    stored within the same 1e-6 as fp32 ones."""
+    from dlexplain.explain.engine import ADDITIVITY_TOLERANCE
+
+    classifier = TextClassifier(tiny_classifier.model, tiny_classifier.tokenizer, device="cpu",
+                                backend="bf16")
+    texts = ["the film was great", "a dull and boring movie , a waste of time",
+             "love this story , best acting !"]
+    for row in Explainer(classifier, ExplainerConfig(max_evals=60, backend="bf16")).explain(texts):
+        assert row.ok and row.additivity_error <= ADDITIVITY_TOLERANCE, row.additivity_error

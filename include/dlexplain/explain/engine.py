@@ -213,13 +213,8 @@ class Explainer:
         self.config = replace(config, backend=wanted)
         classifier.use_batch_size(self.config.batch_size)
         self.max_tokens = token_limit(classifier, self.config.max_tokens)
-        if self.config.masking == "auto":
-            masking = choose_masking(classifier.tokenizer)
-            self.config = replace(self.config, masking=masking.kind)
-            #: why the config's masking was chosen (logged with the explainer)
-            self.masking_reason = masking.reason
-        else:
-            self.masking_reason = "set in the explainer's config"
+        self.config = replace(self.config, masking=choose_masking(
+            classifier.tokenizer, self.config.masking).kind)
 
     @property
     def masks_token_ids(self) -> bool:
@@ -287,7 +282,7 @@ class Explainer:
             return shap_values
 
         texts = [item.text for item in items]
-        full = ([tuple(tokenizer(t)["input_ids"]) for t in texts] if by_ids else keys(texts))
+        full = ([tuple(ids) for ids in tokenizer(texts)["input_ids"]] if by_ids else keys(texts))
         probabilities = model(full)
         outcomes = run_lockstep([job(item.text) for item in items], model, seed=SEED,
                                 on_round=progress.report)

@@ -79,7 +79,9 @@ class Masking:
 
 def _words(text: str, offsets) -> list[int]:
     """Word number of each token (-1 for special tokens): a word starts at a token that starts
-    with whitespace or follows it (whitespace-delimited words, punctuation included)."""
+    with whitespace or follows it (whitespace-delimited words, punctuation included). Unlike
+    ``units.token_units``, a token of whitespace alone is a word of its own here, so the probe
+    also masks SentencePiece's lone ``▁`` tokens (masking them is what XLM-R gets wrong)."""
     numbers, word = [], -1
     for start, end in offsets:
         if start == end:
@@ -129,9 +131,12 @@ def _choose(tokenizer) -> Masking:
     return Masking("text", f"the string masker is exact on all {len(PROBES)} probes")
 
 
-def choose_masking(tokenizer) -> Masking:
-    """The masking of ``tokenizer``'s texts: the string masker where it is exact on every
-    probe of :data:`PROBES`, token ids otherwise; decided once per tokenizer object, logged."""
+def choose_masking(tokenizer, masking: str = "auto") -> Masking:
+    """The masking of ``tokenizer``'s texts: ``masking`` when a config names one (``text`` or
+    ``token_ids``); for ``auto``, the string masker where it is exact on every probe of
+    :data:`PROBES`, token ids otherwise, decided once per tokenizer object and logged."""
+    if masking != "auto":
+        return Masking(masking, "set in the explainer's config")
     try:
         masking = _choose(tokenizer)
     except TypeError:  # an unhashable tokenizer: probe it every time

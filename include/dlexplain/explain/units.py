@@ -54,7 +54,11 @@ def unit_starts(text: str, granularity: str) -> list[int]:
 
 def units(text: str, granularity: str) -> list[str]:
     """The units of ``text``; they concatenate back to it."""
-    starts = unit_starts(text, granularity)
+    return pieces(text, unit_starts(text, granularity))
+
+
+def pieces(text: str, starts: list[int]) -> list[str]:
+    """``text`` cut at ``starts`` (from :func:`unit_starts`)."""
     return [text[a:b] for a, b in zip(starts, [*starts[1:], len(text)])]
 
 
@@ -115,7 +119,7 @@ def unit_masker(token_masker, granularity: str):
             if self._key != s:
                 encoded = self.tokens.tokenizer(s, return_offsets_mapping=True)
                 starts = unit_starts(s, self.granularity)
-                self._units = units(s, self.granularity)
+                self._units = pieces(s, starts)
                 self._of_token = token_units(s, encoded["offset_mapping"], starts)
                 self._key = s
             return self._units, self._of_token

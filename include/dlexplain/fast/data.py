@@ -46,9 +46,7 @@ class Segmenter:
         """``masking``: the exact explainer's (``ExplainerConfig.masking``); ``auto`` probes
         the tokenizer as the exact explainer did when it was built."""
         self.tokenizer = tokenizer
-        token_ids = (choose_masking(tokenizer).token_ids if masking == "auto"
-                     else masking == "token_ids")
-        self.masker = text_masker(tokenizer, token_ids)
+        self.masker = text_masker(tokenizer, choose_masking(tokenizer, masking).token_ids)
 
     def __call__(self, text: str) -> Segmented:
         parts, ids = self.masker.token_segments(text)

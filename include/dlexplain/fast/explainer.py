@@ -16,16 +16,17 @@ from dlexplain.explain.classifier import TextClassifier
 from dlexplain.explain.config import check_granularity
 from dlexplain.explain.engine import explain_texts, token_limit
 from dlexplain.explain.row import TextExplanation
-from dlexplain.explain.units import token_units, unit_starts, units
+from dlexplain.explain.units import pieces, token_units, unit_starts
 from dlexplain.fast.data import Segmented, Segmenter, pad
 from dlexplain.fast.model import AmortizedModel, project
 
 METHOD = "fast"
 
 
-def by_word(segments: Sequence[str], values: np.ndarray) -> np.ndarray:
-    """Token values summed per word of the text the ``segments`` concatenate to (a segment
-    belongs to the word of its first non-space character; an empty one, to the word before)."""
+def by_word(segments: Sequence[str], values: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The words of the text the ``segments`` concatenate to, and the token values summed per
+    word (a segment belongs to the word of its first non-space character; an empty one, to the
+    word before)."""
     text = "".join(segments)
     starts = unit_starts(text, "word")
     offsets, at = [], 0
@@ -36,7 +37,7 @@ def by_word(segments: Sequence[str], values: np.ndarray) -> np.ndarray:
     owner = np.maximum.accumulate(np.where(owner < 0, 0, owner))  # "" goes with the word before
     summed = np.zeros((len(starts), values.shape[1]))
     np.add.at(summed, owner, values)
-    return summed
+    return pieces(text, starts), summed
 
 
 class FastExplainer:
@@ -78,12 +79,10 @@ class FastExplainer:
         probabilities = self._probabilities(segmented)
         bases = self._base_values(segmented)
         values = self._values(segmented, probabilities - bases)
-        if granularity == "word":
-            values = [by_word(seg.tokens, v) for seg, v in zip(segmented, values)]
-        # a word row's units come from the segments' own text, as by_word's sums do: a text
-        # they do not rebuild is refused by the engine's check, never misaligned
-        tokens = [units("".join(seg.tokens), "word") if granularity == "word" else seg.tokens
-                  for seg in segmented]
+        tokens = [seg.tokens for seg in segmented]
+        if granularity == "word":  # words of the segments' own text: a text they do not
+            # rebuild is refused by the engine's check, never misaligned
+            tokens, values = zip(*(by_word(seg.tokens, v) for seg, v in zip(segmented, values)))
         return [TextExplanation.explained(t, v, base, p, self.output_names,
                                           truncated=item.truncated, method=METHOD)
                 for item, t, p, base, v in zip(items, tokens, probabilities, bases, values)]

@@ -173,9 +173,7 @@ def _resolved(spec: ExplainerSpec, classifier) -> tuple[ExplainerSpec, str]:
     ``dlexplain.explain.masking``), and why: the logged config masks as it was decided here."""
     from dlexplain.explain.masking import choose_masking
 
-    if spec.config.masking != "auto":
-        return spec, "set in the explainer's config"
-    masking = choose_masking(classifier.tokenizer)
+    masking = choose_masking(classifier.tokenizer, spec.config.masking)
     return replace(spec, config=replace(spec.config, masking=masking.kind)), masking.reason
 
 

@@ -45,8 +45,8 @@ def main() -> None:
     from dlexplain.tracking.server import start_server, stop_server
 
     settings = Settings.from_env()
-    model = build_default_model(settings.cache_dir)
-    reviews = load_reviews(settings.cache_dir)
+    model = build_default_model(settings.paths.cache_dir)
+    reviews = load_reviews(settings.paths.cache_dir)
     holdout = reviews[reviews["split"] == "holdout"]["text"]
     texts = sentences(holdout, args.requests + 200)
     work = Path(tempfile.mkdtemp(prefix="dlexplain-bench-eaas-"))

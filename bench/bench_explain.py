@@ -89,8 +89,8 @@ def main() -> None:
     from dlexplain.defaults import build_default_model, load_reviews
     from seed_style import seed_style_values
     settings = Settings.from_env()
-    model = build_default_model(settings.cache_dir)
-    reviews = load_reviews(settings.cache_dir)
+    model = build_default_model(settings.paths.cache_dir)
+    reviews = load_reviews(settings.paths.cache_dir)
     holdout = reviews[reviews["split"] == "holdout"]["text"]
     texts = [t[: args.chars] for t in holdout.head(args.texts)]
     n = len(texts)

@@ -39,8 +39,8 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     args = parse_args()
     settings = Settings.from_env()
-    model = build_default_model(settings.cache_dir)
-    reviews = load_reviews(settings.cache_dir)
+    model = build_default_model(settings.paths.cache_dir)
+    reviews = load_reviews(settings.paths.cache_dir)
     texts = [t[: args.chars] for t in reviews[reviews["split"] == "holdout"]["text"].head(args.texts)]
     classifier = TextClassifier.from_pretrained(model.path, device="cpu")
     explainer = Explainer(classifier, ExplainerConfig(max_evals=args.max_evals))

@@ -156,14 +156,14 @@ def main() -> None:
     from dlexplain.fast.model import AmortizedModel
 
     settings = Settings.from_env()
-    model = build_default_model(settings.cache_dir)
+    model = build_default_model(settings.paths.cache_dir)
     recipe = FastRecipe()
-    built = build_default_fast(settings.cache_dir, recipe)
+    built = build_default_fast(settings.paths.cache_dir, recipe)
     backend = built.report["backend"]
     classifier = TextClassifier.from_pretrained(model.path, device="cpu", backend=backend)
     fast = FastExplainer(classifier, AmortizedModel.load(built.network))
-    texts = recipe_texts(settings.cache_dir, recipe)
-    exact_rows = ExactSource(classifier, recipe, settings.cache_dir / EXACT_CACHE)
+    texts = recipe_texts(settings.paths.cache_dir, recipe)
+    exact_rows = ExactSource(classifier, recipe, settings.paths.cache_dir / EXACT_CACHE)
     held_rows = exact_rows.explain(texts.held_out, recipe.max_evals, "held-out texts")
     reference_rows = exact_rows.explain(texts.reference, recipe.reference_max_evals,
                                         "reference texts")
@@ -176,7 +176,7 @@ def main() -> None:
                               recipe.max_evals))
     held, judged = fidelity_figures(fast, held_rows, reference_rows, recipe.thresholds)
     figures.update(held)
-    reviews = load_reviews(settings.cache_dir)
+    reviews = load_reviews(settings.paths.cache_dir)
     one_sentence = sentences(reviews[reviews["split"] == "holdout"]["text"], args.requests + 200)
     figures.update(served(model.path, built, judged, recipe.thresholds, one_sentence, args,
                           backend))

@@ -36,7 +36,7 @@ def long_reviews(count: int, chars: int) -> list[str]:
     from dlexplain.config import Settings
     from dlexplain.defaults import load_reviews
 
-    reviews = load_reviews(Settings.from_env().cache_dir)
+    reviews = load_reviews(Settings.from_env().paths.cache_dir)
     texts = [t for t in reviews[reviews["split"] == "holdout"]["text"] if len(t) >= chars]
     return [t[:chars].rsplit(" ", 1)[0] for t in texts[:count]]
 
@@ -66,7 +66,7 @@ def main() -> None:
     from dlexplain.explain.config import ExplainerConfig
     from dlexplain.explain.engine import Explainer
 
-    model = build_default_model(Settings.from_env().cache_dir)
+    model = build_default_model(Settings.from_env().paths.cache_dir)
     texts = long_reviews(args.texts, args.chars)
     classifier = TextClassifier.from_pretrained(model.path, device="cpu", backend=args.backend)
     print(f"model {model.path.name} ({classifier.backend}), {len(texts)} held-out reviews cut "

@@ -60,11 +60,11 @@ def main() -> None:
     from dlexplain.tracking.server import start_server, stop_server
 
     settings = Settings.from_env()
-    build_default_model(settings.cache_dir)
-    reviews = load_reviews(settings.cache_dir)
+    build_default_model(settings.paths.cache_dir)
+    reviews = load_reviews(settings.paths.cache_dir)
     frame = reviews[reviews["split"] == "holdout"].head(args.texts)[["id", "text", "label"]].copy()
     frame["text"] = frame["text"].str.slice(0, args.chars)
-    path = partition_path(settings.data_dir, pendulum.parse(DAY).date())
+    path = partition_path(settings.paths.data_dir, pendulum.parse(DAY).date())
     path.parent.mkdir(parents=True)
     frame.to_parquet(path, index=False)
 

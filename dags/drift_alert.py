@@ -25,7 +25,7 @@ SETTINGS = Settings.from_env()
 @dag(
     **dag_defaults(schedule=DRIFT_DETECTED, max_active_runs=4, doc_md=__doc__,
                    retry_delay=timedelta(seconds=30), max_retry_delay=timedelta(minutes=5),
-                   task_timeout=SETTINGS.task_timeout),
+                   task_timeout=SETTINGS.schedule.task_timeout),
     tags=["dlexplain", "explainability", "alert"],
 )
 def drift_alert():

@@ -40,12 +40,12 @@ SETTINGS = Settings.from_env()
 
 
 @dag(
-    **dag_defaults(schedule=SETTINGS.eaas_schedule, max_active_runs=1, doc_md=__doc__,
+    **dag_defaults(schedule=SETTINGS.eaas.schedule, max_active_runs=1, doc_md=__doc__,
                    retry_delay=timedelta(seconds=30), max_retry_delay=timedelta(minutes=5),
-                   task_timeout=SETTINGS.task_timeout),
+                   task_timeout=SETTINGS.schedule.task_timeout),
     tags=["dlexplain", "eaas", "serving", "mlflow"],
     params={
-        "classifier": Param(SETTINGS.eaas_classifier, type="string", minLength=1,
+        "classifier": Param(SETTINGS.eaas.classifier, type="string", minLength=1,
                             description="serve the explainer of this classifier "
                                         "(models:/name@alias, models:/name/N or a folder)"),
         "registered_model": Param(None, type=["null", "string"],
@@ -61,9 +61,9 @@ def eaas_redeploy():
         classifier="{{ params.classifier }}",
         registered_model="{{ params.registered_model or '' }}",
         alias="{{ params.alias }}",
-        state_path=str(SETTINGS.eaas_state_path),
-        poke_interval=SETTINGS.eaas_poke_interval,
-        timeout=SETTINGS.eaas_sensor_timeout,
+        state_path=str(SETTINGS.eaas.state_path),
+        poke_interval=SETTINGS.eaas.poke_interval,
+        timeout=SETTINGS.eaas.sensor_timeout,
         soft_fail=True,
     )
 

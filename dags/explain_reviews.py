@@ -73,12 +73,12 @@ SETTINGS = Settings.from_env()
 
 
 @dag(
-    **dag_defaults(schedule=SETTINGS.schedule, max_active_runs=1, doc_md=__doc__,
+    **dag_defaults(schedule=SETTINGS.schedule.schedule, max_active_runs=1, doc_md=__doc__,
                    retry_delay=timedelta(minutes=1), max_retry_delay=timedelta(minutes=30),
-                   task_timeout=SETTINGS.task_timeout),
+                   task_timeout=SETTINGS.schedule.task_timeout),
     tags=["dlexplain", "explainability", "spark", "mlflow"],
     params={
-        **classifier_params("the classifier to explain", SETTINGS.source_model),
+        **classifier_params("the classifier to explain", SETTINGS.run.source_model),
         "dataset_path_template": Param(DATASET_TEMPLATE, type="string", minLength=1,
                                        description="input partition: Parquet, CSV or JSON lines "
                                                    "(a file or a folder of files, gzip too), a "
@@ -168,7 +168,7 @@ def explain_reviews():
     batch_explain = BatchExplainOperator(
         task_id="batch_explain",
         conn_id="spark_default",
-        execution_timeout=timedelta(seconds=SETTINGS.job_timeout),
+        execution_timeout=timedelta(seconds=SETTINGS.schedule.job_timeout),
         application=application_path(),
         name="dlexplain-batch-explain",
         application_args=[
@@ -184,7 +184,7 @@ def explain_reviews():
             "--granularity", "{{ params.granularity }}",
             "--audit-fraction", "{{ params.audit_fraction }}",
             "--audit-seed", "{{ params.audit_seed }}",
-            "--max-failed-share", str(SETTINGS.max_failed_share),
+            "--max-failed-share", str(SETTINGS.run.max_failed_share),
         ],
         env_vars={"MLFLOW_TRACKING_URI": plan["tracking_uri"], "PYSPARK_PYTHON": plan["python"],
                   NO_PICKLE[0]: NO_PICKLE[1]},

@@ -47,12 +47,12 @@ FIT = TrainingConfig()
 @dag(
     **dag_defaults(schedule=EXPLAINED_REVIEWS, max_active_runs=1, doc_md=__doc__,
                    retry_delay=timedelta(minutes=1), max_retry_delay=timedelta(minutes=15),
-                   task_timeout=SETTINGS.task_timeout),
+                   task_timeout=SETTINGS.schedule.task_timeout),
     tags=["dlexplain", "explainability", "fast-explainer", "mlflow"],
     params={
         **classifier_params("the classifier whose newest exact explainer to learn from, when "
-                            "no Asset event names one", SETTINGS.source_model),
-        "min_new_texts": Param(SETTINGS.fast_min_new_texts, type="integer", minimum=0,
+                            "no Asset event names one", SETTINGS.run.source_model),
+        "min_new_texts": Param(SETTINGS.schedule.fast_min_new_texts, type="integer", minimum=0,
                                maximum=10_000_000,
                                description="train only when this many explained texts are new "
                                            "since the last fast explainer"),
@@ -96,7 +96,7 @@ def train_fast_explainer():
                              params["explainer_name"], [event.extra for event in events])
         return [data.to_json_dict() for data in found if data.ready]
 
-    @task(execution_timeout=timedelta(seconds=SETTINGS.job_timeout), max_active_tis_per_dagrun=1,
+    @task(execution_timeout=timedelta(seconds=SETTINGS.schedule.job_timeout), max_active_tis_per_dagrun=1,
           map_index_template="{{ exact_explainer }}")
     @fail_fast
     def train(data: dict) -> dict:

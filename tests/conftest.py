@@ -110,7 +110,7 @@ def tiny_family_dirs(tmp_path_factory, settings):
     IMDb reviews."""
     from dlexplain.defaults import load_reviews
 
-    texts = load_reviews(settings.cache_dir)["text"].head(2000).tolist()
+    texts = load_reviews(settings.paths.cache_dir)["text"].head(2000).tolist()
     folders = {name: tmp_path_factory.mktemp(f"tiny-{name}") for name in FAMILIES}
     for name, (build, uses_texts) in FAMILIES.items():
         if uses_texts:
@@ -147,7 +147,7 @@ def default_model(settings):
     """The embedded default model, built once per machine (``make test`` builds it first)."""
     from dlexplain.defaults import build_default_model
 
-    return build_default_model(settings.cache_dir)
+    return build_default_model(settings.paths.cache_dir)
 
 
 @pytest.fixture(scope="session")
@@ -155,7 +155,7 @@ def holdout_reviews(settings):
     """Cleaned IMDb reviews never used in training or model evaluation."""
     from dlexplain.defaults import load_reviews
 
-    reviews = load_reviews(settings.cache_dir)
+    reviews = load_reviews(settings.paths.cache_dir)
     return reviews[reviews["split"] == "holdout"].reset_index(drop=True)
 
 

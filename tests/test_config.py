@@ -12,25 +12,25 @@ from dlexplain.errors import ConfigError
 
 def test_defaults():
     settings = Settings.from_env({"HOME": "/home/u"})
-    assert settings.home == Path(".dlexplain")
-    assert settings.data_dir == Path(".dlexplain/data")
-    assert settings.device == "auto" and settings.explainer.batch_size == 64 and settings.explainer.max_evals == 500
-    assert settings.cache_dir.name == "dlexplain"
-    assert settings.explainer.backend == "fp32" and settings.explanation_cache is True
-    assert settings.explanation_cache_path == settings.cache_dir / "explanations.sqlite"
+    assert settings.paths.home == Path(".dlexplain")
+    assert settings.paths.data_dir == Path(".dlexplain/data")
+    assert settings.run.device == "auto" and settings.explainer.batch_size == 64 and settings.explainer.max_evals == 500
+    assert settings.paths.cache_dir.name == "dlexplain"
+    assert settings.explainer.backend == "fp32" and settings.cache.enabled is True
+    assert settings.cache.path == settings.paths.cache_dir / "explanations.sqlite"
 
 
 def test_cache_can_be_turned_off():
     settings = Settings.from_env({"DLEXPLAIN_EXPLANATION_CACHE": "OFF",
                                   "DLEXPLAIN_EXPLANATION_CACHE_MB": "5"})
-    assert settings.explanation_cache is False and settings.explanation_cache_mb == 5
+    assert settings.cache.enabled is False and settings.cache.mb == 5
 
 
 def test_values_are_parsed():
     settings = Settings.from_env({"DLEXPLAIN_HOME": "/srv/x", "DLEXPLAIN_BATCH_SIZE": "8",
                                   "DLEXPLAIN_DEVICE": "cpu"})
-    assert settings.home == Path("/srv/x") and settings.data_dir == Path("/srv/x/data")
-    assert settings.explainer.batch_size == 8 and settings.device == "cpu"
+    assert settings.paths.home == Path("/srv/x") and settings.paths.data_dir == Path("/srv/x/data")
+    assert settings.explainer.batch_size == 8 and settings.run.device == "cpu"
 
 
 @pytest.mark.parametrize("var,value", [("DLEXPLAIN_BATCH_SIZE", "0"),
@@ -62,11 +62,34 @@ def test_dag_settings():
     settings = Settings.from_env({"DLEXPLAIN_SCHEDULE": "@hourly",
                                   "DLEXPLAIN_EAAS_POKE_INTERVAL": "5",
                                   "DLEXPLAIN_SOURCE_MODEL": "models:/reviews@champion"})
-    assert settings.schedule == "@hourly" and settings.eaas_schedule == "*/10 * * * *"
-    assert settings.source_model == "models:/reviews@champion"
-    assert Settings.from_env({}).source_model == "default"
+    assert settings.schedule.schedule == "@hourly" and settings.eaas.schedule == "*/10 * * * *"
+    assert settings.run.source_model == "models:/reviews@champion"
+    assert Settings.from_env({}).run.source_model == "default"
     with pytest.raises(ConfigError, match="DLEXPLAIN_SOURCE_MODEL=' ' is invalid: must not be"):
         Settings.from_env({"DLEXPLAIN_SOURCE_MODEL": " "})
-    assert settings.eaas_poke_interval == 5 and settings.eaas_sensor_timeout == 540
+    assert settings.eaas.poke_interval == 5 and settings.eaas.sensor_timeout == 540
     with pytest.raises(ConfigError, match="DLEXPLAIN_EAAS_SENSOR_TIMEOUT='0'"):
         Settings.from_env({"DLEXPLAIN_EAAS_SENSOR_TIMEOUT": "0"})
+
+
+def test_every_variable_is_declared_once_and_the_names_stayed():
+    from dlexplain.config import settings_table
+
+    names = [row["variable"] for row in settings_table()]
+    assert len(names) == len(set(names))
+    old = {"HOME", "CACHE_DIR", "DATA_DIR", "INPUT_ROOTS", "OUTPUT_ROOTS", "EXPLANATION_CACHE",
+           "EXPLANATION_CACHE_MB", "EXPLANATION_CACHE_PATH", "SOURCE_MODEL", "DEVICE",
+           "TRUSTED_EXPERIMENT", "MAX_FAILED_SHARE", "SCHEDULE", "FAST_MIN_NEW_TEXTS",
+           "TASK_TIMEOUT", "JOB_TIMEOUT", "SERVE_MAX_TEXTS", "SERVE_MAX_CHARS", "SERVE_MAX_WORK",
+           "SERVE_MAX_IN_FLIGHT", "SERVE_TIMEOUT", "EAAS_CLASSIFIER", "EAAS_BACKEND",
+           "EAAS_HOST", "EAAS_MLFLOW_USER", "EAAS_MLFLOW_PASSWORD", "EAAS_IMAGE",
+           "EAAS_DOCKER_NETWORK", "EAAS_MEMORY_MB", "EAAS_HEALTH_TIMEOUT", "EAAS_STATE_PATH",
+           "EAAS_SCHEDULE", "EAAS_POKE_INTERVAL", "EAAS_SENSOR_TIMEOUT", "SPARK_MLFLOW_USER",
+           "SPARK_MLFLOW_PASSWORD", "MAX_EVALS", "BATCH_SIZE", "BACKEND", "SERVE_MODEL_URI"}
+    assert set(names) == {f"DLEXPLAIN_{name}" for name in old}
+    # each section's variable reaches its field
+    settings = Settings.from_env({"DLEXPLAIN_SERVE_MAX_WORK": "7", "DLEXPLAIN_EAAS_HOST": "h",
+                                  "DLEXPLAIN_SPARK_MLFLOW_USER": "u", "DLEXPLAIN_JOB_TIMEOUT": "9",
+                                  "DLEXPLAIN_EXPLANATION_CACHE_MB": "3"})
+    assert (settings.serve.max_work, settings.eaas.host, settings.spark.mlflow_user,
+            settings.schedule.job_timeout, settings.cache.mb) == (7, "h", "u", 9, 3)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from datetime import date, timedelta
 from pathlib import Path
 
-from dlexplain.config import Settings
+from dlexplain.config import Settings, environment
 from dlexplain.errors import DlexplainError
 
 logger = logging.getLogger("dlexplain")
@@ -49,7 +48,7 @@ def _max_evals(value: str) -> int:
 def cmd_model_build_default(args, settings: Settings) -> None:
     from dlexplain.defaults import build_default_model
 
-    built = build_default_model(settings.cache_dir, force=args.force)
+    built = build_default_model(settings.paths.cache_dir, force=args.force)
     state = "built" if built.built_now else "cached"
     print(f"default model ({state}): {built.path}")
     print(f"held-out accuracy: {built.accuracy:.4f}")
@@ -58,7 +57,7 @@ def cmd_model_build_default(args, settings: Settings) -> None:
 def cmd_model_build_default_fast(args, settings: Settings) -> None:
     from dlexplain.defaults.fast import build_default_fast
 
-    built = build_default_fast(settings.cache_dir, force=args.force)
+    built = build_default_fast(settings.paths.cache_dir, force=args.force)
     report = built.report
     print(f"default fast explainer ({'built' if built.built_now else 'cached'}): {built.path}")
     print(f"gate {report['gate']} on {report['figures']['held_out_texts']:.0f} held-out texts"
@@ -69,7 +68,7 @@ def cmd_model_build_default_fast(args, settings: Settings) -> None:
 def cmd_model_path(args, settings: Settings) -> None:
     from dlexplain.defaults import default_model_dir
 
-    print(default_model_dir(settings.cache_dir))
+    print(default_model_dir(settings.paths.cache_dir))
 
 
 def cmd_data_build_default(args, settings: Settings) -> None:
@@ -77,7 +76,7 @@ def cmd_data_build_default(args, settings: Settings) -> None:
 
     end = args.end or date.today()
     start = args.start or end - timedelta(days=DEFAULT_DAYS - 1)
-    paths = build_default_data(settings.cache_dir, args.data_dir or settings.data_dir, start, end,
+    paths = build_default_data(settings.paths.cache_dir, args.data_dir or settings.paths.data_dir, start, end,
                                rows_per_day=args.rows_per_day)
     print(f"wrote {len(paths)} partitions under {paths[0].parent.parent}")
 
@@ -116,14 +115,14 @@ def cmd_report(args, settings: Settings) -> None:
 def cmd_mlflow_start(args, settings: Settings) -> None:
     from dlexplain.tracking.server import start_server
 
-    server = start_server(settings.home / "mlflow", port=args.port)
+    server = start_server(settings.paths.home / "mlflow", port=args.port)
     print(server.url if args.print_uri else f"MLflow UI: {server.url} (pid {server.pid})")
 
 
 def cmd_mlflow_stop(args, settings: Settings) -> None:
     from dlexplain.tracking.server import stop_server
 
-    print("stopped" if stop_server(settings.home / "mlflow") else "no server was running")
+    print("stopped" if stop_server(settings.paths.home / "mlflow") else "no server was running")
 
 
 def cmd_eaas_deploy(args, settings: Settings) -> None:
@@ -135,7 +134,7 @@ def cmd_eaas_deploy(args, settings: Settings) -> None:
             raise DlexplainError("--version/--alias need --registered-model")
         target = registered_explainer(args.registered_model, args.version, args.alias)
     else:
-        classifier = args.classifier or settings.eaas_classifier
+        classifier = args.classifier or settings.eaas.classifier
         target = serving_target(classifier, args.registered_model)
         if target is None:
             raise DlexplainError(f"no explainer of {classifier!r} is registered; run "
@@ -156,12 +155,12 @@ def cmd_stack_init(args, settings: Settings) -> None:
     from dlexplain.defaults.seed import seed_cache
 
     if args.seed:
-        for path in seed_cache(settings.cache_dir, args.seed):
+        for path in seed_cache(settings.paths.cache_dir, args.seed):
             print(f"copied from {args.seed}: {path}")
-    model = build_default_model(settings.cache_dir)
+    model = build_default_model(settings.paths.cache_dir)
     print(f"default model: {model.path} (held-out accuracy {model.accuracy:.4f})")
     end = date.today()
-    paths = build_default_data(settings.cache_dir, settings.data_dir,
+    paths = build_default_data(settings.paths.cache_dir, settings.paths.data_dir,
                                end - timedelta(days=DEFAULT_DAYS - 1), end)
     print(f"demo partitions: {', '.join(p.name for p in paths)} under {paths[0].parent}")
 
@@ -169,7 +168,7 @@ def cmd_stack_init(args, settings: Settings) -> None:
 def cmd_stack_preflight(args, settings: Settings) -> None:
     from dlexplain.stack_env import problems
 
-    found = problems(os.environ)
+    found = problems(environment())
     if found:
         raise DlexplainError("the stack's environment is not safe to start:\n  "
                              + "\n  ".join(found))
@@ -182,10 +181,11 @@ def cmd_stack_mlflow_users(args, settings: Settings) -> None:
     from dlexplain.tracking.users import (PIPELINE_USER, STACK_USERS, ensure_pipeline_resources,
                                           ensure_users)
 
-    missing = [var for var in STACK_USERS.values() if not os.environ.get(var)]
+    env = environment()
+    missing = [var for var in STACK_USERS.values() if not env.get(var)]
     if missing:
         raise DlexplainError(f"set {', '.join(missing)} (the MLflow users' passwords)")
-    passwords = {user: os.environ[var] for user, var in STACK_USERS.items()}
+    passwords = {user: env[var] for user, var in STACK_USERS.items()}
     created = ensure_users(mlflow.get_tracking_uri(), passwords)
     owned = ensure_pipeline_resources(mlflow.get_tracking_uri(), passwords[PIPELINE_USER])
     print(f"MLflow users ready: {', '.join(STACK_USERS)} (created: {', '.join(created) or 'none'}); "
@@ -195,7 +195,7 @@ def cmd_stack_mlflow_users(args, settings: Settings) -> None:
 def cmd_eaas_serve(args, settings: Settings) -> None:
     from dlexplain.serving.app import serve
 
-    serve(args.model_uri, args.host or settings.eaas_host, args.port)
+    serve(args.model_uri, args.host or settings.eaas.host, args.port)
 
 
 def cmd_eaas_front(args, settings: Settings) -> None:
@@ -204,7 +204,7 @@ def cmd_eaas_front(args, settings: Settings) -> None:
     from dlexplain.tracking.request_limits import RequestLimits
 
     limits = RequestLimits.from_settings(settings)
-    serve_front(DeploymentState(settings.eaas_state_path), args.host or settings.eaas_host,
+    serve_front(DeploymentState(settings.eaas.state_path), args.host or settings.eaas.host,
                 args.port, timeout=limits.timeout + 30, max_body=limits.max_body,
                 # the scoring server admits max_in_flight; a few more wait in its 503 path
                 max_in_flight=4 * limits.max_in_flight)
@@ -213,7 +213,7 @@ def cmd_eaas_front(args, settings: Settings) -> None:
 def cmd_eaas_status(args, settings: Settings) -> None:
     from dlexplain.serving.deployment import DeploymentState
 
-    state = DeploymentState(settings.eaas_state_path)
+    state = DeploymentState(settings.eaas.state_path)
     active = state.active()
     print(json.dumps({"active": active.to_json_dict() if active else None,
                       "history": state.history()[-5:]}, indent=2))
@@ -237,8 +237,8 @@ def _engine(args, settings: Settings):
 
     given = {"max_evals": args.max_evals, "max_tokens": args.max_tokens}
     config = replace(settings.explainer, **{k: v for k, v in given.items() if v is not None})
-    path = args.model or default_model_dir(settings.cache_dir)
-    classifier = TextClassifier.from_pretrained(path, device=settings.device,
+    path = args.model or default_model_dir(settings.paths.cache_dir)
+    classifier = TextClassifier.from_pretrained(path, device=settings.run.device,
                                                 backend=config.backend)
     return Explainer(classifier, config)
 

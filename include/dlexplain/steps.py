@@ -123,11 +123,11 @@ def plan_partition(ds: str, dataset_template: str, output_template: str,
     from dlexplain.base.tables import detect_format, input_columns
     from dlexplain.spark.summary import foreign_output
 
-    fields = {"ds": ds, "data_dir": str(settings.data_dir.resolve()),
-              "home": str(settings.home.resolve())}
+    fields = {"ds": ds, "data_dir": str(settings.paths.data_dir.resolve()),
+              "home": str(settings.paths.home.resolve())}
     source, target = fill_template(dataset_template, fields), fill_template(output_template, fields)
-    source = confined(source, list(settings.input_roots), "input", "DLEXPLAIN_INPUT_ROOTS")
-    target = confined(target, list(settings.output_roots), "output", "DLEXPLAIN_OUTPUT_ROOTS")
+    source = confined(source, list(settings.paths.input_roots), "input", "DLEXPLAIN_INPUT_ROOTS")
+    target = confined(target, list(settings.paths.output_roots), "output", "DLEXPLAIN_OUTPUT_ROOTS")
     foreign = foreign_output(target)
     if foreign:
         raise DataError(foreign)
@@ -169,7 +169,7 @@ def _source_location(source: str, settings: Settings) -> str:
         return source
     from dlexplain.defaults import build_default_model
 
-    return str(build_default_model(settings.cache_dir).path)
+    return str(build_default_model(settings.paths.cache_dir).path)
 
 
 def resolve_source_model(source: str, settings: Settings) -> str:

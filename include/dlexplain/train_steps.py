@@ -156,7 +156,7 @@ def train_fast(data: TrainingData, *, thresholds, training, held_out_fraction: f
     rows = read_rows(data.outputs)
     with tempfile.TemporaryDirectory(prefix="dlexplain-fast-") as tmp:
         folder = download_classifier(exact, Path(tmp) / "download")
-        classifier = TextClassifier.from_pretrained(folder, device=settings.device,
+        classifier = TextClassifier.from_pretrained(folder, device=settings.run.device,
                                                     backend=spec.config.backend)
         fitted = fit(classifier, *split(rows, held_out_fraction), thresholds=thresholds,
                      config=training, max_tokens=spec.config.max_tokens, progress=True)

@@ -36,8 +36,8 @@ def test_every_dag_is_documented_owned_retried_and_bounded(dagbag):
             assert task.owner and task.owner != "airflow", (dag_id, task.task_id)
             expected = 0 if (dag_id, task.task_id) in NO_RETRIES else 1
             assert (task.retries or 0) >= expected, (dag_id, task.task_id)
-            bound = settings.job_timeout if (dag_id, task.task_id) in JOBS else (
-                settings.task_timeout)
+            bound = settings.schedule.job_timeout if (dag_id, task.task_id) in JOBS else (
+                settings.schedule.task_timeout)
             assert task.execution_timeout.total_seconds() == bound, (dag_id, task.task_id)
 
 

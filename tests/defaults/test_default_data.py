@@ -15,14 +15,14 @@ pytestmark = pytest.mark.slow  # reads the 50,000-review CSV once per machine
 
 
 def test_partitions_hold_only_unseen_reviews(settings, tmp_path):
-    paths = build_default_data(settings.cache_dir, tmp_path, date(2026, 1, 1), date(2026, 1, 3),
+    paths = build_default_data(settings.paths.cache_dir, tmp_path, date(2026, 1, 1), date(2026, 1, 3),
                                rows_per_day=5)
     assert paths == [partition_path(tmp_path, date(2026, 1, d)) for d in (1, 2, 3)]
     assert paths[0].as_posix().endswith("reviews/ds=2026-01-01/part-0.parquet")
     frames = [pd.read_parquet(p) for p in paths]
     for frame in frames:
         assert list(frame.columns) == ["id", "text", "label"] and len(frame) == 5
-    reviews = load_reviews(settings.cache_dir)
+    reviews = load_reviews(settings.paths.cache_dir)
     seen = set(reviews.loc[reviews["split"] != "holdout", "id"])
     ids = pd.concat(frames)["id"]
     assert ids.is_unique and not seen & set(ids)
@@ -31,14 +31,14 @@ def test_partitions_hold_only_unseen_reviews(settings, tmp_path):
 
 def test_same_date_same_rows_whatever_the_range(settings, tmp_path):
     day = date(2026, 1, 2)
-    a = build_default_data(settings.cache_dir, tmp_path / "a", day, day, rows_per_day=4)[0]
-    b = build_default_data(settings.cache_dir, tmp_path / "b", date(2025, 12, 30), day,
+    a = build_default_data(settings.paths.cache_dir, tmp_path / "a", day, day, rows_per_day=4)[0]
+    b = build_default_data(settings.paths.cache_dir, tmp_path / "b", date(2025, 12, 30), day,
                            rows_per_day=4)[-1]
     pd.testing.assert_frame_equal(pd.read_parquet(a), pd.read_parquet(b))
 
 
 def test_cleaning_and_split(settings):
-    reviews = load_reviews(settings.cache_dir)
+    reviews = load_reviews(settings.paths.cache_dir)
     assert reviews["text"].is_unique
     assert not reviews["text"].str.contains("<br />", regex=False).any()
     assert reviews["split"].value_counts().to_dict()["train"] == 4000
@@ -47,4 +47,4 @@ def test_cleaning_and_split(settings):
 
 def test_bad_range(settings, tmp_path):
     with pytest.raises(ConfigError, match="before start"):
-        build_default_data(settings.cache_dir, tmp_path, date(2026, 1, 2), date(2026, 1, 1))
+        build_default_data(settings.paths.cache_dir, tmp_path, date(2026, 1, 2), date(2026, 1, 1))

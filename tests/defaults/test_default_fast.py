@@ -23,12 +23,12 @@ SMALL = FastRecipe(chars=150, n_train=24, n_held_out=8, n_reference=4, max_evals
 
 @pytest.fixture
 def small_build(settings, default_model):
-    yield settings.cache_dir
-    shutil.rmtree(default_fast_dir(settings.cache_dir, SMALL), ignore_errors=True)
+    yield settings.paths.cache_dir
+    shutil.rmtree(default_fast_dir(settings.paths.cache_dir, SMALL), ignore_errors=True)
 
 
 def test_texts_are_unseen_and_disjoint(settings):
-    texts = recipe_texts(settings.cache_dir, SMALL)
+    texts = recipe_texts(settings.paths.cache_dir, SMALL)
     assert len(texts.held_out) == 8 and len(texts.train) == 24
     assert texts.reference == texts.held_out[:4]
     assert not set(texts.held_out) & set(texts.train)

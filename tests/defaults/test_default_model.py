@@ -33,7 +33,7 @@ def test_recorded_accuracy(default_model):
 def test_accuracy_recomputed_on_held_out_reviews(default_model, settings):
     from dlexplain.defaults import load_reviews
 
-    reviews = load_reviews(settings.cache_dir)
+    reviews = load_reviews(settings.paths.cache_dir)
     held_out = reviews[reviews["split"] == "eval"].head(300)
     classifier = TextClassifier.from_pretrained(default_model.path, device="cpu",
                                                 max_length=DEFAULT_RECIPE.eval_max_length)

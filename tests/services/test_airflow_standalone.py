@@ -64,7 +64,7 @@ def airflow_postgres():
 def standalone(tmp_path_factory, mlflow_server, settings, tiny_family_dirs, airflow_postgres):
     root = tmp_path_factory.mktemp("airflow-standalone")
     home = root / "dlexplain"
-    build_default_data(settings.cache_dir, home / "data", DAYS[0], DAYS[-1], rows_per_day=3)
+    build_default_data(settings.paths.cache_dir, home / "data", DAYS[0], DAYS[-1], rows_per_day=3)
     tweets = home / "data" / "tweets" / f"ds={TWEETS_DAY}" / "tweets.jsonl"
     tweets.parent.mkdir(parents=True)
     tweets.write_text(TWEETS.to_json(orient="records", lines=True))

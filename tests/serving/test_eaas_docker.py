@@ -40,7 +40,7 @@ def test_docker_deploy_redeploy_rollback(docker_client, settings, tracking_uri, 
                                          mlflow_server, registered, log_version):
     volumes, environment = checkout_mounts(REPO)
     backend = DockerBackend(tmp_path / "deployment.json", tracking_uri=tracking_uri,
-                            image=base_image(docker_client, settings.cache_dir), network="host",
+                            image=base_image(docker_client, settings.paths.cache_dir), network="host",
                             volumes=volumes, environment=environment, client=docker_client)
     try:
         run_a = log_version(max_evals=60)

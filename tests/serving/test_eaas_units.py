@@ -61,9 +61,9 @@ def test_state_file_records_switches_and_keeps_a_bounded_history(tmp_path):
 def test_eaas_settings():
     settings = Settings.from_env({"DLEXPLAIN_HOME": "/srv/x", "DLEXPLAIN_EAAS_BACKEND": "docker",
                                   "DLEXPLAIN_SERVE_MAX_TEXTS": "8"})
-    assert settings.eaas_backend == "docker" and settings.serve_max_texts == 8
-    assert str(settings.eaas_state_path) == "/srv/x/eaas/deployment.json"
-    assert settings.serve_max_chars == 20000 and settings.eaas_health_timeout == 300
+    assert settings.eaas.backend == "docker" and settings.serve.max_texts == 8
+    assert str(settings.eaas.state_path) == "/srv/x/eaas/deployment.json"
+    assert settings.serve.max_chars == 20000 and settings.eaas.health_timeout == 300
     with pytest.raises(ConfigError, match="DLEXPLAIN_EAAS_BACKEND='k8s' is invalid"):
         Settings.from_env({"DLEXPLAIN_EAAS_BACKEND": "k8s"})
 

@@ -54,7 +54,7 @@ def stack(docker_client, settings):
     started = time.monotonic()
     subprocess.run([str(REPO / "scripts" / "build_images.sh")], check=True, cwd=REPO)
     built = time.monotonic() - started
-    env = write_env(OUT / ".env", settings.cache_dir)
+    env = write_env(OUT / ".env", settings.paths.cache_dir)
     stack = Stack(OUT / ".env", env, OUT / "logs")
     stack.compose("down", "-v", "--remove-orphans", check=False)
     started = time.monotonic()

@@ -181,12 +181,17 @@ def create_app(model_uri: str | None = None, limits: RequestLimits | None = None
     from mlflow.pyfunc import scoring_server
 
     from dlexplain.config import Settings
+    from dlexplain.errors import ConfigError
     from dlexplain.tracking.registry import ExplainerRef
     from dlexplain.tracking.trust import download_and_load
 
-    limits = limits or RequestLimits.from_settings(Settings.from_env())
+    settings = Settings.from_env()
+    limits = limits or RequestLimits.from_settings(settings)
     os.environ[MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT.name] = str(limits.timeout)
-    model_uri = model_uri or os.environ["DLEXPLAIN_SERVE_MODEL_URI"]
+    model_uri = model_uri or settings.serve.model_uri
+    if not model_uri:
+        raise ConfigError("no explainer to serve: pass a model URI or set "
+                          "DLEXPLAIN_SERVE_MODEL_URI")
     logger.info("serving %s (%s)", model_uri, limits)
     ref = ExplainerRef.of_uri(model_uri)
     workdir = tempfile.mkdtemp(prefix="dlexplain-served-")

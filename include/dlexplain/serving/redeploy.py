@@ -125,19 +125,19 @@ def backend_from_settings(tracking_uri: str, settings: Settings) -> DeployBacken
     """The backend ``DLEXPLAIN_EAAS_BACKEND`` names, configured from the settings."""
     from dlexplain.tracking.users import credentials
 
-    options = {"tracking_uri": tracking_uri, "host": settings.eaas_host,
+    options = {"tracking_uri": tracking_uri, "host": settings.eaas.host,
                "limits": RequestLimits.from_settings(settings),
-               "credentials": credentials(settings.eaas_mlflow_user,
-                                          settings.eaas_mlflow_password)}
-    if settings.eaas_backend == "docker":
+               "credentials": credentials(settings.eaas.mlflow_user,
+                                          settings.eaas.mlflow_password)}
+    if settings.eaas.backend == "docker":
         from dlexplain.serving.docker import DockerBackend
 
-        return DockerBackend(settings.eaas_state_path, image=settings.eaas_image,
-                             network=settings.eaas_docker_network,
-                             memory_mb=settings.eaas_memory_mb, **options)
+        return DockerBackend(settings.eaas.state_path, image=settings.eaas.image,
+                             network=settings.eaas.docker_network,
+                             memory_mb=settings.eaas.memory_mb, **options)
     from dlexplain.serving.process import ProcessBackend
 
-    return ProcessBackend(settings.eaas_state_path, **options)
+    return ProcessBackend(settings.eaas.state_path, **options)
 
 
 def redeploy_target(target: ExplainerRef, settings: Settings) -> Deployment:
@@ -145,4 +145,4 @@ def redeploy_target(target: ExplainerRef, settings: Settings) -> Deployment:
     import mlflow
 
     backend = backend_from_settings(mlflow.get_tracking_uri(), settings)
-    return redeploy(backend, target, settings.eaas_health_timeout)
+    return redeploy(backend, target, settings.eaas.health_timeout)

@@ -336,11 +336,11 @@ def run(args: argparse.Namespace) -> JobSummary:
     os.environ[NO_PICKLE[0]] = NO_PICKLE[1]  # MLflow unpickles nothing here, nor on executors
     # the driver downloads the explainer as the Spark jobs' own MLflow user, when one is set
     settings = Settings.from_env()
-    os.environ.update(credentials(settings.spark_mlflow_user, settings.spark_mlflow_password))
+    os.environ.update(credentials(settings.spark.mlflow_user, settings.spark.mlflow_password))
     with _timed(seconds, "spark_start_s"):
         spark = (SparkSession.builder.appName(f"dlexplain batch_explain {args.input}")
                  .config(f"spark.executorEnv.{NO_PICKLE[0]}", NO_PICKLE[1]).getOrCreate())
-    lock = OutputLock(spark, args.output, stale_after=settings.job_timeout)
+    lock = OutputLock(spark, args.output, stale_after=settings.schedule.job_timeout)
     lock.acquire()
     workdir = tempfile.mkdtemp(prefix="dlexplain-job-")  # the model and its zip
     tmp = f"{args.output.rstrip('/')}.tmp-{uuid.uuid4().hex[:8]}"

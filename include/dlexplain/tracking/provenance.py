@@ -26,7 +26,7 @@ def trusted_experiment() -> str:
     """The experiment explainers are loaded from (``DLEXPLAIN_TRUSTED_EXPERIMENT``), or ''."""
     from dlexplain.config import Settings
 
-    return Settings.from_env().trusted_experiment
+    return Settings.from_env().run.trusted_experiment
 
 
 def run_problem(run) -> str | None:

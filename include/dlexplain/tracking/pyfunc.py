@@ -191,16 +191,16 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
         self.identity = (_cache_identity(logged, self._classifier_dir) if logged
                          else _legacy_identity(self._classifier_dir, self._config))
         settings = Settings.from_env()  # this process's environment: device, cache, limits
-        self._device = settings.device
+        self._device = settings.run.device
         if self._config.backend == "auto":  # the cache keys what this machine computes
             from dlexplain.explain.classifier import resolve_device
             from dlexplain.explain.numerics import auto_backend
 
             chosen = auto_backend(resolve_device(self._device))
             self.identity = hashlib.sha256(f"{self.identity}:{chosen}".encode()).hexdigest()
-        self._cache = (open_cache(settings.explanation_cache_path,
-                                  settings.explanation_cache_mb << 20)
-                       if settings.explanation_cache else None)
+        self._cache = (open_cache(settings.cache.path,
+                                  settings.cache.mb << 20)
+                       if settings.cache.enabled else None)
         #: explanations served from the cache, over this model's life
         self.cache_hits = 0
         self._limits = RequestLimits.from_settings(settings)
@@ -258,7 +258,7 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input, params=None) -> pd.DataFrame:
         """One row of typed explanation columns per input row, in input order.
 
-        Inside MLflow's scoring server, requests over the limits (``Settings.serve_max_*``) are
+        Inside MLflow's scoring server, requests over the limits (``Settings.serve.max_*``) are
         refused with 400 and a failure answers 500 with a message only, never a traceback.
         """
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)

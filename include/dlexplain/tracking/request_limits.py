@@ -27,8 +27,8 @@ class RequestLimits:
 
     @classmethod
     def from_settings(cls, settings) -> RequestLimits:
-        """The limits of ``Settings`` (its ``serve_*`` fields)."""
-        return cls(**{f.name: getattr(settings, f"serve_{f.name}") for f in fields(cls)})
+        """The limits of ``Settings`` (its ``serve`` section)."""
+        return cls(**{f.name: getattr(settings.serve, f.name) for f in fields(cls)})
 
     @property
     def max_body(self) -> int:

@@ -18,7 +18,7 @@ help:
 	@echo "make test   - set up everything and run every test, the compose stack's included"
 	@echo "make stack-test - only the stack test: build the images, bring the stack up, test it"
 	@echo "make stop   - stop the MLflow server that make demo left running"
-	@echo "make lint   - check the package's layer contracts (lint-imports, pyproject.toml)"
+	@echo "make lint   - layer contracts (lint-imports) and ruff (lint, format) on include/dags/plugins"
 	@echo "make bench  - benchmark the engine against the seed-style per-row explainer"
 	@echo "make bench-eaas - latency and throughput of the served explainer"
 	@echo "make bench-fast - the fast explainer vs the exact one (builds it first: ~60 min once)"
@@ -69,8 +69,12 @@ stack-test: setup model images
 test-fast: setup system lint
 	$(BIN)/python -m pytest -m "not slow and not stack" $(PARALLEL) $(PYTEST_ARGS)
 
+# layer contracts (dags/ and plugins/ are namespace packages of the repository root here), ruff's
+# lint and format
 lint: setup
-	$(BIN)/lint-imports
+	PYTHONPATH=$(CURDIR) $(BIN)/lint-imports
+	$(BIN)/ruff check include dags plugins
+	$(BIN)/ruff format --check include dags plugins
 
 bench: model
 	$(BIN)/python bench/bench_explain.py $(BENCH_ARGS)

@@ -38,10 +38,11 @@ def main() -> None:
     from dlexplain.config import Settings
     from dlexplain.defaults import build_default_model, load_reviews
     from dlexplain.explain.config import ExplainerConfig
-    from dlexplain.tracking.registry import ExplainerSpec, log_explainer, newest_explainer
-    from dlexplain.serving.redeploy import redeploy
+    from dlexplain.model.lookup import newest_explainer
+    from dlexplain.model.registry import ExplainerSpec, log_explainer
     from dlexplain.serving.checks import explain
     from dlexplain.serving.process import ProcessBackend
+    from dlexplain.serving.redeploy import redeploy
     from dlexplain.tracking.server import start_server, stop_server
 
     settings = Settings.from_env()

@@ -83,11 +83,11 @@ def main() -> None:
     args = parse_args()
     logging.basicConfig(level=logging.WARNING)
     import torch
+    from seed_style import seed_style_values
 
-    from dlexplain.explain.classifier import TextClassifier
     from dlexplain.config import Settings
     from dlexplain.defaults import build_default_model, load_reviews
-    from seed_style import seed_style_values
+    from dlexplain.explain.classifier import TextClassifier
     settings = Settings.from_env()
     model = build_default_model(settings.paths.cache_dir)
     reviews = load_reviews(settings.paths.cache_dir)

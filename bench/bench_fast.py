@@ -91,11 +91,11 @@ def served(model_path: Path, built, held_out: tuple, thresholds, texts: list[str
 
     from dlexplain.explain.config import ExplainerConfig
     from dlexplain.fast.train import TrainingConfig
+    from dlexplain.model.fast_runs import gated_fast, log_fast_explainer
+    from dlexplain.model.registry import ExplainerSpec, log_explainer
     from dlexplain.serving.checks import explain
     from dlexplain.serving.process import ProcessBackend
     from dlexplain.serving.redeploy import redeploy
-    from dlexplain.tracking.fast_runs import gated_fast, log_fast_explainer
-    from dlexplain.tracking.registry import ExplainerSpec, log_explainer
     from dlexplain.tracking.server import start_server, stop_server
 
     evaluation, gate = held_out
@@ -149,8 +149,13 @@ def main() -> None:
     os.environ["DLEXPLAIN_EXPLANATION_CACHE"] = "off"  # served requests must explain
     from dlexplain.config import Settings
     from dlexplain.defaults import build_default_model, load_reviews
-    from dlexplain.defaults.fast import (EXACT_CACHE, ExactSource, FastRecipe, build_default_fast,
-                                        recipe_texts)
+    from dlexplain.defaults.fast import (
+        EXACT_CACHE,
+        ExactSource,
+        FastRecipe,
+        build_default_fast,
+        recipe_texts,
+    )
     from dlexplain.explain.classifier import TextClassifier
     from dlexplain.fast.explainer import FastExplainer
     from dlexplain.fast.model import AmortizedModel

@@ -55,8 +55,8 @@ def main() -> None:
     from dlexplain.config import Settings
     from dlexplain.defaults import build_default_model, load_reviews
     from dlexplain.defaults.data import partition_path
+    from dlexplain.pipelines.partitions import DATASET_TEMPLATE, OUTPUT_TEMPLATE, plan_partition
     from dlexplain.spark.summary import JobSummary
-    from dlexplain.steps import DATASET_TEMPLATE, OUTPUT_TEMPLATE, plan_partition
     from dlexplain.tracking.server import start_server, stop_server
 
     settings = Settings.from_env()

@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import pandas as pd
-
 from figures import print_figures
 
 
@@ -40,8 +39,8 @@ def main() -> None:
     from dlexplain.config import Settings
     from dlexplain.defaults import build_default_model, load_reviews
     from dlexplain.explain.config import ExplainerConfig
+    from dlexplain.model.registry import ExplainerSpec, log_explainer
     from dlexplain.spark import application_path
-    from dlexplain.tracking.registry import ExplainerSpec, log_explainer
     from dlexplain.tracking.server import start_server, stop_server
 
     settings = Settings.from_env()

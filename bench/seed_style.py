@@ -9,8 +9,8 @@ seed, so both evaluate the same masks. It changes no cost.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

@@ -13,29 +13,35 @@ import logging
 from datetime import timedelta
 
 from airflow.sdk import dag, task
-from dag_defaults import dag_defaults
-from dlexplain_assets import DRIFT_DETECTED
 
 from dlexplain.config import Settings
+
+from dag_defaults import dag_defaults
+from dlexplain_assets import DRIFT_DETECTED
 
 logger = logging.getLogger(__name__)
 SETTINGS = Settings.from_env()
 
 
 @dag(
-    **dag_defaults(schedule=DRIFT_DETECTED, max_active_runs=4, doc_md=__doc__,
-                   retry_delay=timedelta(seconds=30), max_retry_delay=timedelta(minutes=5),
-                   task_timeout=SETTINGS.schedule.task_timeout),
+    **dag_defaults(
+        schedule=DRIFT_DETECTED,
+        max_active_runs=4,
+        doc_md=__doc__,
+        retry_delay=timedelta(seconds=30),
+        max_retry_delay=timedelta(minutes=5),
+        task_timeout=SETTINGS.schedule.task_timeout,
+    ),
     tags=["dlexplain", "explainability", "alert"],
 )
 def drift_alert():
     @task(inlets=[DRIFT_DETECTED])
     def alert(*, triggering_asset_events=None) -> list[dict]:
+        from dlexplain.pipelines.drift_alert import alert_lines
+
         events = [event.extra for event in triggering_asset_events[DRIFT_DETECTED]]
-        for extra in events:
-            logger.warning("explanation drift in %s on %s: nDCG %.3f < %.2f; report %s",
-                           extra["dag_id"], extra["night"], extra["score"], extra["threshold"],
-                           extra["report_url"])
+        for line in alert_lines(events):
+            logger.warning("%s", line)
         return events
 
     alert()

@@ -15,7 +15,8 @@ Keeps the explanation service (EaaS) on the explainer of one classifier alias
    `DLEXPLAIN_TRUSTED_EXPERIMENT`) is skipped, and its log says why. If nothing needs a deploy
    before its timeout it is skipped;
 2. **redeploy** refuses an explainer whose files are not this dlexplain's (its code, no pickles;
-   `dlexplain.tracking.trust`), then starts the new explainer's scoring server beside the old one (backend
+   `dlexplain.model.trust`), then starts the new explainer's scoring server beside the old one
+   (backend
    `DLEXPLAIN_EAAS_BACKEND`: `process` or `docker`), waits for `/ping` and one real explanation,
    switches the state to it and stops the old one. If the new one is not healthy in time it is
    removed, the old one keeps serving and the task fails with the reason (rollback; no retries:
@@ -31,28 +32,44 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airflow.sdk import Param, dag, get_current_context, task
-from dag_defaults import dag_defaults
-from eaas_sensors import NewExplainerSensor
 
 from dlexplain.config import Settings
+
+from dag_defaults import dag_defaults
+from eaas_sensors import NewExplainerSensor
 
 SETTINGS = Settings.from_env()
 
 
 @dag(
-    **dag_defaults(schedule=SETTINGS.eaas.schedule, max_active_runs=1, doc_md=__doc__,
-                   retry_delay=timedelta(seconds=30), max_retry_delay=timedelta(minutes=5),
-                   task_timeout=SETTINGS.schedule.task_timeout),
+    **dag_defaults(
+        schedule=SETTINGS.eaas.schedule,
+        max_active_runs=1,
+        doc_md=__doc__,
+        retry_delay=timedelta(seconds=30),
+        max_retry_delay=timedelta(minutes=5),
+        task_timeout=SETTINGS.schedule.task_timeout,
+    ),
     tags=["dlexplain", "eaas", "serving", "mlflow"],
     params={
-        "classifier": Param(SETTINGS.eaas.classifier, type="string", minLength=1,
-                            description="serve the explainer of this classifier "
-                                        "(models:/name@alias, models:/name/N or a folder)"),
-        "registered_model": Param(None, type=["null", "string"],
-                                  description="registered explainer model (empty: "
-                                              "<classifier name>-explainer)"),
-        "alias": Param("production", type="string", minLength=1,
-                       description="alias moved to the served version"),
+        "classifier": Param(
+            SETTINGS.eaas.classifier,
+            type="string",
+            minLength=1,
+            description="serve the explainer of this classifier "
+            "(models:/name@alias, models:/name/N or a folder)",
+        ),
+        "registered_model": Param(
+            None,
+            type=["null", "string"],
+            description="registered explainer model (empty: <classifier name>-explainer)",
+        ),
+        "alias": Param(
+            "production",
+            type="string",
+            minLength=1,
+            description="alias moved to the served version",
+        ),
     },
 )
 def eaas_redeploy():
@@ -69,19 +86,15 @@ def eaas_redeploy():
 
     @task(retries=0)
     def redeploy(target: dict) -> dict:
-        from dlexplain.serving.redeploy import redeploy_target
-        from dlexplain.tracking.registry import ExplainerRef
+        from dlexplain.pipelines.eaas_redeploy import redeploy
 
-        return redeploy_target(ExplainerRef.from_json_dict(target), SETTINGS).to_json_dict()
+        return redeploy(target, SETTINGS)
 
     @task
     def promote(deployment: dict) -> str:
-        from dlexplain.serving.deployment import Deployment
-        from dlexplain.tracking.registry import set_alias
+        from dlexplain.pipelines.eaas_redeploy import promote
 
-        served = Deployment.from_json_dict(deployment)
-        return set_alias(served.registered_model, get_current_context()["params"]["alias"],
-                         served.version)
+        return promote(deployment, get_current_context()["params"]["alias"])
 
     promote(redeploy(wait.output))
 

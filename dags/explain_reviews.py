@@ -27,9 +27,10 @@ the explanations where people look.
    the trend run) and the next `train_fast_explainer` run learns from them;
 4. **open_explanation_run** finds or creates the one MLflow explanation run of this DAG and logical
    date, tags it with the output and the explainer, and updates the Asset
-   `dlexplain_explained_reviews` (the DAG `train_fast_explainer` runs on it); **log_batch_artifacts** (one mapped task per batch; when a night has more
-   batches than Airflow's `max_map_length`, consecutive batches share a task) logs each batch's bar plots (one per
-   predicted class, or `class_to_plot`), the first row's signed bar plot, Shapley arrays, text
+   `dlexplain_explained_reviews` (the DAG `train_fast_explainer` runs on it);
+   **log_batch_artifacts** (one mapped task per batch; when a night has more batches than
+   Airflow's `max_map_length`, consecutive batches share a task) logs each batch's bar plots (one
+   per predicted class, or `class_to_plot`), the first row's signed bar plot, Shapley arrays, text
    plots and mean faithfulness into it; the run's metrics `model_evaluations` and `cache_hits`
    say what the Spark job computed and what it reused;
 5. **measure_night** logs the night's global token importance (table, signed plot per class)
@@ -57,110 +58,197 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airflow.sdk import Param, conf, dag, get_current_context, task
+
+from dlexplain.config import Settings
+from dlexplain.pipelines.explain_reviews import (
+    DATASET_TEMPLATE,
+    GRANULARITIES,
+    INPUT_FORMATS,
+    MAX_MAX_EVALS,
+    METHODS,
+    MIN_MAX_EVALS,
+    NO_PICKLE,
+    OUTPUT_TEMPLATE,
+    THRESHOLD,
+    application_path,
+)
+
 from dag_defaults import classifier_params, dag_defaults
 from dlexplain_assets import DRIFT_ALIAS, DRIFT_DETECTED, EXPLAINED_REVIEWS
 from fail_fast import BatchExplainOperator, fail_fast
-
-from dlexplain.base.tables import INPUT_FORMATS
-from dlexplain.config import Settings
-from dlexplain.explain.config import GRANULARITIES, MAX_MAX_EVALS, MIN_MAX_EVALS
-from dlexplain.quality.drift import THRESHOLD
-from dlexplain.spark import METHODS, application_path
-from dlexplain.steps import DATASET_TEMPLATE, OUTPUT_TEMPLATE
-from dlexplain.tracking.trust import NO_PICKLE
 
 SETTINGS = Settings.from_env()
 
 
 @dag(
-    **dag_defaults(schedule=SETTINGS.schedule.schedule, max_active_runs=1, doc_md=__doc__,
-                   retry_delay=timedelta(minutes=1), max_retry_delay=timedelta(minutes=30),
-                   task_timeout=SETTINGS.schedule.task_timeout),
+    **dag_defaults(
+        schedule=SETTINGS.schedule.schedule,
+        max_active_runs=1,
+        doc_md=__doc__,
+        retry_delay=timedelta(minutes=1),
+        max_retry_delay=timedelta(minutes=30),
+        task_timeout=SETTINGS.schedule.task_timeout,
+    ),
     tags=["dlexplain", "explainability", "spark", "mlflow"],
     params={
         **classifier_params("the classifier to explain", SETTINGS.run.source_model),
-        "dataset_path_template": Param(DATASET_TEMPLATE, type="string", minLength=1,
-                                       description="input partition: Parquet, CSV or JSON lines "
-                                                   "(a file or a folder of files, gzip too), a "
-                                                   "path or URI (s3://...); placeholders {ds}, "
-                                                   "{data_dir}, {home}"),
-        "input_format": Param(None, type=["null", "string"], enum=[None, *INPUT_FORMATS],
-                              description="read the input as this format (empty: from the "
-                                          "suffix of the file or of the folder's files; .gz "
-                                          "and Spark's _SUCCESS/.crc files understood)"),
-        "output_path_template": Param(OUTPUT_TEMPLATE, type="string",
-                                      minLength=1, description="output Parquet folder"),
-        "partition_date": Param(None, type=["null", "string"], format="date",
-                                description="explain this day instead of the logical date"),
-        "text_column": Param("text", type="string", minLength=1,
-                             description="input column holding the texts"),
+        "dataset_path_template": Param(
+            DATASET_TEMPLATE,
+            type="string",
+            minLength=1,
+            description="input partition: Parquet, CSV or JSON lines "
+            "(a file or a folder of files, gzip too), a "
+            "path or URI (s3://...); placeholders {ds}, "
+            "{data_dir}, {home}",
+        ),
+        "input_format": Param(
+            None,
+            type=["null", "string"],
+            enum=[None, *INPUT_FORMATS],
+            description="read the input as this format (empty: from the "
+            "suffix of the file or of the folder's files; .gz "
+            "and Spark's _SUCCESS/.crc files understood)",
+        ),
+        "output_path_template": Param(
+            OUTPUT_TEMPLATE, type="string", minLength=1, description="output Parquet folder"
+        ),
+        "partition_date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="explain this day instead of the logical date",
+        ),
+        "text_column": Param(
+            "text", type="string", minLength=1, description="input column holding the texts"
+        ),
         "id_column": Param("id", type="string", description="sort output by it ('' = none)"),
-        "max_evals": Param(None, type=["null", "integer"], minimum=MIN_MAX_EVALS,
-                           maximum=MAX_MAX_EVALS,
-                           description="model evaluations per text (empty: the setting "
-                                       "DLEXPLAIN_MAX_EVALS)"),
-        "rows_per_batch": Param(16, type="integer", minimum=1, maximum=10000,
-                                description="rows per logged artifact batch"),
-        "class_to_plot": Param(None, type=["null", "string"], minLength=1,
-                               description="class of the bar plots (empty: one plot per class "
-                                           "the batch predicts)"),
-        "row_limit": Param(None, type=["null", "integer"], minimum=1, maximum=100_000_000,
-                           description="explain at most this many rows"),
-        "method": Param("exact", type="string", enum=list(METHODS),
-                        description="exact: shap (~500 forward passes a text); fast: the gated "
-                                    "fast explainer (a few passes); fast+audit: fast, and exact "
-                                    "too for a seeded sample whose fidelity is logged"),
-        "granularity": Param("token", type="string", enum=list(GRANULARITIES),
-                             description="unit of the explanation: token, or words, sentences "
-                                         "or paragraphs masked as wholes (fewer features: "
-                                         "cheaper and steadier on long texts; fast methods: "
-                                         "token or word)"),
-        "audit_fraction": Param(0.05, type="number", minimum=0, maximum=1,
-                                description="fast+audit: share of the texts explained exactly"),
-        "audit_seed": Param(0, type="integer", minimum=0, maximum=2**31 - 1,
-                            description="fast+audit: seed of the audited sample"),
-        "faithfulness": Param(True, type="boolean",
-                              description="measure each explanation's faithfulness (ERASER "
-                                          "comprehensiveness/sufficiency vs random, ~20 more "
-                                          "forward passes a text)"),
-        "drift_threshold": Param(THRESHOLD, type="number", minimum=0, maximum=1,
-                                 description="nDCG@50 below which the night has drifted"),
-        "drift_baseline_nights": Param(7, type="integer", minimum=1, maximum=366,
-                                       description="baseline: this many latest nights before "
-                                                   "the run's, pooled"),
-        "drift_baseline_from": Param(None, type=["null", "string"], format="date",
-                                     description="baseline: pinned first night (with or "
-                                                 "without drift_baseline_to)"),
-        "drift_baseline_to": Param(None, type=["null", "string"], format="date",
-                                   description="baseline: pinned last night"),
+        "max_evals": Param(
+            None,
+            type=["null", "integer"],
+            minimum=MIN_MAX_EVALS,
+            maximum=MAX_MAX_EVALS,
+            description="model evaluations per text (empty: the setting DLEXPLAIN_MAX_EVALS)",
+        ),
+        "rows_per_batch": Param(
+            16,
+            type="integer",
+            minimum=1,
+            maximum=10000,
+            description="rows per logged artifact batch",
+        ),
+        "class_to_plot": Param(
+            None,
+            type=["null", "string"],
+            minLength=1,
+            description="class of the bar plots (empty: one plot per class the batch predicts)",
+        ),
+        "row_limit": Param(
+            None,
+            type=["null", "integer"],
+            minimum=1,
+            maximum=100_000_000,
+            description="explain at most this many rows",
+        ),
+        "method": Param(
+            "exact",
+            type="string",
+            enum=list(METHODS),
+            description="exact: shap (~500 forward passes a text); fast: the gated "
+            "fast explainer (a few passes); fast+audit: fast, and exact "
+            "too for a seeded sample whose fidelity is logged",
+        ),
+        "granularity": Param(
+            "token",
+            type="string",
+            enum=list(GRANULARITIES),
+            description="unit of the explanation: token, or words, sentences "
+            "or paragraphs masked as wholes (fewer features: "
+            "cheaper and steadier on long texts; fast methods: "
+            "token or word)",
+        ),
+        "audit_fraction": Param(
+            0.05,
+            type="number",
+            minimum=0,
+            maximum=1,
+            description="fast+audit: share of the texts explained exactly",
+        ),
+        "audit_seed": Param(
+            0,
+            type="integer",
+            minimum=0,
+            maximum=2**31 - 1,
+            description="fast+audit: seed of the audited sample",
+        ),
+        "faithfulness": Param(
+            True,
+            type="boolean",
+            description="measure each explanation's faithfulness (ERASER "
+            "comprehensiveness/sufficiency vs random, ~20 more "
+            "forward passes a text)",
+        ),
+        "drift_threshold": Param(
+            THRESHOLD,
+            type="number",
+            minimum=0,
+            maximum=1,
+            description="nDCG@50 below which the night has drifted",
+        ),
+        "drift_baseline_nights": Param(
+            7,
+            type="integer",
+            minimum=1,
+            maximum=366,
+            description="baseline: this many latest nights before the run's, pooled",
+        ),
+        "drift_baseline_from": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="baseline: pinned first night (with or without drift_baseline_to)",
+        ),
+        "drift_baseline_to": Param(
+            None, type=["null", "string"], format="date", description="baseline: pinned last night"
+        ),
     },
 )
 def explain_reviews():
     @task(multiple_outputs=True)
     @fail_fast
     def prepare() -> dict:
-        from dlexplain.explain.config import check_granularity
-        from dlexplain.steps import prepare_run
+        from dlexplain.pipelines.explain_reviews import check_granularity, prepare_run
 
         context = get_current_context()
         params = context["params"]
         check_granularity(params["granularity"], params["method"])
-        day = params["partition_date"] or (context.get("logical_date") or
-                                           context["dag_run"].run_after).date().isoformat()
-        return prepare_run(day, dataset_template=params["dataset_path_template"],
-                           output_template=params["output_path_template"],
-                           text_column=params["text_column"], source=params["source_model"],
-                           class_to_plot=params["class_to_plot"], settings=SETTINGS,
-                           input_format=params["input_format"]).to_json_dict()
+        day = (
+            params["partition_date"]
+            or (context.get("logical_date") or context["dag_run"].run_after).date().isoformat()
+        )
+        return prepare_run(
+            day,
+            dataset_template=params["dataset_path_template"],
+            output_template=params["output_path_template"],
+            text_column=params["text_column"],
+            source=params["source_model"],
+            class_to_plot=params["class_to_plot"],
+            settings=SETTINGS,
+            input_format=params["input_format"],
+        ).to_json_dict()
 
     @task(multiple_outputs=True)
     @fail_fast
     def log_explainer() -> dict:
-        from dlexplain.steps import ensure_explainer
+        from dlexplain.pipelines.explain_reviews import ensure_explainer
 
         params = get_current_context()["params"]
-        return ensure_explainer(params["source_model"], params["max_evals"], SETTINGS,
-                                params["explainer_name"], params["method"]).to_json_dict()
+        return ensure_explainer(
+            params["source_model"],
+            params["max_evals"],
+            SETTINGS,
+            params["explainer_name"],
+            params["method"],
+        ).to_json_dict()
 
     plan = prepare()
     explainer = log_explainer()
@@ -172,47 +260,71 @@ def explain_reviews():
         application=application_path(),
         name="dlexplain-batch-explain",
         application_args=[
-            "--model-uri", explainer["model_uri"],
-            "--input", plan["input"],
-            "--format", plan["input_format"],
-            "--output", plan["output"],
-            "--text-column", "{{ params.text_column }}",
-            "--id-column", "{{ params.id_column }}",
-            "--max-rows", "{{ params.row_limit or 0 }}",
-            "--faithfulness", "{{ params.faithfulness }}",
-            "--method", "{{ params.method }}",
-            "--granularity", "{{ params.granularity }}",
-            "--audit-fraction", "{{ params.audit_fraction }}",
-            "--audit-seed", "{{ params.audit_seed }}",
-            "--max-failed-share", str(SETTINGS.run.max_failed_share),
+            "--model-uri",
+            explainer["model_uri"],
+            "--input",
+            plan["input"],
+            "--format",
+            plan["input_format"],
+            "--output",
+            plan["output"],
+            "--text-column",
+            "{{ params.text_column }}",
+            "--id-column",
+            "{{ params.id_column }}",
+            "--max-rows",
+            "{{ params.row_limit or 0 }}",
+            "--faithfulness",
+            "{{ params.faithfulness }}",
+            "--method",
+            "{{ params.method }}",
+            "--granularity",
+            "{{ params.granularity }}",
+            "--audit-fraction",
+            "{{ params.audit_fraction }}",
+            "--audit-seed",
+            "{{ params.audit_seed }}",
+            "--max-failed-share",
+            str(SETTINGS.run.max_failed_share),
         ],
-        env_vars={"MLFLOW_TRACKING_URI": plan["tracking_uri"], "PYSPARK_PYTHON": plan["python"],
-                  NO_PICKLE[0]: NO_PICKLE[1]},
+        env_vars={
+            "MLFLOW_TRACKING_URI": plan["tracking_uri"],
+            "PYSPARK_PYTHON": plan["python"],
+            NO_PICKLE[0]: NO_PICKLE[1],
+        },
     )
 
     @task(outlets=[EXPLAINED_REVIEWS])
     @fail_fast
     def open_explanation_run(plan: dict, explainer: dict, *, outlet_events=None) -> list[dict]:
-        from dlexplain.steps import PartitionPlan, open_explanation_run as open_run
-        from dlexplain.tracking.registry import ExplainerRef
+        from dlexplain.pipelines.explain_reviews import ExplainerRef
+        from dlexplain.pipelines.explain_reviews import open_explanation_run as open_run
+        from dlexplain.pipelines.partitions import PartitionPlan
 
         context = get_current_context()
-        items = open_run(dag_id=context["dag"].dag_id, airflow_run_id=context["run_id"],
-                         explainer=ExplainerRef.from_json_dict(explainer),
-                         plan=PartitionPlan.from_json_dict(plan),
-                         rows_per_batch=context["params"]["rows_per_batch"],
-                         max_items=conf.getint("core", "max_map_length"))
+        items = open_run(
+            dag_id=context["dag"].dag_id,
+            airflow_run_id=context["run_id"],
+            explainer=ExplainerRef.from_json_dict(explainer),
+            plan=PartitionPlan.from_json_dict(plan),
+            rows_per_batch=context["params"]["rows_per_batch"],
+            max_items=conf.getint("core", "max_map_length"),
+        )
         # the night's output is now in MLflow's catalogue: say so, and with which explainer
         ref = ExplainerRef.from_json_dict(explainer)
         outlet_events[EXPLAINED_REVIEWS].extra = {
-            "night": plan["ds"], "output": plan["output"], "explainer_run_id": ref.run_id,
-            "exact_run_id": ref.exact_run, "registered_model": ref.exact_name}
+            "night": plan["ds"],
+            "output": plan["output"],
+            "explainer_run_id": ref.run_id,
+            "exact_run_id": ref.exact_run,
+            "registered_model": ref.exact_name,
+        }
         return [item.to_json_dict() for item in items]
 
     @task
     @fail_fast
     def log_batch_artifacts(item: dict) -> dict:
-        from dlexplain.steps import BatchItem, log_batch
+        from dlexplain.pipelines.batches import BatchItem, log_batch
 
         class_name = get_current_context()["params"]["class_to_plot"]
         return log_batch(BatchItem.from_json_dict(item), class_name).to_json_dict()
@@ -220,28 +332,43 @@ def explain_reviews():
     @task
     @fail_fast
     def measure_night(plan: dict, batches: list[dict]) -> dict:
-        from dlexplain.steps import PartitionPlan, measure_night as measure
+        from dlexplain.pipelines.night_quality import measure_night as measure
+        from dlexplain.pipelines.partitions import PartitionPlan
 
-        return measure(dag_id=get_current_context()["dag"].dag_id, run_id=batches[0]["run_id"],
-                       plan=PartitionPlan.from_json_dict(plan)).to_json_dict()
+        return measure(
+            dag_id=get_current_context()["dag"].dag_id,
+            run_id=batches[0]["run_id"],
+            plan=PartitionPlan.from_json_dict(plan),
+        ).to_json_dict()
 
     @task(outlets=[DRIFT_ALIAS])
     @fail_fast
     def check_drift(plan: dict, batches: list[dict], *, outlet_events=None) -> dict:
-        from dlexplain.steps import check_drift as check
+        from dlexplain.pipelines.night_quality import check_drift as check
 
         context = get_current_context()
         params = context["params"]
         night = plan["ds"]
-        result = check(dag_id=context["dag"].dag_id, run_id=batches[0]["run_id"], ds=night,
-                       threshold=params["drift_threshold"],
-                       nights=params["drift_baseline_nights"],
-                       date_from=params["drift_baseline_from"],
-                       date_to=params["drift_baseline_to"])
+        result = check(
+            dag_id=context["dag"].dag_id,
+            run_id=batches[0]["run_id"],
+            ds=night,
+            threshold=params["drift_threshold"],
+            nights=params["drift_baseline_nights"],
+            date_from=params["drift_baseline_from"],
+            date_to=params["drift_baseline_to"],
+        )
         if result.drifted:
-            outlet_events[DRIFT_ALIAS].add(DRIFT_DETECTED, extra={
-                "dag_id": context["dag"].dag_id, "night": night, "score": result.score,
-                "threshold": result.threshold, "report_url": result.report_url})
+            outlet_events[DRIFT_ALIAS].add(
+                DRIFT_DETECTED,
+                extra={
+                    "dag_id": context["dag"].dag_id,
+                    "night": night,
+                    "score": result.score,
+                    "threshold": result.threshold,
+                    "report_url": result.report_url,
+                },
+            )
         return result.to_json_dict()
 
     batches = open_explanation_run(plan, explainer)

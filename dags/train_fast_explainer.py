@@ -30,14 +30,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airflow.sdk import Param, dag, get_current_context, task
+
+from dlexplain.config import Settings
+from dlexplain.pipelines.train_fast_explainer import (
+    MAX_MAX_EVALS,
+    MAX_REFERENCE_TEXTS,
+    MIN_MAX_EVALS,
+    GateThresholds,
+    TrainingConfig,
+)
+
 from dag_defaults import classifier_params, dag_defaults
 from dlexplain_assets import EXPLAINED_REVIEWS
 from fail_fast import fail_fast
-
-from dlexplain.config import Settings
-from dlexplain.explain.config import MAX_MAX_EVALS, MAX_REFERENCE_TEXTS, MIN_MAX_EVALS
-from dlexplain.fast.gate import GateThresholds
-from dlexplain.fast.train import TrainingConfig
 
 SETTINGS = Settings.from_env()
 GATE = GateThresholds()
@@ -45,75 +50,132 @@ FIT = TrainingConfig()
 
 
 @dag(
-    **dag_defaults(schedule=EXPLAINED_REVIEWS, max_active_runs=1, doc_md=__doc__,
-                   retry_delay=timedelta(minutes=1), max_retry_delay=timedelta(minutes=15),
-                   task_timeout=SETTINGS.schedule.task_timeout),
+    **dag_defaults(
+        schedule=EXPLAINED_REVIEWS,
+        max_active_runs=1,
+        doc_md=__doc__,
+        retry_delay=timedelta(minutes=1),
+        max_retry_delay=timedelta(minutes=15),
+        task_timeout=SETTINGS.schedule.task_timeout,
+    ),
     tags=["dlexplain", "explainability", "fast-explainer", "mlflow"],
     params={
-        **classifier_params("the classifier whose newest exact explainer to learn from, when "
-                            "no Asset event names one", SETTINGS.run.source_model),
-        "min_new_texts": Param(SETTINGS.schedule.fast_min_new_texts, type="integer", minimum=0,
-                               maximum=10_000_000,
-                               description="train only when this many explained texts are new "
-                                           "since the last fast explainer"),
-        "held_out_fraction": Param(0.2, type="number", exclusiveMinimum=0, exclusiveMaximum=1,
-                                   description="share of texts held out to judge it"),
+        **classifier_params(
+            "the classifier whose newest exact explainer to learn from, when "
+            "no Asset event names one",
+            SETTINGS.run.source_model,
+        ),
+        "min_new_texts": Param(
+            SETTINGS.schedule.fast_min_new_texts,
+            type="integer",
+            minimum=0,
+            maximum=10_000_000,
+            description="train only when this many explained texts are new "
+            "since the last fast explainer",
+        ),
+        "held_out_fraction": Param(
+            0.2,
+            type="number",
+            exclusiveMinimum=0,
+            exclusiveMaximum=1,
+            description="share of texts held out to judge it",
+        ),
         "epochs": Param(FIT.epochs, type="integer", minimum=1, maximum=100),
-        "learning_rate": Param(FIT.learning_rate, type="number", exclusiveMinimum=0, maximum=1,
-                               description="encoder learning rate"),
-        "head_learning_rate": Param(FIT.head_learning_rate, type="number", exclusiveMinimum=0,
-                                    maximum=1),
-        "correlation_weight": Param(FIT.correlation_weight, type="number", minimum=0, maximum=100,
-                                    description="weight of the rank-aware loss term (1 - "
-                                                "Pearson of each text's values with its exact "
-                                                "ones) beside the squared error"),
-        "min_median_spearman": Param(GATE.min_median_spearman, type="number", minimum=-1,
-                                     maximum=1),
+        "learning_rate": Param(
+            FIT.learning_rate,
+            type="number",
+            exclusiveMinimum=0,
+            maximum=1,
+            description="encoder learning rate",
+        ),
+        "head_learning_rate": Param(
+            FIT.head_learning_rate, type="number", exclusiveMinimum=0, maximum=1
+        ),
+        "correlation_weight": Param(
+            FIT.correlation_weight,
+            type="number",
+            minimum=0,
+            maximum=100,
+            description="weight of the rank-aware loss term (1 - "
+            "Pearson of each text's values with its exact "
+            "ones) beside the squared error",
+        ),
+        "min_median_spearman": Param(
+            GATE.min_median_spearman, type="number", minimum=-1, maximum=1
+        ),
         "min_top5_overlap": Param(GATE.min_top5_overlap, type="number", minimum=0, maximum=5),
-        "min_top5_sign_agreement": Param(GATE.min_top5_sign_agreement, type="number",
-                                         minimum=0, maximum=1),
-        "min_comprehensiveness_ratio": Param(GATE.min_comprehensiveness_ratio, type="number",
-                                             minimum=0, maximum=100),
+        "min_top5_sign_agreement": Param(
+            GATE.min_top5_sign_agreement, type="number", minimum=0, maximum=1
+        ),
+        "min_comprehensiveness_ratio": Param(
+            GATE.min_comprehensiveness_ratio, type="number", minimum=0, maximum=100
+        ),
         "min_held_out": Param(GATE.min_held_out, type="integer", minimum=1, maximum=1_000_000),
-        "reference_texts": Param(32, type="integer", minimum=0, maximum=MAX_REFERENCE_TEXTS,
-                                 description="held-out texts also explained with "
-                                             "reference_max_evals, to score fast and exact "
-                                             "against a finer reference (0: none)"),
-        "reference_max_evals": Param(2000, type="integer", minimum=MIN_MAX_EVALS,
-                                     maximum=MAX_MAX_EVALS,
-                                     description="evaluations per text of the reference"),
+        "reference_texts": Param(
+            32,
+            type="integer",
+            minimum=0,
+            maximum=MAX_REFERENCE_TEXTS,
+            description="held-out texts also explained with "
+            "reference_max_evals, to score fast and exact "
+            "against a finer reference (0: none)",
+        ),
+        "reference_max_evals": Param(
+            2000,
+            type="integer",
+            minimum=MIN_MAX_EVALS,
+            maximum=MAX_MAX_EVALS,
+            description="evaluations per text of the reference",
+        ),
     },
 )
 def train_fast_explainer():
     @task(inlets=[EXPLAINED_REVIEWS])
     @fail_fast
     def gather(*, triggering_asset_events=None) -> list[dict]:
-        from dlexplain.train_steps import gather_named
+        from dlexplain.pipelines.train_fast_explainer import gather_named
 
         params = get_current_context()["params"]
         events = (triggering_asset_events or {}).get(EXPLAINED_REVIEWS, [])
-        found = gather_named(params["source_model"], params["min_new_texts"], SETTINGS,
-                             params["explainer_name"], [event.extra for event in events])
+        found = gather_named(
+            params["source_model"],
+            params["min_new_texts"],
+            SETTINGS,
+            params["explainer_name"],
+            [event.extra for event in events],
+        )
         return [data.to_json_dict() for data in found if data.ready]
 
-    @task(execution_timeout=timedelta(seconds=SETTINGS.schedule.job_timeout), max_active_tis_per_dagrun=1,
-          map_index_template="{{ exact_explainer }}")
+    @task(
+        execution_timeout=timedelta(seconds=SETTINGS.schedule.job_timeout),
+        max_active_tis_per_dagrun=1,
+        map_index_template="{{ exact_explainer }}",
+    )
     @fail_fast
     def train(data: dict) -> dict:
-        from dlexplain.train_steps import TrainingData, train_fast
+        from dlexplain.pipelines.train_fast_explainer import TrainingData, train_fast
 
         context = get_current_context()
         params = context["params"]
         context["exact_explainer"] = data["registered_model"] or data["exact_run_id"]
         thresholds = GateThresholds(**{k: params[k] for k in GATE.to_dict()})
-        fit = TrainingConfig(**{k: params[k] for k in ("epochs", "learning_rate",
-                                                        "head_learning_rate",
-                                                        "correlation_weight")})
-        return train_fast(TrainingData.from_json_dict(data), thresholds=thresholds,
-                          training=fit, held_out_fraction=params["held_out_fraction"],
-                          settings=SETTINGS, reference_texts=params["reference_texts"],
-                          reference_max_evals=params["reference_max_evals"]).to_json_dict()
+        fit = TrainingConfig(
+            **{
+                k: params[k]
+                for k in ("epochs", "learning_rate", "head_learning_rate", "correlation_weight")
+            }
+        )
+        return train_fast(
+            TrainingData.from_json_dict(data),
+            thresholds=thresholds,
+            training=fit,
+            held_out_fraction=params["held_out_fraction"],
+            settings=SETTINGS,
+            reference_texts=params["reference_texts"],
+            reference_max_evals=params["reference_max_evals"],
+        ).to_json_dict()
 
     train.expand(data=gather())
+
 
 train_fast_explainer()

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from airflow.sdk import Asset, AssetAlias
 
-EXPLAINED_REVIEWS = Asset(name="dlexplain_explained_reviews",
-                          uri="file:///dlexplain/explanations/reviews")
-DRIFT_DETECTED = Asset(name="dlexplain_drift_detected",
-                       uri="file:///dlexplain/explanations/reviews/drift")
+EXPLAINED_REVIEWS = Asset(
+    name="dlexplain_explained_reviews", uri="file:///dlexplain/explanations/reviews"
+)
+DRIFT_DETECTED = Asset(
+    name="dlexplain_drift_detected", uri="file:///dlexplain/explanations/reviews/drift"
+)
 DRIFT_ALIAS = AssetAlias("dlexplain_drift")

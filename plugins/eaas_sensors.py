@@ -26,8 +26,15 @@ class NewExplainerSensor(BaseSensorOperator):
 
     template_fields = ("classifier", "registered_model", "alias")
 
-    def __init__(self, *, classifier: str, state_path: str | Path,
-                 registered_model: str | None = None, alias: str | None = None, **kwargs):
+    def __init__(
+        self,
+        *,
+        classifier: str,
+        state_path: str | Path,
+        registered_model: str | None = None,
+        alias: str | None = None,
+        **kwargs,
+    ):
         kwargs.setdefault("mode", "reschedule")
         super().__init__(**kwargs)
         self.classifier = classifier
@@ -36,25 +43,26 @@ class NewExplainerSensor(BaseSensorOperator):
         self.alias = alias
 
     def poke(self, context) -> PokeReturnValue | bool:
-        from dlexplain.serving.deployment import DeploymentState
-        from dlexplain.serving.redeploy import pending_explainer
+        from dlexplain.pipelines.eaas_redeploy import ModelError, pending
 
-        from dlexplain.errors import ModelError
-
-        state = DeploymentState(self.state_path)
         try:
-            target = pending_explainer(self.classifier, state, self.registered_model or None,
-                                       self.alias or None)
+            target, deployed = pending(
+                self.classifier, self.state_path, self.registered_model or None, self.alias or None
+            )
         except ModelError as err:  # e.g. a fresh stack: the classifier is not registered yet
             self.log.warning("nothing to serve yet: %s", err)
             return False
-        active = state.active()
-        deployed = f"run {active.run_id} (version {active.version})" if active else "nothing"
         if target is None:
-            self.log.info("the explainer of %s is deployed (or none is logged): %s",
-                          self.classifier, deployed)
+            self.log.info(
+                "the explainer of %s is deployed (or none is logged): %s", self.classifier, deployed
+            )
             return False
-        self.log.info("to deploy for %s: %s version %s (run %s); deployed: %s",
-                      self.classifier, target.registered_model, target.version, target.run_id,
-                      deployed)
-        return PokeReturnValue(is_done=True, xcom_value=target.to_json_dict())
+        self.log.info(
+            "to deploy for %s: %s version %s (run %s); deployed: %s",
+            self.classifier,
+            target["registered_model"],
+            target["version"],
+            target["run_id"],
+            deployed,
+        )
+        return PokeReturnValue(is_done=True, xcom_value=target)

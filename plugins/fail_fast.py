@@ -9,13 +9,13 @@ keeps the task's retries.
 from __future__ import annotations
 
 import functools
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from dlexplain.errors import DlexplainError
-from dlexplain.spark import ERROR_PREFIX, EXIT_DETERMINISTIC
+from dlexplain.pipelines import ERROR_PREFIX, EXIT_DETERMINISTIC, DlexplainError
 
 F = TypeVar("F", bound=Callable)
 

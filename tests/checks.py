@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlexplain.explain.engine import ADDITIVITY_TOLERANCE
+from dlexplain.explain.inputs import ADDITIVITY_TOLERANCE
 
 
 def additivity(result) -> float:

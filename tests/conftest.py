@@ -17,9 +17,11 @@ import pytest
 
 from dlexplain.config import Settings
 from dlexplain.tracking.server import start_server, stop_server
-from tests.tiny_model import (FAMILIES, make_tiny_distilbert, make_tiny_model, make_tiny_roberta,
-                              make_tiny_sentiment_model)
-
+from tests.tiny_model import (
+    FAMILIES,
+    make_tiny_model,
+    make_tiny_sentiment_model,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -11,9 +11,15 @@ import pytest
 
 from dlexplain.config import Settings
 from dlexplain.errors import ConfigError, DataError
+from dlexplain.pipelines.batches import BatchItem, batch_items
+from dlexplain.pipelines.explain_reviews import ensure_explainer
+from dlexplain.pipelines.partitions import (
+    DATASET_TEMPLATE,
+    OUTPUT_TEMPLATE,
+    PartitionPlan,
+    plan_partition,
+)
 from dlexplain.spark.summary import JobSummary
-from dlexplain.steps import (DATASET_TEMPLATE, OUTPUT_TEMPLATE, BatchItem, PartitionPlan,
-                             batch_items, ensure_explainer, plan_partition)
 
 
 def test_plan_is_a_record_that_round_trips_as_json(tmp_path):

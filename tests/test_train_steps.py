@@ -1,6 +1,6 @@
 """Which exact explainers a training run looks at, from the Asset events it consumed."""
 
-from dlexplain.train_steps import named_explainers
+from dlexplain.pipelines.train_fast_explainer import named_explainers
 
 
 def test_every_named_explainer_once_in_the_order_of_its_newest_event():

@@ -54,8 +54,11 @@ def make_tiny_model(folder=None):
 def make_tiny_distilbert(folder=None):
     """A 2-layer random DistilBERT classifier with 3 labels (negative/neutral/positive)."""
     import torch
-    from transformers import DistilBertConfig, DistilBertForSequenceClassification
-    from transformers import DistilBertTokenizer
+    from transformers import (
+        DistilBertConfig,
+        DistilBertForSequenceClassification,
+        DistilBertTokenizer,
+    )
 
     vocab = _wordpiece_vocab()
     tokenizer = DistilBertTokenizer(vocab=vocab, model_max_length=64)
@@ -241,7 +244,7 @@ def make_tiny_xlm_roberta(texts, folder=None):
 def train_llama_tokenizer(texts, vocab_size: int = 600):
     """A Llama-style tokenizer: SentencePiece BPE with byte fallback (``<0xNN>`` tokens for
     characters outside the vocabulary), ``▁`` for spaces, ``<s>`` before each text."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from tokenizers import Tokenizer, decoders, models, normalizers, trainers
 
     backend = Tokenizer(models.BPE(byte_fallback=True, unk_token="<unk>", fuse_unk=True))
     backend.normalizer = normalizers.Sequence([normalizers.Prepend("▁"),

@@ -29,7 +29,10 @@ __all__ = sorted(_EXPORTS)
 #: Modules of the 0.1 layout that code logged with an explainer still imports, and where they
 #: live now. An explainer logged by 0.1 runs ``from dlexplain.mlflow_explainer import …`` from
 #: its models-from-code file; in a process that already imported this package it gets this one.
-LEGACY_MODULES = {"dlexplain.mlflow_explainer": "dlexplain.tracking.pyfunc"}
+LEGACY_MODULES = {
+    "dlexplain.mlflow_explainer": "dlexplain.model.pyfunc",
+    "dlexplain.tracking.pyfunc": "dlexplain.model.pyfunc",
+}
 
 
 def __getattr__(name: str):

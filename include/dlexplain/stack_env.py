@@ -14,15 +14,25 @@ import binascii
 import ipaddress
 import os
 import secrets
-from typing import Mapping
+from collections.abc import Mapping
 
 PLACEHOLDER = "change-me"
 #: secrets and the fewest characters each must have
-SECRETS = {"POSTGRES_PASSWORD": 16, "AIRFLOW_DB_PASSWORD": 16, "MLFLOW_DB_PASSWORD": 16,
-           "AIRFLOW_ADMIN_PASSWORD": 16, "AIRFLOW_JWT_SECRET": 32, "MINIO_ROOT_PASSWORD": 16,
-           "MLFLOW_S3_SECRET_KEY": 16, "MLFLOW_ADMIN_PASSWORD": 16, "MLFLOW_AIRFLOW_PASSWORD": 16,
-           "MLFLOW_SPARK_PASSWORD": 16, "MLFLOW_EAAS_PASSWORD": 16, "MLFLOW_FLASK_SECRET_KEY": 32,
-           "SPARK_AUTH_SECRET": 32}
+SECRETS = {
+    "POSTGRES_PASSWORD": 16,
+    "AIRFLOW_DB_PASSWORD": 16,
+    "MLFLOW_DB_PASSWORD": 16,
+    "AIRFLOW_ADMIN_PASSWORD": 16,
+    "AIRFLOW_JWT_SECRET": 32,
+    "MINIO_ROOT_PASSWORD": 16,
+    "MLFLOW_S3_SECRET_KEY": 16,
+    "MLFLOW_ADMIN_PASSWORD": 16,
+    "MLFLOW_AIRFLOW_PASSWORD": 16,
+    "MLFLOW_SPARK_PASSWORD": 16,
+    "MLFLOW_EAAS_PASSWORD": 16,
+    "MLFLOW_FLASK_SECRET_KEY": 32,
+    "SPARK_AUTH_SECRET": 32,
+}
 FERNET_KEY = "AIRFLOW_FERNET_KEY"
 
 
@@ -32,8 +42,10 @@ def _fernet_problem(value: str) -> str | None:
             return None
     except (binascii.Error, ValueError):
         pass
-    return (f"{FERNET_KEY} is not a Fernet key (32 url-safe base64 bytes): generate one with "
-            "`dlexplain stack env`")
+    return (
+        f"{FERNET_KEY} is not a Fernet key (32 url-safe base64 bytes): generate one with "
+        "`dlexplain stack env`"
+    )
 
 
 def _loopback(address: str) -> bool:
@@ -47,8 +59,11 @@ def _loopback(address: str) -> bool:
 
 def problems(env: Mapping[str, str]) -> list[str]:
     """What is wrong with the stack's environment ``env`` (empty: nothing)."""
-    found = [f"{name} is still the placeholder {PLACEHOLDER!r}" for name, value in env.items()
-             if PLACEHOLDER in value]
+    found = [
+        f"{name} is still the placeholder {PLACEHOLDER!r}"
+        for name, value in env.items()
+        if PLACEHOLDER in value
+    ]
     for name, fewest in SECRETS.items():
         value = env.get(name, "")
         if not value:
@@ -61,9 +76,11 @@ def problems(env: Mapping[str, str]) -> list[str]:
             found.append(problem)
     bind = env.get("BIND_ADDRESS", "")
     if not _loopback(bind) and env.get("ALLOW_PUBLIC_BIND", "no").lower() != "yes":
-        found.append(f"BIND_ADDRESS={bind!r} publishes every port beyond this machine; set "
-                     "ALLOW_PUBLIC_BIND=yes if that is meant (and put TLS and a firewall in "
-                     "front)")
+        found.append(
+            f"BIND_ADDRESS={bind!r} publishes every port beyond this machine; set "
+            "ALLOW_PUBLIC_BIND=yes if that is meant (and put TLS and a firewall in "
+            "front)"
+        )
     return found
 
 
@@ -81,8 +98,11 @@ def generate(example: str, docker_socket: str = DOCKER_SOCKET) -> str:
         if sep and name == DOCKER_GID and os.path.exists(docker_socket):
             line = f"{name}={os.stat(docker_socket).st_gid}"
         elif sep and not line.lstrip().startswith("#") and value == PLACEHOLDER:
-            fresh = (base64.urlsafe_b64encode(os.urandom(32)).decode() if name == FERNET_KEY
-                     else secrets.token_urlsafe(32))
+            fresh = (
+                base64.urlsafe_b64encode(os.urandom(32)).decode()
+                if name == FERNET_KEY
+                else secrets.token_urlsafe(32)
+            )
             line = f"{name}={fresh}"
         lines.append(line)
     return "\n".join(lines) + "\n"

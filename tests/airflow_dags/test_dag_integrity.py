@@ -67,8 +67,8 @@ def test_explain_reviews_wiring(dagbag):
     # values cross task seams as XComArgs of the steps' records, not Jinja fragments
     from airflow.sdk.definitions.xcom_arg import XComArg
 
-    from dlexplain.steps import PartitionPlan
-    from dlexplain.tracking.registry import ExplainerRef
+    from dlexplain.model.refs import ExplainerRef
+    from dlexplain.pipelines.partitions import PartitionPlan
 
     pulled = [a for a in batch.application_args if isinstance(a, XComArg)]
     assert [(a.operator.task_id, a.key) for a in pulled] == [

@@ -10,11 +10,15 @@ import pyarrow.parquet as pq
 import pytest
 from mlflow import MlflowClient
 
-from dlexplain.explain.table import read_explanations
 from dlexplain.defaults.data import partition_path
+from dlexplain.explain.table import read_explanations
 from dlexplain.tracking.filters import tag, where
-from dlexplain.tracking.runs import (EXPLANATIONS_EXPERIMENT, TAG_DAG_ID, TAG_LOGICAL_DATE,
-                                     experiment_id)
+from dlexplain.tracking.runs import (
+    EXPLANATIONS_EXPERIMENT,
+    TAG_DAG_ID,
+    TAG_LOGICAL_DATE,
+    experiment_id,
+)
 from tests.checks import assert_additive, run_failures
 
 pytestmark = pytest.mark.slow

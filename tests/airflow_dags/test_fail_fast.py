@@ -18,7 +18,8 @@ import pendulum
 import pytest
 
 from dlexplain.config import Settings
-from dlexplain.steps import DATASET_TEMPLATE, OUTPUT_TEMPLATE, ensure_explainer, prepare_run
+from dlexplain.pipelines.explain_reviews import ensure_explainer, prepare_run
+from dlexplain.pipelines.partitions import DATASET_TEMPLATE, OUTPUT_TEMPLATE
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins"))
 from fail_fast import fail_fast  # noqa: E402  (plugins/ is on Airflow's path, not pytest's)
@@ -125,9 +126,10 @@ def test_the_jobs_own_refusal_fails_without_retry(job, deterministic, tmp_path):
     """spark-submit exits 2 (the job's DataError): AirflowFailException with the job's message.
     Any other exit code stays a plain AirflowException, which Airflow retries."""
     from airflow.sdk.exceptions import AirflowException, AirflowFailException
-    from fail_fast import BatchExplainOperator
 
     from dlexplain.spark import application_path
+
+    from fail_fast import BatchExplainOperator
 
     application = application_path()
     if job == "crashing":  # a failure the job did not diagnose (e.g. an executor lost)

@@ -24,12 +24,16 @@ import pyarrow.parquet as pq
 import pytest
 from mlflow import MlflowClient
 
-from dlexplain.explain.engine import ADDITIVITY_TOLERANCE, REFUSED, clean_text
+from dlexplain.explain.inputs import ADDITIVITY_TOLERANCE, REFUSED, clean_text
 from dlexplain.explain.row import Faithfulness
 from dlexplain.explain.units import units
 from dlexplain.tracking.filters import tag, where
-from dlexplain.tracking.runs import (EXPLANATIONS_EXPERIMENT, TAG_DAG_ID, TAG_LOGICAL_DATE,
-                                     experiment_id)
+from dlexplain.tracking.runs import (
+    EXPLANATIONS_EXPERIMENT,
+    TAG_DAG_ID,
+    TAG_LOGICAL_DATE,
+    experiment_id,
+)
 from tests.checks import run_failures
 from tests.tiny_model import FAMILIES, MASKING
 
@@ -192,8 +196,8 @@ def _rows_as_people_read_them(output, model_uri: str, tmp_path) -> None:
     from pyspark.sql import SparkSession
 
     from dlexplain import to_shap
-    from dlexplain.tracking.registry import ExplainerRef
-    from dlexplain.tracking.trust import download_and_load
+    from dlexplain.model.refs import ExplainerRef
+    from dlexplain.model.trust import download_and_load
 
     matplotlib.use("Agg")
     forms = {"pandas": pd.read_parquet(output)["explanation"][0],

@@ -18,7 +18,7 @@ import pytest
 from mlflow import MlflowClient
 
 from dlexplain.defaults.data import partition_path
-from dlexplain.tracking.fast_runs import CURVE_PLOT, REPORT, TAG_GATE
+from dlexplain.model.fast_runs import CURVE_PLOT, REPORT, TAG_GATE
 from dlexplain.tracking.filters import where
 from tests.checks import run_failures
 from tests.tiny_model import word_texts
@@ -186,7 +186,7 @@ def test_the_pipeline_trains_gates_and_registers_its_fast_explainer(
     # the audited exact rows are new training texts for the next training; the two nights'
     # events, folded into one training run, name one explainer: one training
     from dlexplain.config import Settings
-    from dlexplain.train_steps import gather_named
+    from dlexplain.pipelines.train_fast_explainer import gather_named
 
     nights = [e for e in _asset_events("dlexplain_explained_reviews")
               if e.get("night") in (str(DAY), str(NEXT_DAY))]  # other tests' nights left out
@@ -205,7 +205,7 @@ def test_the_pipeline_trains_gates_and_registers_its_fast_explainer(
     assert refused.get_task_instance("log_explainer").state == "failed"
     assert refused.get_task_instance("batch_explain").state != "success"
     from dlexplain.errors import ConfigError
-    from dlexplain.steps import ensure_explainer
+    from dlexplain.pipelines.explain_reviews import ensure_explainer
 
     with pytest.raises(ConfigError, match="passed the fidelity gate"):
         ensure_explainer(source, 60, Settings.from_env(), "unfitted-explainer", "fast")

@@ -9,8 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from dlexplain.defaults.fast import (FastRecipe, build_default_fast, default_fast_dir,
-                                     recipe_texts)
+from dlexplain.defaults.fast import FastRecipe, build_default_fast, default_fast_dir, recipe_texts
 from dlexplain.fast.gate import GateThresholds
 from dlexplain.fast.train import TrainingConfig
 
@@ -36,8 +35,8 @@ def test_texts_are_unseen_and_disjoint(settings):
 
 
 def test_small_recipe_builds_reports_and_rebuilds_from_the_cache(small_build):
-    from dlexplain.explain.classifier import TextClassifier
     from dlexplain.defaults import default_model_dir
+    from dlexplain.explain.classifier import TextClassifier
     from dlexplain.fast.explainer import FastExplainer
     from dlexplain.fast.model import AmortizedModel
 

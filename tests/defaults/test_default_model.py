@@ -9,8 +9,8 @@ import stat
 import numpy as np
 import pytest
 
-from dlexplain.explain.classifier import TextClassifier
 from dlexplain.defaults.model import ACCURACY_FILE, DEFAULT_RECIPE
+from dlexplain.explain.classifier import TextClassifier
 from dlexplain.explain.config import ExplainerConfig
 from dlexplain.explain.engine import Explainer
 from tests.checks import assert_additive

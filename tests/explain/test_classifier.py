@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dlexplain.explain.classifier import TextClassifier, resolve_device
 from dlexplain.errors import ConfigError, ModelError
+from dlexplain.explain.classifier import TextClassifier, resolve_device
 
 TEXTS = ["the film", "a great and wonderful movie with superb acting", "dull", "it was bad",
          "the best story of the time"]

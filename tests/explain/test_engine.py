@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dlexplain.errors import ConfigError
 from dlexplain.explain.config import ExplainerConfig
 from dlexplain.explain.engine import Explainer
-from dlexplain.errors import ConfigError
 
 GOOD = ["the film was great", "a dull and boring movie", "love this story , best acting !"]
 
@@ -163,7 +163,7 @@ def test_a_model_that_answers_non_deterministically_still_gives_additive_rows(ti
     """Each distinct masked input is evaluated once per group, the text's own probabilities
     included: noise in the model's answers (bf16 batches, a nondeterministic kernel) cannot
     break additivity. A model that answers NaN can: that row is refused, never stored."""
-    from dlexplain.explain.engine import ADDITIVITY_TOLERANCE, REFUSED
+    from dlexplain.explain.inputs import ADDITIVITY_TOLERANCE, REFUSED
 
     forward = tiny_classifier.predict_token_ids
     rng = np.random.default_rng(0)
@@ -185,7 +185,7 @@ def test_a_model_that_answers_non_deterministically_still_gives_additive_rows(ti
 
 
 def test_a_row_whose_values_do_not_match_its_tokens_is_refused():
-    from dlexplain.explain.engine import REFUSED, verified
+    from dlexplain.explain.inputs import REFUSED, verified
     from dlexplain.explain.row import TextExplanation
 
     row = TextExplanation.explained(["a ", "b"], np.zeros((1, 2)), [0.5, 0.5], [0.5, 0.5],

@@ -36,7 +36,8 @@ def test_segments_give_each_character_once():
 def test_the_probe_chooses_and_every_family_explains_exactly(tiny_family_dirs, family):
     from dlexplain.explain.classifier import TextClassifier
     from dlexplain.explain.config import ExplainerConfig
-    from dlexplain.explain.engine import ADDITIVITY_TOLERANCE, Explainer
+    from dlexplain.explain.engine import Explainer
+    from dlexplain.explain.inputs import ADDITIVITY_TOLERANCE
 
     classifier = TextClassifier.from_pretrained(tiny_family_dirs[family], device="cpu")
     masking = choose_masking(classifier.tokenizer)
@@ -72,7 +73,7 @@ def test_a_cut_inside_a_character_of_several_byte_tokens_moves_before_it(tiny_fa
     one token longer than the limit (and the model would silently lose its last token)."""
     from transformers import AutoTokenizer
 
-    from dlexplain.explain.engine import prepare
+    from dlexplain.explain.inputs import prepare
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_family_dirs["roberta"])
     text = "the film " + "😀" * 40

@@ -73,7 +73,7 @@ def test_bf16_rows_are_as_additive_as_fp32_ones(tiny_classifier):
     """bfloat16 changes a model's last bits with each batch's make-up, but each distinct masked
     input is evaluated once per group, the text's own probabilities included: bf16 rows are
     stored within the same 1e-6 as fp32 ones."""
-    from dlexplain.explain.engine import ADDITIVITY_TOLERANCE
+    from dlexplain.explain.inputs import ADDITIVITY_TOLERANCE
 
     classifier = TextClassifier(tiny_classifier.model, tiny_classifier.tokenizer, device="cpu",
                                 backend="bf16")

@@ -9,8 +9,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dlexplain.explain.row import (SCHEMA_VERSION, Faithfulness, TextExplanation, arrow_type,
-                                   field_names, from_arrow, to_arrow, to_pandas)
+from dlexplain.explain.row import (
+    SCHEMA_VERSION,
+    Faithfulness,
+    TextExplanation,
+    arrow_type,
+    field_names,
+    from_arrow,
+    to_arrow,
+    to_pandas,
+)
 
 GOOD = TextExplanation(
     tokens=("", "great ", "film", ""),
@@ -67,7 +75,7 @@ def test_rows_written_before_faithfulness_read_back_without_it():
     old = to_arrow([GOOD, BAD]).drop_columns(["faithfulness"])
     back = from_arrow(old)
     assert back[0].faithfulness is None and back[0].to_dict()["values"] == GOOD.to_dict()["values"]
-    # Spark keeps a null struct as a struct of nulls (dlexplain.tracking.udf_nulls)
+    # Spark keeps a null struct as a struct of nulls (dlexplain.model.udf_nulls)
     assert Faithfulness.from_plain(dict.fromkeys(Faithfulness.names())) is None
     assert TextExplanation.from_json(GOOD.to_json()).faithfulness == GOOD.faithfulness
 
@@ -95,8 +103,8 @@ def test_every_form_is_derived_from_the_field_table():
     from pyspark.sql.pandas.types import to_arrow_type
 
     from dlexplain.explain.row import COLUMNS
+    from dlexplain.model.signature import JSON_COLUMN, RUN_COLUMN, explainer_signature
     from dlexplain.spark.udf import explanation_struct
-    from dlexplain.tracking.pyfunc import JSON_COLUMN, RUN_COLUMN, explainer_signature
 
     names = [f.name for f in COLUMNS]
     # the JSON form leads: spark_udf(result_type=StringType()) returns the leftmost column

@@ -7,7 +7,8 @@ import pytest
 
 from dlexplain.errors import ConfigError
 from dlexplain.explain.config import ExplainerConfig, check_granularity
-from dlexplain.explain.engine import ADDITIVITY_TOLERANCE, Explainer
+from dlexplain.explain.engine import Explainer
+from dlexplain.explain.inputs import ADDITIVITY_TOLERANCE
 from dlexplain.explain.units import balanced_tree, units
 
 REVIEW = ('Dr. Smith paid $3.50 for it... Then he left! "Is it good?" she asked. '

@@ -4,20 +4,19 @@ held-out ones and passes the gate; trained on shuffled targets, it fails it."""
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from dlexplain.errors import ConfigError
 from dlexplain.explain.classifier import TextClassifier
 from dlexplain.explain.config import ExplainerConfig
 from dlexplain.explain.engine import Explainer
+from dlexplain.explain.inputs import ADDITIVITY_TOLERANCE
 from dlexplain.explain.row import TextExplanation
+from dlexplain.explain.units import units
 from dlexplain.fast.data import Segmenter, examples_from_rows
 from dlexplain.fast.evaluate import evaluate
-from dlexplain.errors import ConfigError
-from dlexplain.explain.engine import ADDITIVITY_TOLERANCE
-from dlexplain.explain.units import units
 from dlexplain.fast.explainer import FastExplainer
 from dlexplain.fast.gate import GateThresholds, judge
 from dlexplain.fast.model import AmortizedModel

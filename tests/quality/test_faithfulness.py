@@ -9,8 +9,12 @@ from dlexplain.explain.classifier import TextClassifier
 from dlexplain.explain.config import ExplainerConfig
 from dlexplain.explain.engine import Explainer
 from dlexplain.explain.row import TextExplanation
-from dlexplain.quality.faithfulness import (faithfulness, rationale_sizes, summarize,
-                                            with_faithfulness)
+from dlexplain.quality.faithfulness import (
+    faithfulness,
+    rationale_sizes,
+    summarize,
+    with_faithfulness,
+)
 from tests.checks import assert_additive
 from tests.tiny_model import make_keyword_model
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import mlflow
 import yaml
 
-from dlexplain.tracking.registry import ExplainerRef
+from dlexplain.model.refs import ExplainerRef
 from dlexplain.tracking.runs import KIND_EXPLAINER, TAG_KIND
 
 #: Python that writes a marker when it is imported or executed.
@@ -80,7 +80,7 @@ def nested_model(folder: Path, marker: Marker) -> None:
     inner = folder / "artifacts" / "nested"
     inner.mkdir(parents=True)
     (inner / "pyfunc_entry.py").write_text(
-        marker.payload() + "import mlflow\nfrom dlexplain.tracking.pyfunc import ExplainerModel\n"
+        marker.payload() + "import mlflow\nfrom dlexplain.model.pyfunc import ExplainerModel\n"
         "mlflow.models.set_model(ExplainerModel())\n")
     mlmodel = read_mlmodel(folder)
     inner_mlmodel = {"flavors": {"python_function": {
@@ -93,7 +93,7 @@ def nested_model(folder: Path, marker: Marker) -> None:
 
 def changed_package_file(folder: Path, marker: Marker) -> None:
     """A package file other than the entry file, with the payload appended."""
-    target = folder / "code" / "dlexplain" / "tracking" / "pyfunc.py"  # what the entry imports
+    target = folder / "code" / "dlexplain" / "model" / "pyfunc.py"  # what the entry imports
     target.write_text(target.read_text() + "\n" + marker.payload())
 
 
@@ -162,7 +162,7 @@ def add_remote_code(classifier: Path, marker: Marker) -> None:
 
     config = json.loads((classifier / "config.json").read_text())
     config["auto_map"] = {
-        "AutoConfig": f"configuration_evil.EvilConfig",
+        "AutoConfig": "configuration_evil.EvilConfig",
         "AutoModelForSequenceClassification": "modeling_evil.EvilModel"}
     (classifier / "config.json").write_text(json.dumps(config))
     base = config["architectures"][0]

@@ -14,9 +14,9 @@ import pytest
 
 from dlexplain.base.processes import free_port
 from dlexplain.explain.config import ExplainerConfig
+from dlexplain.model.registry import ExplainerSpec, log_explainer
+from dlexplain.model.trust import check_trusted
 from dlexplain.spark import application_path
-from dlexplain.tracking.registry import ExplainerSpec, log_explainer
-from dlexplain.tracking.trust import check_trusted
 from tests.security.attacks import Marker, changed_package_file, stored_folder
 
 pytestmark = pytest.mark.slow

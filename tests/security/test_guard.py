@@ -19,9 +19,9 @@ import requests
 
 from dlexplain.base.processes import free_port
 from dlexplain.explain.config import ExplainerConfig
+from dlexplain.model.registry import ExplainerSpec, log_explainer
+from dlexplain.model.request_limits import RequestLimits
 from dlexplain.serving.app import MAX_JSON_DEPTH
-from dlexplain.tracking.registry import ExplainerSpec, log_explainer
-from dlexplain.tracking.request_limits import RequestLimits
 from tests.services.processes import background
 
 pytestmark = pytest.mark.slow

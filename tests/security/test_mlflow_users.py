@@ -17,17 +17,18 @@ from mlflow.server.auth.client import AuthServiceClient
 
 from dlexplain.errors import ModelError
 from dlexplain.explain.config import ExplainerConfig
+from dlexplain.model.lookup import explainer_for
+from dlexplain.model.refs import ExplainerRef
+from dlexplain.model.registry import ExplainerSpec, log_explainer
+from dlexplain.model.source_model import register_classifier
+from dlexplain.model.trust import UntrustedExplainer, check_trusted
 from dlexplain.serving.checks import ServingError
 from dlexplain.serving.process import ProcessBackend
 from dlexplain.serving.redeploy import redeploy
-from dlexplain.tracking.registry import (ExplainerRef, ExplainerSpec, explainer_for,
-                                         log_explainer, register_classifier)
 from dlexplain.tracking.runs import EXPLAINERS_EXPERIMENT
 from dlexplain.tracking.server import start_server, stop_server
 from dlexplain.tracking.sources import describe_source
-from dlexplain.tracking.trust import UntrustedExplainer, check_trusted
-from dlexplain.tracking.users import (PIPELINE_ROLE, STACK_USERS, WORKSPACE, _as_user,
-                                      credentials)
+from dlexplain.tracking.users import PIPELINE_ROLE, STACK_USERS, WORKSPACE, _as_user, credentials
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow

@@ -9,11 +9,16 @@ import sys
 
 import pytest
 
+from dlexplain.base.paths import fill_template
 from dlexplain.config import Settings
 from dlexplain.errors import ConfigError, DataError
-from dlexplain.explain.config import (MAX_MAX_EVALS, MAX_REFERENCE_TEXTS, MIN_MAX_EVALS,
-                                      ExplainerConfig)
-from dlexplain.steps import OUTPUT_TEMPLATE, fill_template, plan_partition
+from dlexplain.explain.config import (
+    MAX_MAX_EVALS,
+    MAX_REFERENCE_TEXTS,
+    MIN_MAX_EVALS,
+    ExplainerConfig,
+)
+from dlexplain.pipelines.partitions import OUTPUT_TEMPLATE, plan_partition
 from tests.conftest import REPO
 
 SECRET = "fernet-secret-never-shown-7f3a"
@@ -74,7 +79,7 @@ def test_no_door_takes_a_max_evals_the_validator_refuses(value, tmp_path):
                            "--max-evals", str(value)], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 2 and f"from {MIN_MAX_EVALS} to {MAX_MAX_EVALS}" in done.stderr
-    from dlexplain.train_steps import train_fast
+    from dlexplain.pipelines.train_fast_explainer import train_fast
 
     with pytest.raises(ConfigError, match="reference_max_evals"):
         train_fast(None, thresholds=None, training=None, held_out_fraction=0.2,

@@ -6,18 +6,19 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
+from dlexplain.model.identity import PACKAGE_DIR
+from dlexplain.model.lookup import set_alias
+from dlexplain.model.refs import ExplainerRef
+from dlexplain.model.trust import UntrustedExplainer, untrusted
 from dlexplain.serving.process import ProcessBackend
 from dlexplain.serving.redeploy import redeploy
-from dlexplain.tracking.registry import ExplainerRef, set_alias
 from dlexplain.tracking.runs import KIND_EXPLAINER, TAG_KIND
-from dlexplain.tracking.pyfunc import PACKAGE_DIR
-from dlexplain.tracking.trust import UntrustedExplainer, untrusted
 from tests.serving.conftest import version_of
 
 MALICIOUS = '''
 from pathlib import Path
 Path({marker!r}).write_text("ran on import")  # what an attacker's code would do instead
-from dlexplain.tracking.pyfunc_entry import *  # and then behave like the real thing
+from dlexplain.model.pyfunc_entry import *  # and then behave like the real thing
 '''
 
 

@@ -15,8 +15,8 @@ import yaml
 from mlflow import MlflowClient
 
 from dlexplain.errors import ModelError
-from dlexplain.tracking.registry import (TAG_FOLDER_DIGEST, ExplainerSpec, log_explainer,
-                                         register_classifier)
+from dlexplain.model.registry import TAG_FOLDER_DIGEST, ExplainerSpec, log_explainer
+from dlexplain.model.source_model import register_classifier
 from dlexplain.tracking.sources import describe_source, folder_digest, source_labels
 from tests.security.attacks import Marker, add_remote_code
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from dlexplain.base.processes import ProcessHandle
+from dlexplain.model.refs import ExplainerRef
 from dlexplain.serving.process import ProcessBackend
-from dlexplain.tracking.registry import ExplainerRef
 
 SECRETS = {
     "AIRFLOW__CORE__FERNET_KEY": "fernet-7f3a",

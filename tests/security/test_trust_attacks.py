@@ -13,17 +13,24 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from dlexplain.explain.config import ExplainerConfig
-from dlexplain.tracking import pyfunc
-from dlexplain.tracking.registry import TAG_IDENTITY, ExplainerSpec, log_explainer
-from dlexplain.tracking.sources import describe_source
-from dlexplain.tracking.trust import (UntrustedExplainer, download_and_load, load_checked,
-                                      untrusted)
 from dlexplain.errors import ModelError
 from dlexplain.explain.classifier import TextClassifier
-from tests.security.attacks import (FOLDER_ATTACKS, Marker, changed_package_file, classifier_dir,
-                                    mlflow_load_runs, nested_model, symlinked_file, tampered_copy,
-                                    upload)
+from dlexplain.explain.config import ExplainerConfig
+from dlexplain.model.identity import explainer_identity
+from dlexplain.model.registry import TAG_IDENTITY, ExplainerSpec, log_explainer
+from dlexplain.model.trust import UntrustedExplainer, download_and_load, load_checked, untrusted
+from dlexplain.tracking.sources import describe_source
+from tests.security.attacks import (
+    FOLDER_ATTACKS,
+    Marker,
+    changed_package_file,
+    classifier_dir,
+    mlflow_load_runs,
+    nested_model,
+    symlinked_file,
+    tampered_copy,
+    upload,
+)
 
 MAX_EVALS = 20
 
@@ -124,13 +131,13 @@ def test_the_nightly_path_refuses_a_planted_explainer_before_spark(trusted, trac
     reuses it) holding altered code: the ``log_explainer`` task refuses it, Spark never starts."""
     from dataclasses import replace
 
-    from dlexplain.steps import ensure_explainer
+    from dlexplain.pipelines.explain_reviews import ensure_explainer
     from dlexplain.tracking.runs import EXPLAINERS_EXPERIMENT
 
     # settings no other test explains with: the planted identity is this test's alone
     night = replace(settings, explainer=replace(settings.explainer, max_tokens=77))
     config = replace(night.explainer, max_evals=MAX_EVALS)
-    identity = pyfunc.explainer_identity(describe_source(tiny_model_dir).key, config, "text")
+    identity = explainer_identity(describe_source(tiny_model_dir).key, config, "text")
     marker = Marker(tmp_path / "marker")
     folder = tampered_copy(trusted[1], tmp_path, "planted")
     changed_package_file(folder, marker)

@@ -11,10 +11,10 @@ import secrets
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from dlexplain.base.processes import free_port
 

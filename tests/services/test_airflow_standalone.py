@@ -26,11 +26,11 @@ import pytest
 import requests
 from mlflow import MlflowClient
 
+from dlexplain.base.processes import free_port
 from dlexplain.defaults import build_default_data
 from dlexplain.tracking.filters import tag, where
 from dlexplain.tracking.quality_runs import night_step, trend_run
 from dlexplain.tracking.runs import EXPLANATIONS_EXPERIMENT, TAG_DAG_ID, experiment_id
-from dlexplain.base.processes import free_port
 from tests.conftest import REPO
 from tests.services.postgres import postgres_cluster
 from tests.services.processes import background, wait_for

@@ -13,13 +13,13 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from dlexplain.explain.table import read_explanations
-from dlexplain.explain.config import ExplainerConfig
-from dlexplain.spark import application_path
-from dlexplain.tracking.registry import ExplainerSpec, log_explainer
 from dlexplain.base.processes import free_port
-from tests.services.processes import background
+from dlexplain.explain.config import ExplainerConfig
+from dlexplain.explain.table import read_explanations
+from dlexplain.model.registry import ExplainerSpec, log_explainer
+from dlexplain.spark import application_path
 from tests.checks import assert_additive
+from tests.services.processes import background
 
 pytestmark = pytest.mark.slow
 SPARK_CLASS = str(Path(sys.executable).parent / "spark-class")

@@ -15,8 +15,8 @@ import requests
 from mlflow import MlflowClient
 
 from dlexplain.explain.config import ExplainerConfig
+from dlexplain.model.registry import ExplainerSpec, log_explainer
 from dlexplain.tracking.filters import where
-from dlexplain.tracking.registry import ExplainerSpec, log_explainer
 
 
 @pytest.fixture()

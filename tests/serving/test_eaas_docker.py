@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from docker.errors import NotFound
 
-from dlexplain.serving.redeploy import redeploy
+from dlexplain.model.lookup import newest_explainer
 from dlexplain.serving.checks import ServingError, explain
 from dlexplain.serving.docker import LABEL, DockerBackend
-from dlexplain.tracking.registry import newest_explainer
+from dlexplain.serving.redeploy import redeploy
 from tests.conftest import REPO
 from tests.serving.conftest import break_weights, version_of
 from tests.serving.docker_image import base_image, checkout_mounts

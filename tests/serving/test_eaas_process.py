@@ -11,15 +11,14 @@ import pytest
 import requests
 from mlflow import MlflowClient
 
-from dlexplain.config import Settings
-from dlexplain.explain.engine import ADDITIVITY_TOLERANCE
-from dlexplain.explain.units import units
-from dlexplain.serving.redeploy import backend_from_settings, pending_explainer, redeploy
-from dlexplain.tracking.registry import explainer_for, registered_explainer, set_alias
 from dlexplain.base.processes import ProcessHandle, process_alive
-from tests.serving.conftest import (break_weights, post_texts, run_eaas_dag,
-                                    version_of)
+from dlexplain.config import Settings
+from dlexplain.explain.inputs import ADDITIVITY_TOLERANCE
+from dlexplain.explain.units import units
+from dlexplain.model.lookup import explainer_for, registered_explainer, set_alias
+from dlexplain.serving.redeploy import backend_from_settings, pending_explainer, redeploy
 from tests.checks import run_failures
+from tests.serving.conftest import break_weights, post_texts, run_eaas_dag, version_of
 
 pytestmark = pytest.mark.slow
 TEXTS = ["A wonderful, moving film.", "Dull and far too long.", "The cast is fine."]

@@ -14,9 +14,9 @@ from dlexplain.cli import main
 from dlexplain.config import Settings
 from dlexplain.errors import ConfigError
 from dlexplain.explain.row import TextExplanation
+from dlexplain.model.request_limits import RequestLimits
 from dlexplain.serving.checks import ServerNotReady, ServingError, probe
-from dlexplain.serving.deployment import Deployment, DeploymentState, HISTORY_LENGTH
-from dlexplain.tracking.request_limits import RequestLimits
+from dlexplain.serving.deployment import HISTORY_LENGTH, Deployment, DeploymentState
 from tests.serving.json_server import json_server
 
 

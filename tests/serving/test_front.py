@@ -13,8 +13,8 @@ import requests
 from dlexplain.base.processes import free_port
 from dlexplain.serving.deployment import Deployment, DeploymentState
 from dlexplain.serving.front import HEALTH_PATH, RUN_ID_HEADER
-from tests.serving.json_server import json_server
 from tests.services.processes import background
+from tests.serving.json_server import json_server
 
 
 def _upstream(name: str):

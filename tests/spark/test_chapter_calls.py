@@ -16,7 +16,7 @@ import pytest
 
 from dlexplain.explain.config import ExplainerConfig
 from dlexplain.explain.row import TextExplanation
-from dlexplain.tracking.registry import ExplainerSpec, log_explainer
+from dlexplain.model.registry import ExplainerSpec, log_explainer
 from tests.checks import assert_additive
 
 pytestmark = pytest.mark.slow

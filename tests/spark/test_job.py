@@ -55,8 +55,8 @@ def test_input_on_s3_keeps_every_column(s3_api, tracking_uri, tiny_model_dir, tm
     from dlexplain.config import Settings
     from dlexplain.errors import DataError
     from dlexplain.explain.config import ExplainerConfig
-    from dlexplain.steps import plan_partition
-    from dlexplain.tracking.registry import ExplainerSpec, log_explainer
+    from dlexplain.model.registry import ExplainerSpec, log_explainer
+    from dlexplain.pipelines.partitions import plan_partition
 
     s3_api.client.create_bucket(Bucket="tweets")
     lines = pd.DataFrame({"tweet_id": [3, 1, 2], "tweet": ["great film", "awful", ""],
@@ -122,7 +122,7 @@ def test_one_output_one_job_and_a_failed_rerun_keeps_the_old_output(tracking_uri
     import pyarrow.parquet as pq
 
     from dlexplain.explain.config import ExplainerConfig
-    from dlexplain.tracking.registry import ExplainerSpec, log_explainer
+    from dlexplain.model.registry import ExplainerSpec, log_explainer
 
     model_uri = log_explainer(tiny_model_dir, ExplainerSpec(ExplainerConfig(max_evals=20)),
                               f"exp-{unique}").model_uri

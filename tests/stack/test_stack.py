@@ -22,8 +22,7 @@ import requests
 from dlexplain.serving.checks import PROBE_TEXT, invocations_payload
 from dlexplain.serving.docker import LABEL
 from dlexplain.serving.front import RUN_ID_HEADER
-from tests.stack.stack import (PROJECT, REPO, artifact_path, AirflowApi, Stack, run_id_of,
-                               write_env)
+from tests.stack.stack import PROJECT, REPO, AirflowApi, Stack, artifact_path, run_id_of, write_env
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(3600)]
 OUT = REPO / ".dlexplain" / "stack-test"
@@ -291,9 +290,8 @@ def test_ui_trigger_form_then_the_sensor_replaces_the_container(stack, airflow, 
 
 
 def test_mlflow_ui_shows_the_bar_plot(stack, mlflow_admin):
-    from tests.stack.browser import bar_plot_in_mlflow_ui
-
     from dlexplain.tracking.report import explanation_report
+    from tests.stack.browser import bar_plot_in_mlflow_ui
 
     report = explanation_report(mlflow_admin["MLFLOW_TRACKING_URI"], "explain_reviews",
                                 SEEN["ui_night"])
@@ -309,7 +307,7 @@ def test_a_broken_explainer_leaves_the_old_container_serving(stack, airflow, mlf
     # its classifier's weights emptied through MLflow (header kept): trusted, and fails when a
     # server loads it
     code = ("import json; from dlexplain.config import Settings; "
-            "from dlexplain.steps import ensure_explainer; "
+            "from dlexplain.pipelines.explain_reviews import ensure_explainer; "
             "print(json.dumps(ensure_explainer('models:/sentiment-classifier@champion', 60, "
             "Settings.from_env()).to_json_dict()))")
     logged = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
-from dlexplain.tracking.artifacts import log_explanations
-from dlexplain.tracking.runs import experiment_id
+from dlexplain.errors import DataError
 from dlexplain.explain.config import ExplainerConfig
 from dlexplain.explain.engine import Explainer
-from dlexplain.errors import DataError
+from dlexplain.tracking.artifacts import log_explanations
+from dlexplain.tracking.runs import experiment_id
 from dlexplain.tracking.server import start_server, stop_server
 from tests.services.s3 import S3_CREDENTIALS
 
@@ -53,8 +53,8 @@ def s3_tracking_uri(s3_api, tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def results():
-    from tests.tiny_model import make_tiny_model
     from dlexplain.explain.classifier import TextClassifier
+    from tests.tiny_model import make_tiny_model
 
     model, tokenizer = make_tiny_model()
     explainer = Explainer(TextClassifier(model, tokenizer, device="cpu"),
@@ -129,7 +129,7 @@ def test_a_batch_logs_whatever_experiment_the_process_has(tracking_uri, results,
     from mlflow.tracking import fluent
 
     from dlexplain.explain.row import to_arrow
-    from dlexplain.steps import BatchItem, log_batch
+    from dlexplain.pipelines.batches import BatchItem, log_batch
 
     output = tmp_path / "out.parquet"
     pq.write_table(pa.table({"explanation": to_arrow(results).to_struct_array()}), output)
@@ -170,7 +170,7 @@ def test_a_batch_retried_after_mlflow_was_away_logs_once(results, tmp_path, monk
 
     from dlexplain.errors import DlexplainError
     from dlexplain.explain.row import to_arrow
-    from dlexplain.steps import BatchItem, log_batch
+    from dlexplain.pipelines.batches import BatchItem, log_batch
 
     root = tmp_path / "mlflow"
     server = start_server(root)

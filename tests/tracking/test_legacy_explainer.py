@@ -21,7 +21,7 @@ import mlflow
 import pandas as pd
 
 import dlexplain
-from dlexplain.tracking.pyfunc import output_columns
+from dlexplain.model.signature import output_columns
 
 ARCHIVE = Path(__file__).parent / "data" / "dlexplain-0.1.0.tar.gz"
 
@@ -57,7 +57,7 @@ def test_an_explainer_logged_by_0_1_loads_and_explains(tracking_uri, tiny_model_
 
     assert dlexplain.__version__ != "0.1.0"
     model = mlflow.pyfunc.load_model(uri)
-    assert type(model.unwrap_python_model()).__module__ == "dlexplain.tracking.pyfunc", \
+    assert type(model.unwrap_python_model()).__module__ == "dlexplain.model.pyfunc", \
         "today's package serves it"
     out = model.predict(pd.DataFrame({"text": ["the film was great", None]}))
     assert list(out.columns) == output_columns()

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 from dlexplain.explain.config import ExplainerConfig
-from dlexplain.tracking.pyfunc import explainer_signature, output_columns, pinned_requirements
-from dlexplain.tracking.registry import ExplainerSpec, log_explainer
 from dlexplain.explain.row import TextExplanation
+from dlexplain.model.pyfunc import pinned_requirements
+from dlexplain.model.registry import ExplainerSpec, log_explainer
+from dlexplain.model.signature import explainer_signature, output_columns
 
 TEXTS = ["What a wonderful, moving film. The acting was superb!", None, "",
          "Dull, predictable and a waste of time.", "An ordinary story, well told."]

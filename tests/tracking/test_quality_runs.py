@@ -7,12 +7,23 @@ import pytest
 from mlflow import MlflowClient
 
 from dlexplain.errors import DataError
+from dlexplain.pipelines.night_quality import check_drift
 from dlexplain.quality.importance import token_importance
-from dlexplain.steps import check_drift
-from dlexplain.tracking.quality_runs import (baseline_runs, importance_of, log_importance,
-                                             log_night_metrics, night_step, trend_run)
-from dlexplain.tracking.runs import (EXPLANATIONS_EXPERIMENT, TAG_DAG_ID, TAG_KIND,
-                                     TAG_LOGICAL_DATE, find_or_create_run)
+from dlexplain.tracking.quality_runs import (
+    baseline_runs,
+    importance_of,
+    log_importance,
+    log_night_metrics,
+    night_step,
+    trend_run,
+)
+from dlexplain.tracking.runs import (
+    EXPLANATIONS_EXPERIMENT,
+    TAG_DAG_ID,
+    TAG_KIND,
+    TAG_LOGICAL_DATE,
+    find_or_create_run,
+)
 from tests.quality.test_drift import MOVIES, PHONES, night
 
 NIGHTS = ["2026-05-01", "2026-05-02", "2026-05-03", "2026-05-05", "2026-05-06"]

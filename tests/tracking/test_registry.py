@@ -11,10 +11,12 @@ from mlflow import MlflowClient
 
 from dlexplain.errors import ConfigError, ModelError
 from dlexplain.explain.config import ExplainerConfig
-from dlexplain.tracking import pyfunc
+from dlexplain.model import pyfunc
+from dlexplain.model.identity import explainer_identity
+from dlexplain.model.lookup import newest_explainer
+from dlexplain.model.registry import TAG_IDENTITY, TAG_SOURCE_KEY, ExplainerSpec, log_explainer
+from dlexplain.model.source_model import register_classifier
 from dlexplain.tracking.filters import quote, where
-from dlexplain.tracking.registry import (TAG_IDENTITY, TAG_SOURCE_KEY, ExplainerSpec,
-                                         log_explainer, newest_explainer, register_classifier)
 from dlexplain.tracking.runs import experiment_id
 
 
@@ -51,7 +53,7 @@ def test_log_explainer_is_idempotent(tracking_uri, tiny_model_dir, unique):
     identities = [MlflowClient().get_run(r.run_id).data.tags[TAG_IDENTITY] for r in (first, other)]
     assert identities[0] != identities[1]
     assert [_model_config(r.run_id)[pyfunc.CONFIG_IDENTITY] for r in (first, other)] == identities
-    assert identities[1] == pyfunc.explainer_identity(tags[TAG_SOURCE_KEY], changed.config, "text")
+    assert identities[1] == explainer_identity(tags[TAG_SOURCE_KEY], changed.config, "text")
 
 
 def test_registered_source_rerun_downloads_no_weights(tracking_uri, tiny_model_dir, unique,
@@ -116,7 +118,7 @@ def test_a_model_name_with_a_quote_is_found(tracking_uri, tiny_model_dir, unique
 
 def test_each_classifier_gets_its_own_explainer(tracking_uri, tiny_model_dir, tiny_family_dirs,
                                                 unique):
-    from dlexplain.tracking.registry import explainer_for, registered_explainer
+    from dlexplain.model.lookup import explainer_for, registered_explainer
     from dlexplain.tracking.sources import describe_source, source_labels
 
     experiment = f"exp-{unique}"

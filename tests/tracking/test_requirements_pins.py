@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from dlexplain.tracking.pyfunc import pinned_requirements
+from dlexplain.model.pyfunc import pinned_requirements
 
 LOCK = Path(__file__).resolve().parents[2] / "requirements.lock"
 

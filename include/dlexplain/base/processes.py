@@ -93,9 +93,11 @@ class ProcessHandle:
         none) holds the PID now, which is left alone."""
         if not self.alive():
             if process_alive(self.pid):
-                logger.warning("pid %d is not the process recorded (started %s): left alone",
-                               self.pid, self.start)
+                logger.warning(
+                    "pid %d is not the process recorded (started %s): left alone",
+                    self.pid,
+                    self.start,
+                )
             return False
         terminate_process_group(self.pid, grace)
         return True
-

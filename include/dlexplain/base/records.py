@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, fields
-from typing import Any, Mapping, TypeVar
+from typing import Any, TypeVar
 
 from dlexplain.errors import DataError
 

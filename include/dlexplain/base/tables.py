@@ -49,8 +49,11 @@ def data_files(path: str) -> list[str] | None:
     if info.type != fs.FileType.Directory:
         return None
     found = filesystem.get_file_info(fs.FileSelector(where, recursive=True))
-    return sorted(f.path[len(where):].lstrip("/") for f in found
-                  if f.type == fs.FileType.File and _is_data(f.path[len(where):].lstrip("/")))
+    return sorted(
+        f.path[len(where) :].lstrip("/")
+        for f in found
+        if f.type == fs.FileType.File and _is_data(f.path[len(where) :].lstrip("/"))
+    )
 
 
 def _shown(names: list[str]) -> str:
@@ -72,17 +75,21 @@ def detect_format(path: str, requested: str | None = None) -> str:
     if files is None:
         found = format_of_name(path.rstrip("/").rsplit("/", 1)[-1])
         if found is None:
-            raise DataError(f"input {path!r}: its suffix names no format; use one of "
-                            f"{sorted(FORMATS)} (optionally {'/'.join(COMPRESSIONS)}), or set "
-                            "input_format")
+            raise DataError(
+                f"input {path!r}: its suffix names no format; use one of "
+                f"{sorted(FORMATS)} (optionally {'/'.join(COMPRESSIONS)}), or set "
+                "input_format"
+            )
         return found
     if not files:
         raise DataError(f"input folder {path!r} holds no data files")
     formats = {format_of_name(f) or ("parquet" if _bare(f) else None) for f in files}
     if len(formats) == 1 and None not in formats:  # a file without a suffix: Parquet, as
-        return formats.pop()                        # Hive writes them
-    raise DataError(f"input folder {path!r} mixes formats or holds files of no known format "
-                    f"({_shown(files)}); set input_format, or keep one format per folder")
+        return formats.pop()  # Hive writes them
+    raise DataError(
+        f"input folder {path!r} mixes formats or holds files of no known format "
+        f"({_shown(files)}); set input_format, or keep one format per folder"
+    )
 
 
 def arrow_source(path: str):

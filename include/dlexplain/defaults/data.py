@@ -22,8 +22,9 @@ def partition_path(data_dir: Path, day: date) -> Path:
     return data_dir / "reviews" / f"ds={day.isoformat()}" / "part-0.parquet"
 
 
-def build_default_data(cache_dir: Path, data_dir: Path, start: date, end: date,
-                       rows_per_day: int = 16) -> list[Path]:
+def build_default_data(
+    cache_dir: Path, data_dir: Path, start: date, end: date, rows_per_day: int = 16
+) -> list[Path]:
     """Write one partition per day in [start, end] from reviews never used in training."""
     if end < start:
         raise ConfigError(f"end {end.isoformat()!r} is before start {start.isoformat()!r}")
@@ -42,6 +43,10 @@ def build_default_data(cache_dir: Path, data_dir: Path, start: date, end: date,
         path = partition_path(data_dir, day)
         atomic_write_bytes(path, buffer.getvalue())
         written.append(path)
-    logger.info("wrote %d daily partitions of %d reviews under %s", len(written), rows_per_day,
-                data_dir / "reviews")
+    logger.info(
+        "wrote %d daily partitions of %d reviews under %s",
+        len(written),
+        rows_per_day,
+        data_dir / "reviews",
+    )
     return written

@@ -89,8 +89,9 @@ def recipe_texts(cache_dir: Path, recipe: FastRecipe) -> Texts:
     return Texts(held_out, held_out[: recipe.n_reference], texts[recipe.n_held_out : needed])
 
 
-def build_default_fast(cache_dir: Path, recipe: FastRecipe = FastRecipe(), *,
-                       force: bool = False) -> BuiltFast:
+def build_default_fast(
+    cache_dir: Path, recipe: FastRecipe = FastRecipe(), *, force: bool = False
+) -> BuiltFast:
     """Build the default model's fast explainer once per machine; later calls return it.
 
     Its exact explanations are kept in ``<cache_dir>/default-fast-exact.sqlite`` (an interrupted
@@ -114,28 +115,46 @@ def build_default_fast(cache_dir: Path, recipe: FastRecipe = FastRecipe(), *,
     exact = ExactSource(classifier, recipe, cache)
     held_rows = exact.explain(texts.held_out, recipe.max_evals, "held-out texts")
     train_rows = exact.explain(texts.train, recipe.max_evals, "training texts")
-    reference_rows = exact.explain(texts.reference, recipe.reference_max_evals,
-                                   "reference texts")
+    reference_rows = exact.explain(texts.reference, recipe.reference_max_evals, "reference texts")
     exact_seconds = time.monotonic() - started
-    fitted = fit(classifier, train_rows, held_rows, thresholds=recipe.thresholds,
-                 config=recipe.training, curve=recipe.curve, progress=True)
-    reference = {"max_evals": recipe.reference_max_evals, **reference_figures(
-        fitted.explainer, held_rows[: recipe.n_reference], reference_rows)}
+    fitted = fit(
+        classifier,
+        train_rows,
+        held_rows,
+        thresholds=recipe.thresholds,
+        config=recipe.training,
+        curve=recipe.curve,
+        progress=True,
+    )
+    reference = {
+        "max_evals": recipe.reference_max_evals,
+        **reference_figures(fitted.explainer, held_rows[: recipe.n_reference], reference_rows),
+    }
     report = {
-        "recipe": asdict(recipe), "backend": backend, "machine": machine_figures(),
+        "recipe": asdict(recipe),
+        "backend": backend,
+        "machine": machine_figures(),
         "gate": "passed" if fitted.gate.passed else "failed",
-        "failures": list(fitted.gate.failures), "figures": fitted.evaluation.figures,
-        "reference": reference, "learning_curve": fitted.curve,
-        "train_texts": fitted.train_texts, "left_out": fitted.left_out,
-        "exact_seconds": round(exact_seconds, 1), "exact_computed": exact.computed,
+        "failures": list(fitted.gate.failures),
+        "figures": fitted.evaluation.figures,
+        "reference": reference,
+        "learning_curve": fitted.curve,
+        "train_texts": fitted.train_texts,
+        "left_out": fitted.left_out,
+        "exact_seconds": round(exact_seconds, 1),
+        "exact_computed": exact.computed,
         "train_seconds": round(fitted.training.seconds, 1),
         "build_seconds": round(time.monotonic() - started, 1),
     }
     with atomic_dir(target) as tmp:
         fitted.explainer.model.save(tmp / NETWORK_DIR)
         (tmp / REPORT_FILE).write_text(json.dumps(report, indent=2))
-    logger.info("default fast explainer at %s: gate %s %s", target, report["gate"],
-                "; ".join(fitted.gate.failures))
+    logger.info(
+        "default fast explainer at %s: gate %s %s",
+        target,
+        report["gate"],
+        "; ".join(fitted.gate.failures),
+    )
     return BuiltFast(target, report, built_now=True)
 
 
@@ -162,8 +181,11 @@ class ExactSource:
         explainer = Explainer(self.classifier, config)
         identity = f"default-fast-build:{self.recipe.model_key}:{config.fingerprint()}"
         rows = []
-        with tqdm(total=len(texts), desc=f"exact explanations of {what} (max_evals "
-                  f"{max_evals})", unit="text") as bar:
+        with tqdm(
+            total=len(texts),
+            desc=f"exact explanations of {what} (max_evals {max_evals})",
+            unit="text",
+        ) as bar:
             for start in range(0, len(texts), CHUNK):
                 chunk = texts[start : start + CHUNK]
                 found, hits = explain_cached(chunk, explainer.explain, self.cache, identity)

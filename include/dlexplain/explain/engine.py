@@ -7,11 +7,9 @@ Texts are explained in groups of ``parallel_texts``, their shap loops in lock-st
 from __future__ import annotations
 
 import logging
-import math
 import time
-import unicodedata
-from dataclasses import dataclass, replace
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -19,103 +17,18 @@ from dlexplain.base.bounds import WorkAbandoned, check_bound
 from dlexplain.errors import ConfigError
 from dlexplain.explain.classifier import TextClassifier
 from dlexplain.explain.config import ExplainerConfig, check_granularity
+from dlexplain.explain.inputs import Prepared, prepare, token_limit, verified
 from dlexplain.explain.masking import choose_masking, text_masker
 from dlexplain.explain.numerics import auto_backend
 from dlexplain.explain.row import TextExplanation
 
 logger = logging.getLogger(__name__)
 
-_KEEP_CONTROL = {"\t", "\n", "\r"}
 #: Seed of the random state each text's shap loop starts from (shap breaks ties at random), so a
 #: text's explanation does not depend on what was explained before it.
 SEED = 0
-#: Largest ``|base + sum(values) - probability|`` a stored row may have. Every explainer here
-#: is additive by construction (the exact one evaluates each distinct masked input once per
-#: group, the full text's probabilities included; the fast one projects onto them), so only
-#: float rounding remains, in fp32 and bf16 alike; a row above it is refused, never stored.
-ADDITIVITY_TOLERANCE = 1e-6
 #: Most seconds of work between two progress lines of :func:`explain_texts`.
 PROGRESS_EVERY_S = 30.0
-#: How a refused row's error starts: the night counts these rows (``rows_refused``).
-REFUSED = "refused: "
-
-
-def clean_text(raw: object) -> tuple[str | None, str | None]:
-    """``(text, None)`` with control characters blanked and ends stripped, or ``(None, error)``
-    for an input that is no text (missing, not a string, empty). Needs no model."""
-    if raw is None or (isinstance(raw, float) and math.isnan(raw)):
-        return None, "text is missing (None/NaN)"
-    if not isinstance(raw, str):
-        return None, f"text must be a string, got {type(raw).__name__}"
-    text = "".join(
-        " " if unicodedata.category(c) == "Cc" and c not in _KEEP_CONTROL else c for c in raw
-    ).strip()
-    if not text:
-        return None, "text is empty or whitespace only"
-    return text, None
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A text as it will be explained (cleaned, cut to the token limit), or why it cannot be."""
-
-    text: str | None
-    truncated: bool = False
-    error: str | None = None
-
-
-def prepare(raw: object, tokenizer, max_tokens: int) -> Prepared:
-    """:func:`clean_text`, then cut to ``max_tokens`` tokens (special tokens not counted) at a
-    token boundary; every explainer (exact or fast) prepares its texts so."""
-    text, error = clean_text(raw)
-    if error is not None:
-        return Prepared(None, error=error)
-    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True,
-                        truncation=False, verbose=False)
-    offsets = encoded["offset_mapping"]
-    if not offsets:
-        return Prepared(None, error="text has no tokens the model can read")
-    if len(offsets) <= max_tokens:
-        return Prepared(text)
-    keep = max_tokens
-    while keep > 0:
-        cut = offsets[keep - 1][1]
-        # a cut inside a character of several byte tokens re-tokenizes longer: cut earlier
-        if len(tokenizer(text[:cut], add_special_tokens=False, verbose=False)["input_ids"]) \
-                <= max_tokens:
-            break
-        keep -= 1
-    logger.info("text of %d tokens truncated to %d", len(offsets), max_tokens)
-    return Prepared(text[:cut], truncated=True)
-
-
-def verified(row: TextExplanation, text: str) -> TextExplanation:
-    """``row`` when it is right for ``text``: its tokens concatenate to the text and it is
-    additive within :data:`ADDITIVITY_TOLERANCE`; else an error row saying which (a NaN model
-    output is not additive)."""
-    if not row.ok:
-        return row
-    joined = "".join(row.tokens)
-    if row.values.shape[0] != len(row.tokens):
-        problem = f"{row.values.shape[0]} value rows for {len(row.tokens)} tokens"
-    elif joined != text:
-        at = next((i for i, (a, b) in enumerate(zip(joined, text)) if a != b),
-                  min(len(joined), len(text)))
-        problem = (f"tokens do not rebuild the text (first difference at character {at}: "
-                   f"{joined[at:at + 12]!r} instead of {text[at:at + 12]!r})")
-    elif not row.additivity_error <= ADDITIVITY_TOLERANCE:  # NaN is refused too
-        problem = (f"additivity error {row.additivity_error:.3g} above "
-                   f"{ADDITIVITY_TOLERANCE:g}")
-    else:
-        return row
-    logger.warning("a row is refused: %s", problem)
-    return TextExplanation.failed(REFUSED + problem, row.output_names, row.method)
-
-
-def token_limit(classifier: TextClassifier, max_tokens: int | None) -> int:
-    """Tokens an explainer keeps per text: ``max_tokens`` within the model's own limit."""
-    limit = classifier.max_length - classifier.num_special_tokens
-    return min(max_tokens or limit, limit)
 
 
 class Progress:
@@ -133,15 +46,27 @@ class Progress:
         now = time.monotonic()
         if force or now - self.last >= self.every:
             self.last = now
-            logger.info("explained %d of %d texts (%s, %.0f s)", self.done + done_in_group,
-                        self.total, self.method, now - self.start)
+            logger.info(
+                "explained %d of %d texts (%s, %.0f s)",
+                self.done + done_in_group,
+                self.total,
+                self.method,
+                now - self.start,
+            )
 
 
-def explain_texts(texts: Sequence[object], tokenizer, max_tokens: int,
-                  output_names: Sequence[str],
-                  explain_group: Callable[[list[Prepared], Progress], list[TextExplanation]],
-                  group_size: int, *, method: str = "exact", by_length: bool = False,
-                  progress: bool = False) -> list[TextExplanation]:
+def explain_texts(
+    texts: Sequence[object],
+    tokenizer,
+    max_tokens: int,
+    output_names: Sequence[str],
+    explain_group: Callable[[list[Prepared], Progress], list[TextExplanation]],
+    group_size: int,
+    *,
+    method: str = "exact",
+    by_length: bool = False,
+    progress: bool = False,
+) -> list[TextExplanation]:
     """The loop every explainer shares: :func:`prepare` each text, answer a bad one with an error
     row, explain the rest ``group_size`` at a time (``explain_group``), keep input order.
 
@@ -156,7 +81,8 @@ def explain_texts(texts: Sequence[object], tokenizer, max_tokens: int,
     prepared = [prepare(raw, tokenizer, max_tokens) for raw in texts]
     results: list[TextExplanation | None] = [
         TextExplanation.failed(p.error, output_names, method) if p.error is not None else None
-        for p in prepared]
+        for p in prepared
+    ]
     todo = [i for i, p in enumerate(prepared) if p.error is None]
     if by_length:
         todo.sort(key=lambda i: len(prepared[i].text))
@@ -170,20 +96,27 @@ def explain_texts(texts: Sequence[object], tokenizer, max_tokens: int,
             raise
         except Exception as err:
             logger.warning("explaining %d texts failed", len(items), exc_info=err)
-            rows = [TextExplanation.failed(f"explanation failed: {type(err).__name__}: {err}",
-                                           output_names, method)] * len(items)
+            rows = [
+                TextExplanation.failed(
+                    f"explanation failed: {type(err).__name__}: {err}", output_names, method
+                )
+            ] * len(items)
         retry = [k for k, row in enumerate(rows) if not row.ok]
         if len(items) == 1 and retry:
             logger.warning("a text could not be explained: %s", rows[0].error)
         elif retry:
-            logger.warning("%d of %d texts of a group failed: explaining each of them alone",
-                           len(retry), len(items))
+            logger.warning(
+                "%d of %d texts of a group failed: explaining each of them alone",
+                len(retry),
+                len(items),
+            )
             for k in retry:
                 (rows[k],) = isolated([items[k]])
         return rows
 
-    with tqdm(total=len(todo), desc=f"explaining ({method})", unit="text",
-              disable=not progress) as bar:
+    with tqdm(
+        total=len(todo), desc=f"explaining ({method})", unit="text", disable=not progress
+    ) as bar:
         for start in range(0, len(todo), group_size):
             group = todo[start : start + group_size]
             check_bound()
@@ -204,17 +137,19 @@ class Explainer:
     def __init__(self, classifier: TextClassifier, config: ExplainerConfig | None = None) -> None:
         self.classifier = classifier
         config = config or ExplainerConfig()
-        wanted = (auto_backend(classifier.device) if config.backend == "auto"
-                  else config.backend)
+        wanted = auto_backend(classifier.device) if config.backend == "auto" else config.backend
         if classifier.backend != wanted:
-            raise ConfigError(f"the classifier runs backend {classifier.backend!r} but the "
-                              f"explainer config asks for {config.backend!r} ({wanted})")
+            raise ConfigError(
+                f"the classifier runs backend {classifier.backend!r} but the "
+                f"explainer config asks for {config.backend!r} ({wanted})"
+            )
         #: the settings explanations are made with (``auto`` resolved)
         self.config = replace(config, backend=wanted)
         classifier.use_batch_size(self.config.batch_size)
         self.max_tokens = token_limit(classifier, self.config.max_tokens)
-        self.config = replace(self.config, masking=choose_masking(
-            classifier.tokenizer, self.config.masking).kind)
+        self.config = replace(
+            self.config, masking=choose_masking(classifier.tokenizer, self.config.masking).kind
+        )
 
     @property
     def masks_token_ids(self) -> bool:
@@ -225,16 +160,22 @@ class Explainer:
     def output_names(self) -> tuple[str, ...]:
         return self.classifier.labels
 
-    def explain(self, texts: Sequence[object], *, progress: bool = False,
-                granularity: str = "token") -> list[TextExplanation]:
+    def explain(
+        self, texts: Sequence[object], *, progress: bool = False, granularity: str = "token"
+    ) -> list[TextExplanation]:
         """One explanation per input, in input order; bad inputs come back with ``error`` set.
         ``granularity``: the unit of each row's values, ``token`` or a word, sentence or
         paragraph masked as a whole (``dlexplain.explain.units``)."""
         check_granularity(granularity)
         return explain_texts(
-            texts, self.classifier.tokenizer, self.max_tokens, self.output_names,
+            texts,
+            self.classifier.tokenizer,
+            self.max_tokens,
+            self.output_names,
             lambda items, progress: self._explain_group(items, progress, granularity),
-            self.config.parallel_texts, progress=progress)
+            self.config.parallel_texts,
+            progress=progress,
+        )
 
     def _masker(self, granularity: str):
         """shap's masker of this explainer's texts at ``granularity``."""
@@ -245,8 +186,9 @@ class Explainer:
 
         return unit_masker(masker, granularity)
 
-    def _explain_group(self, items: list[Prepared], progress: Progress,
-                       granularity: str = "token") -> list[TextExplanation]:
+    def _explain_group(
+        self, items: list[Prepared], progress: Progress, granularity: str = "token"
+    ) -> list[TextExplanation]:
         """Explain texts in lock-step. Every input is keyed by its token ids (a masked text is
         tokenized as the model reads it), and each distinct key is evaluated once per group:
         the text's probabilities are the very evaluation shap's full coalition gets, so rows
@@ -262,8 +204,9 @@ class Explainer:
         def keys(masked) -> list[tuple[int, ...]]:
             if by_ids:
                 return [tuple(int(i) for i in row) for row in masked]
-            encoded = tokenizer([str(t) for t in masked], truncation=True,
-                                max_length=self.classifier.max_length)["input_ids"]
+            encoded = tokenizer(
+                [str(t) for t in masked], truncation=True, max_length=self.classifier.max_length
+            )["input_ids"]
             return [tuple(ids) for ids in encoded]
 
         def model(masked: list[tuple[int, ...]]) -> np.ndarray:
@@ -275,28 +218,39 @@ class Explainer:
         def job(text: str):
             def shap_values(call_model):
                 explainer = shap.PartitionExplainer(
-                    lambda masked: call_model(keys(masked)), self._masker(granularity),
+                    lambda masked: call_model(keys(masked)),
+                    self._masker(granularity),
                     output_names=list(self.output_names),
                 )
                 return explainer([text], max_evals=self.config.max_evals, silent=True)
+
             return shap_values
 
         texts = [item.text for item in items]
-        full = ([tuple(ids) for ids in tokenizer(texts)["input_ids"]] if by_ids else keys(texts))
+        full = [tuple(ids) for ids in tokenizer(texts)["input_ids"]] if by_ids else keys(texts)
         probabilities = model(full)
-        outcomes = run_lockstep([job(item.text) for item in items], model, seed=SEED,
-                                on_round=progress.report)
-        return [self._to_explanation(o, p, item.truncated)
-                for o, p, item in zip(outcomes, probabilities, items)]
+        outcomes = run_lockstep(
+            [job(item.text) for item in items], model, seed=SEED, on_round=progress.report
+        )
+        return [
+            self._to_explanation(o, p, item.truncated)
+            for o, p, item in zip(outcomes, probabilities, items)
+        ]
 
-    def _to_explanation(self, outcome, probabilities: np.ndarray,
-                        truncated: bool) -> TextExplanation:
+    def _to_explanation(
+        self, outcome, probabilities: np.ndarray, truncated: bool
+    ) -> TextExplanation:
         if outcome.error is not None:  # an error row: explain_texts tries the text alone
             err = outcome.error
             return TextExplanation.failed(
                 f"explanation failed: {type(err).__name__}: {err}", self.output_names
             )
         shap_values = outcome.result
-        return TextExplanation.explained(shap_values.data[0], shap_values.values[0],
-                                         shap_values.base_values[0], probabilities,
-                                         self.output_names, truncated=truncated)
+        return TextExplanation.explained(
+            shap_values.data[0],
+            shap_values.values[0],
+            shap_values.base_values[0],
+            probabilities,
+            self.output_names,
+            truncated=truncated,
+        )

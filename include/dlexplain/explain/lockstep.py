@@ -9,7 +9,8 @@ compute alone; only the batching of the forward passes changes.
 
 shap breaks priority ties with ``np.random.randn()``: each job gets its own copy of numpy's global
 random state (seeded with ``seed``), swapped in while it runs, so a job's draws do not depend on
-the other jobs, and the caller's global random state is restored at the end. That state is process-wide, so runs in one process take
+the other jobs, and the caller's global random state is restored at the end. That state is
+process-wide, so runs in one process take
 turns (``_RANDOM_STATE``): concurrent callers, such as the scoring server's request threads,
 wait for each other instead of drawing from each other's streams.
 """
@@ -17,8 +18,9 @@ wait for each other instead of drawing from each other's streams.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -83,8 +85,13 @@ class _Worker(threading.Thread):
         self.rng_state = np.random.get_state()
 
 
-def run_lockstep(jobs: Sequence[Job], model: Callable[[list[Any]], np.ndarray], *,
-                 seed: int = 0, on_round: Callable[[int], None] | None = None) -> list[Outcome]:
+def run_lockstep(
+    jobs: Sequence[Job],
+    model: Callable[[list[Any]], np.ndarray],
+    *,
+    seed: int = 0,
+    on_round: Callable[[int], None] | None = None,
+) -> list[Outcome]:
     """Run ``jobs`` with their model calls merged into one ``model`` call per round.
 
     ``model`` gets the round's distinct inputs (in first-seen order) and returns one row per input.
@@ -95,8 +102,12 @@ def run_lockstep(jobs: Sequence[Job], model: Callable[[list[Any]], np.ndarray], 
         return _run(jobs, model, seed, on_round or (lambda done: None))
 
 
-def _run(jobs: Sequence[Job], model: Callable[[list[Any]], np.ndarray], seed: int,
-         on_round: Callable[[int], None]) -> list[Outcome]:
+def _run(
+    jobs: Sequence[Job],
+    model: Callable[[list[Any]], np.ndarray],
+    seed: int,
+    on_round: Callable[[int], None],
+) -> list[Outcome]:
     saved = np.random.get_state()
     initial = np.random.RandomState(seed).get_state()
     workers = [_Worker(job, initial) for job in jobs]

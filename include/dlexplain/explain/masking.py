@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 logger = logging.getLogger(__name__)
 
 #: Hard strings every tokenizer is probed with, ends stripped as the engine explains texts
-#: (``engine.clean_text``): leading and trailing spaces are probed inside a text.
+#: (``inputs.clean_text``): leading and trailing spaces are probed inside a text.
 PROBES = (
     "the neighborhood was early and the acting superb",
     "Café crème brûlée, naïve façade; cafe\u0301 with a combining accent",
@@ -111,14 +111,17 @@ def _probe_problem(tokenizer, text: str) -> str | None:
         for token, kept in zip(ids, keep):
             if kept:
                 expected.append(token)
-            elif not (masker.collapse_mask_token and expected and
-                      expected[-1] == masker.mask_token_id):
+            elif not (
+                masker.collapse_mask_token and expected and expected[-1] == masker.mask_token_id
+            ):
                 expected.append(masker.mask_token_id)
         got = list(tokenizer(masked)["input_ids"])
         if got != expected:
             what = "unmasked" if parity is None else "masked"
-            return (f"the {what} text {masked!r} of {text!r} re-tokenizes to other ids "
-                    f"({len(got)} ids, {len(expected)} expected)")
+            return (
+                f"the {what} text {masked!r} of {text!r} re-tokenizes to other ids "
+                f"({len(got)} ids, {len(expected)} expected)"
+            )
     return None
 
 

@@ -22,13 +22,25 @@ from dlexplain.errors import ModelError
 #: Files a classifier folder may hold (weights, configs, tokenizer files), by name. One
 #: ``model.safetensors``: a shard index may name any file (transformers ``torch.load``s a shard
 #: whose name does not end in ``.safetensors``), so sharded weights are refused.
-CLASSIFIER_FILES = frozenset({
-    "config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
-    "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.txt",
-    "vocab.json", "merges.txt", "spiece.model", "spm.model", "tokenizer.model",
-    "sentencepiece.bpe.model",
-    "accuracy.json",  # the embedded default model's held-out accuracy (dlexplain.defaults)
-})
+CLASSIFIER_FILES = frozenset(
+    {
+        "config.json",
+        "generation_config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+        "added_tokens.json",
+        "vocab.txt",
+        "vocab.json",
+        "merges.txt",
+        "spiece.model",
+        "spm.model",
+        "tokenizer.model",
+        "sentencepiece.bpe.model",
+        "accuracy.json",  # the embedded default model's held-out accuracy (dlexplain.defaults)
+    }
+)
 #: Text files, checked to be UTF-8 without NUL bytes (no pickle or zip passes as one).
 TEXT_SUFFIXES = (".txt",)
 #: Keys of a config that make transformers import code from the folder or the Hub.
@@ -37,8 +49,10 @@ REMOTE_CODE_KEYS = ("auto_map",)
 #: ``fast_tokenizer_files`` is joined onto it unchecked); transformers finds the folder's own.
 FILE_KEYS = re.compile(r"(_file|_files)$")
 #: What to tell a user whose folder was refused.
-ADVICE = ("save the classifier with transformers' save_pretrained(safe_serialization=True) "
-          "from one of transformers' own architectures (no custom code, no pickle weights)")
+ADVICE = (
+    "save the classifier with transformers' save_pretrained(safe_serialization=True) "
+    "from one of transformers' own architectures (no custom code, no pickle weights)"
+)
 
 
 def walk_files(folder: Path) -> list[str]:
@@ -120,22 +134,31 @@ def check_config(folder: Path) -> None:
             if key in values:
                 raise ModelError(f"{name} has {key!r}: it names custom code, which is never run")
     if config.get("model_type") not in CONFIG_MAPPING:
-        raise ModelError(f"config.json: model_type {config.get('model_type')!r} is not one of "
-                         "transformers' own architectures")
+        raise ModelError(
+            f"config.json: model_type {config.get('model_type')!r} is not one of "
+            "transformers' own architectures"
+        )
     for architecture in config.get("architectures") or []:
         if not isinstance(architecture, str) or not hasattr(transformers, architecture):
-            raise ModelError(f"config.json: architecture {architecture!r} is not a transformers "
-                             "class")
-    named = sorted(key for key, value in tokenizer.items()
-                   if FILE_KEYS.search(key) and value is not None)
+            raise ModelError(
+                f"config.json: architecture {architecture!r} is not a transformers class"
+            )
+    named = sorted(
+        key for key, value in tokenizer.items() if FILE_KEYS.search(key) and value is not None
+    )
     if named:
-        raise ModelError(f"tokenizer_config.json names files to load: {named}; the folder's own "
-                         "tokenizer files are found by name")
+        raise ModelError(
+            f"tokenizer_config.json names files to load: {named}; the folder's own "
+            "tokenizer files are found by name"
+        )
     tokenizer_class = tokenizer.get("tokenizer_class")
-    if tokenizer_class is not None and (not isinstance(tokenizer_class, str)
-                                        or not hasattr(transformers, tokenizer_class)):
-        raise ModelError(f"tokenizer_config.json: tokenizer_class {tokenizer_class!r} is not a "
-                         "transformers class")
+    if tokenizer_class is not None and (
+        not isinstance(tokenizer_class, str) or not hasattr(transformers, tokenizer_class)
+    ):
+        raise ModelError(
+            f"tokenizer_config.json: tokenizer_class {tokenizer_class!r} is not a "
+            "transformers class"
+        )
 
 
 def classifier_problem(folder: Path) -> str | None:
@@ -148,8 +171,10 @@ def classifier_problem(folder: Path) -> str | None:
         files = walk_files(folder)
         others = [f for f in files if f not in CLASSIFIER_FILES]
         if others:
-            return (f"it holds files that are not on the allow-list of a classifier folder: "
-                    f"{others[:5]}")
+            return (
+                f"it holds files that are not on the allow-list of a classifier folder: "
+                f"{others[:5]}"
+            )
         if "model.safetensors" not in files:
             return "it has no safetensors weights (model.safetensors, in one file)"
         for name in files:

@@ -14,8 +14,8 @@ import os
 import warnings
 from pathlib import Path
 
-from dlexplain.explain.config import BACKENDS
 from dlexplain.errors import ConfigError
+from dlexplain.explain.config import BACKENDS
 
 logger = logging.getLogger(__name__)
 
@@ -67,9 +67,11 @@ def resolve_backend(backend: str, device: str) -> str:
         logger.info("backend auto on %s: %s", device, chosen)
         return chosen
     if backend == "bf16" and not native_bf16(device):
-        message = (f"backend bf16 on a {device} without native bfloat16 units "
-                   f"({' or '.join(BF16_CPU_FLAGS)}): expect it several times slower than fp32; "
-                   "use backend 'auto' or 'fp32'")
+        message = (
+            f"backend bf16 on a {device} without native bfloat16 units "
+            f"({' or '.join(BF16_CPU_FLAGS)}): expect it several times slower than fp32; "
+            "use backend 'auto' or 'fp32'"
+        )
         warnings.warn(message, RuntimeWarning, stacklevel=2)
         logger.warning(message)
     return backend
@@ -80,7 +82,10 @@ def machine_figures() -> dict[str, object]:
     import torch
 
     info, flags = _cpuinfo(), cpu_flags()
-    return {"cpu": info.get("model name", "unknown"), "cpus": os.cpu_count(),
-            **{f"flag_{flag}": flag in flags for flag in REPORTED_CPU_FLAGS},
-            "torch_threads": torch.get_num_threads(),
-            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"}
+    return {
+        "cpu": info.get("model name", "unknown"),
+        "cpus": os.cpu_count(),
+        **{f"flag_{flag}": flag in flags for flag in REPORTED_CPU_FLAGS},
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
+    }

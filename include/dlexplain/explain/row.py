@@ -3,7 +3,7 @@
 Each field of :class:`TextExplanation` carries its :class:`Kind` (Arrow type, MLflow signature
 type, JSON form) and whether it is ``required`` (never null). From that one table come the
 dict/JSON form (``to_dict``/``to_json``), the Arrow struct (``arrow_type``), the MLflow output
-columns (``dlexplain.tracking.pyfunc.explainer_signature``) and the Spark struct
+columns (``dlexplain.model.signature.explainer_signature``) and the Spark struct
 (``dlexplain.spark.udf``).
 
 JSON form (``TextExplanation.to_json``), one object per text, ``schema_version`` 1::
@@ -37,8 +37,9 @@ written before 0.5 have no ``method``; they read back as ``"exact"`` (all there 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -118,17 +119,26 @@ STRING = Kind("string", "string", lambda v: v, lambda v: v)
 DOUBLE = Kind("double", "double", _float_or_none, _float_or_none)
 BOOL = Kind("bool", "boolean", bool, lambda v: bool(False if v is None else v))
 STRINGS = Kind("string[]", "string[]", list, lambda v: tuple(str(x) for x in _items(v)))
-DOUBLES = Kind("double[]", "double[]", _floats,
-               lambda v: np.asarray(_items(v), dtype=float))
+DOUBLES = Kind("double[]", "double[]", _floats, lambda v: np.asarray(_items(v), dtype=float))
 MATRIX = Kind("double[][]", "double[][]", _floats, _matrix)
 #: which explainer made a row; a row from before the column existed was made by the exact one
 METHOD = Kind("string", "string", lambda v: v, lambda v: v or "exact")
-FAITHFULNESS = Kind("struct", "object", lambda v: None if v is None else v.to_plain(),
-                    Faithfulness.from_plain, members=Faithfulness.names())
+FAITHFULNESS = Kind(
+    "struct",
+    "object",
+    lambda v: None if v is None else v.to_plain(),
+    Faithfulness.from_plain,
+    members=Faithfulness.names(),
+)
 
 
-def column(kind: Kind, *, required: bool, default: Any = None,
-           default_factory: Callable[[], Any] | None = None):
+def column(
+    kind: Kind,
+    *,
+    required: bool,
+    default: Any = None,
+    default_factory: Callable[[], Any] | None = None,
+):
     """A dataclass field that is also a typed column (``kind``, ``required`` = never null)."""
     meta = {"kind": kind, "required": required}
     if default_factory is not None:
@@ -143,12 +153,21 @@ class TextExplanation:
     label: str | None = column(STRING, required=False)
     score: float | None = column(DOUBLE, required=False)
     tokens: tuple[str, ...] = column(STRINGS, required=True, default=())
-    values: np.ndarray = column(MATRIX, required=True,  # (tokens, classes)
-                                default_factory=lambda: np.zeros((0, 0)))
-    base_values: np.ndarray = column(DOUBLES, required=True,  # (classes,)
-                                     default_factory=lambda: np.zeros(0))
-    probabilities: np.ndarray = column(DOUBLES, required=True,  # (classes,)
-                                       default_factory=lambda: np.zeros(0))
+    values: np.ndarray = column(
+        MATRIX,
+        required=True,  # (tokens, classes)
+        default_factory=lambda: np.zeros((0, 0)),
+    )
+    base_values: np.ndarray = column(
+        DOUBLES,
+        required=True,  # (classes,)
+        default_factory=lambda: np.zeros(0),
+    )
+    probabilities: np.ndarray = column(
+        DOUBLES,
+        required=True,  # (classes,)
+        default_factory=lambda: np.zeros(0),
+    )
     output_names: tuple[str, ...] = column(STRINGS, required=True, default=())
     additivity_error: float | None = column(DOUBLE, required=False)
     truncated: bool = column(BOOL, required=True, default=False)
@@ -157,25 +176,42 @@ class TextExplanation:
     method: str = column(METHOD, required=True, default="exact")
 
     @classmethod
-    def explained(cls, tokens: Sequence[str], values, base_values, probabilities,
-                  output_names: Sequence[str], *, truncated: bool = False,
-                  method: str = "exact") -> TextExplanation:
+    def explained(
+        cls,
+        tokens: Sequence[str],
+        values,
+        base_values,
+        probabilities,
+        output_names: Sequence[str],
+        *,
+        truncated: bool = False,
+        method: str = "exact",
+    ) -> TextExplanation:
         """A row from an explainer's numbers; the predicted class, its score and the additivity
         error (max over classes of ``|base + sum(values) - probability|``) follow from them."""
         values = np.asarray(values, dtype=np.float64)
         base_values = np.asarray(base_values, dtype=np.float64)
         probabilities = np.asarray(probabilities, dtype=np.float64)
         best = int(np.argmax(probabilities))
-        return cls(tokens=tuple(str(t) for t in tokens), values=values, base_values=base_values,
-                   probabilities=probabilities, output_names=tuple(output_names),
-                   label=output_names[best], score=float(probabilities[best]),
-                   additivity_error=float(np.max(np.abs(
-                       base_values + values.sum(axis=0) - probabilities))),
-                   truncated=truncated, method=method)
+        return cls(
+            tokens=tuple(str(t) for t in tokens),
+            values=values,
+            base_values=base_values,
+            probabilities=probabilities,
+            output_names=tuple(output_names),
+            label=output_names[best],
+            score=float(probabilities[best]),
+            additivity_error=float(
+                np.max(np.abs(base_values + values.sum(axis=0) - probabilities))
+            ),
+            truncated=truncated,
+            method=method,
+        )
 
     @classmethod
-    def failed(cls, error: str, output_names: Sequence[str] = (),
-               method: str = "exact") -> TextExplanation:
+    def failed(
+        cls, error: str, output_names: Sequence[str] = (), method: str = "exact"
+    ) -> TextExplanation:
         """A row that could not be explained: the message, no values."""
         return cls(output_names=tuple(output_names), error=error, method=method)
 
@@ -198,9 +234,9 @@ class TextExplanation:
         or a served row."""
         values = {f.name: f.metadata["kind"].from_plain(data.get(f.name)) for f in COLUMNS}
         # values keep their (tokens, classes) shape even when a row has no tokens
-        values["values"] = values["values"].reshape(len(values["tokens"]),
-                                                    -1 if values["tokens"] else
-                                                    len(values["output_names"]))
+        values["values"] = values["values"].reshape(
+            len(values["tokens"]), -1 if values["tokens"] else len(values["output_names"])
+        )
         return cls(**values)
 
     @classmethod
@@ -242,9 +278,14 @@ def to_pandas(explanations: Iterable[TextExplanation]):
 
     rows = [e.to_dict() for e in explanations]
     # nullable columns are objects, so None stays None (not NaN) for JSON clients
-    return pd.DataFrame({f.name: pd.Series([row[f.name] for row in rows],
-                                           dtype=None if f.metadata["required"] else object)
-                         for f in COLUMNS})
+    return pd.DataFrame(
+        {
+            f.name: pd.Series(
+                [row[f.name] for row in rows], dtype=None if f.metadata["required"] else object
+            )
+            for f in COLUMNS
+        }
+    )
 
 
 def from_arrow(table) -> list[TextExplanation]:

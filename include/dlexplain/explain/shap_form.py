@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -32,8 +33,10 @@ def to_shap(row: TextExplanation | Mapping[str, Any] | str):
     explanation = as_explanation(row)
     if not explanation.ok:
         raise ValueError(f"this row has no explanation: {explanation.error}")
-    return shap.Explanation(values=np.asarray(explanation.values),
-                            base_values=np.asarray(explanation.base_values),
-                            data=np.array(explanation.tokens, dtype=object),
-                            output_names=list(explanation.output_names),
-                            feature_names=list(explanation.tokens))
+    return shap.Explanation(
+        values=np.asarray(explanation.values),
+        base_values=np.asarray(explanation.base_values),
+        data=np.array(explanation.tokens, dtype=object),
+        output_names=list(explanation.output_names),
+        feature_names=list(explanation.tokens),
+    )

@@ -7,7 +7,8 @@ import logging
 import pandas as pd
 
 from dlexplain.errors import DataError
-from dlexplain.explain.engine import REFUSED, Explainer
+from dlexplain.explain.engine import Explainer
+from dlexplain.explain.inputs import REFUSED
 from dlexplain.explain.row import TextExplanation, from_arrow, to_arrow
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ def read_explanations(table) -> list[TextExplanation]:
 def summarize(results: list[TextExplanation]) -> dict:
     """Counts and additivity of explanations (a batch, or a night's every row): ``refused``
     counts the failed rows an explainer made but refused to store (tokens that do not rebuild
-    the text, or not additive: ``dlexplain.explain.engine.verified``)."""
+    the text, or not additive: ``dlexplain.explain.inputs.verified``)."""
     good = [r for r in results if r.ok]
     additivity = [r.additivity_error for r in good]
     return {

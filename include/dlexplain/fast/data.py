@@ -10,8 +10,8 @@ tokenizer, or of a text changed since, is left out and counted, never misaligned
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -52,12 +52,17 @@ class Segmenter:
         parts, ids = self.masker.token_segments(text)
         ids = [int(i) for i in ids]
         special = self.tokenizer.get_special_tokens_mask(ids, already_has_special_tokens=True)
-        return Segmented(text, tuple(str(p) for p in parts), tuple(ids),
-                         np.array([not s for s in special], dtype=bool))
+        return Segmented(
+            text,
+            tuple(str(p) for p in parts),
+            tuple(ids),
+            np.array([not s for s in special], dtype=bool),
+        )
 
 
-def examples_from_rows(rows: Iterable[TextExplanation], segmenter: Segmenter,
-                       output_names: Sequence[str]) -> tuple[list[Example], int]:
+def examples_from_rows(
+    rows: Iterable[TextExplanation], segmenter: Segmenter, output_names: Sequence[str]
+) -> tuple[list[Example], int]:
     """``(examples, left_out)``: one example per distinct explained text (the last row of a text
     wins); rows with an error, of other classes, or whose tokens do not re-segment the same are
     left out."""
@@ -74,8 +79,10 @@ def examples_from_rows(rows: Iterable[TextExplanation], segmenter: Segmenter,
             continue
         by_text[text] = Example(segmented, row)
     if left_out:
-        logger.info("left out %d explanation rows (errors, other classes or tokenizer, or not "
-                    "exact)", left_out)
+        logger.info(
+            "left out %d explanation rows (errors, other classes or tokenizer, or not exact)",
+            left_out,
+        )
     return list(by_text.values()), left_out
 
 

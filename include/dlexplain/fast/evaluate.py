@@ -6,8 +6,8 @@ and their random floor on the same texts, so the gate can ask "as faithful as ex
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from dlexplain.explain.row import TextExplanation
 from dlexplain.fast.fidelity import Fidelity, fidelity
@@ -37,25 +37,27 @@ def evaluate(fast_explainer, exact_rows: Sequence[TextExplanation]) -> Evaluatio
     fast_rows = with_faithfulness(fast_rows, predict)
     exact_rows = with_faithfulness(exact_rows, predict)
     fast, exact = summarize(fast_rows), summarize(exact_rows)
-    figures.update({
-        "fast_comprehensiveness": fast.get("comprehensiveness", float("nan")),
-        "fast_sufficiency": fast.get("sufficiency", float("nan")),
-        "exact_comprehensiveness": exact.get("comprehensiveness", float("nan")),
-        "exact_sufficiency": exact.get("sufficiency", float("nan")),
-        "random_comprehensiveness": exact.get("random_comprehensiveness", float("nan")),
-        "random_sufficiency": exact.get("random_sufficiency", float("nan")),
-        "max_additivity_error": max(r.additivity_error for r in fast_rows if r.ok),
-    })
+    figures.update(
+        {
+            "fast_comprehensiveness": fast.get("comprehensiveness", float("nan")),
+            "fast_sufficiency": fast.get("sufficiency", float("nan")),
+            "exact_comprehensiveness": exact.get("comprehensiveness", float("nan")),
+            "exact_sufficiency": exact.get("sufficiency", float("nan")),
+            "random_comprehensiveness": exact.get("random_comprehensiveness", float("nan")),
+            "random_sufficiency": exact.get("random_sufficiency", float("nan")),
+            "max_additivity_error": max(r.additivity_error for r in fast_rows if r.ok),
+        }
+    )
     return Evaluation(figures, scores, fast_rows, exact_rows)
 
 
 #: the fidelity figures compared against a finer reference
-REFERENCE_FIGURES = ("median_spearman", "p10_spearman", "mean_top5_overlap",
-                     "top5_sign_agreement")
+REFERENCE_FIGURES = ("median_spearman", "p10_spearman", "mean_top5_overlap", "top5_sign_agreement")
 
 
-def reference_figures(fast_explainer, exact_rows: Sequence[TextExplanation],
-                      reference_rows: Sequence[TextExplanation]) -> dict[str, float]:
+def reference_figures(
+    fast_explainer, exact_rows: Sequence[TextExplanation], reference_rows: Sequence[TextExplanation]
+) -> dict[str, float]:
     """The fast explainer and the exact rows, both scored against ``reference_rows``: finer
     exact explanations (more evaluations) of the same texts, in the same order. A fast explainer
     trained on noisy exact values may sit closer to the reference than its labels do."""

@@ -8,13 +8,14 @@ with ``method="fast"``.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from dlexplain.explain.classifier import TextClassifier
 from dlexplain.explain.config import check_granularity
-from dlexplain.explain.engine import explain_texts, token_limit
+from dlexplain.explain.engine import explain_texts
+from dlexplain.explain.inputs import token_limit
 from dlexplain.explain.row import TextExplanation
 from dlexplain.explain.units import pieces, token_units, unit_starts
 from dlexplain.fast.data import Segmented, Segmenter, pad
@@ -43,12 +44,20 @@ def by_word(segments: Sequence[str], values: np.ndarray) -> tuple[list[str], np.
 class FastExplainer:
     """Explains texts with the amortized network; ``explain`` never drops a row."""
 
-    def __init__(self, classifier: TextClassifier, model: AmortizedModel, *,
-                 max_tokens: int | None = None, batch_size: int = 32,
-                 masking: str = "auto") -> None:
+    def __init__(
+        self,
+        classifier: TextClassifier,
+        model: AmortizedModel,
+        *,
+        max_tokens: int | None = None,
+        batch_size: int = 32,
+        masking: str = "auto",
+    ) -> None:
         if model.head.out_features != len(classifier.labels):
-            raise ValueError(f"the fast explainer gives {model.head.out_features} classes, "
-                             f"the classifier {len(classifier.labels)}")
+            raise ValueError(
+                f"the fast explainer gives {model.head.out_features} classes, "
+                f"the classifier {len(classifier.labels)}"
+            )
         self.classifier = classifier
         self.model = model.to(classifier.device).eval()
         self.max_tokens = token_limit(classifier, max_tokens)
@@ -60,8 +69,9 @@ class FastExplainer:
     def output_names(self) -> tuple[str, ...]:
         return self.classifier.labels
 
-    def explain(self, texts: Sequence[object], *, progress: bool = False,
-                granularity: str = "token") -> list[TextExplanation]:
+    def explain(
+        self, texts: Sequence[object], *, progress: bool = False, granularity: str = "token"
+    ) -> list[TextExplanation]:
         """One explanation per input, in input order; bad inputs come back with ``error`` set
         (a batch whose network call fails too: its rows are never lost). ``granularity``:
         ``token``, or ``word`` (the values of a word's tokens summed: the network's values are
@@ -69,9 +79,16 @@ class FastExplainer:
         a coarser unit is refused until a fast explainer is trained for it."""
         check_granularity(granularity, METHOD)
         return explain_texts(
-            texts, self.classifier.tokenizer, self.max_tokens, self.output_names,
-            lambda items, progress: self._explain_group(items, granularity), self.batch_size,
-            method=METHOD, by_length=True, progress=progress)
+            texts,
+            self.classifier.tokenizer,
+            self.max_tokens,
+            self.output_names,
+            lambda items, progress: self._explain_group(items, granularity),
+            self.batch_size,
+            method=METHOD,
+            by_length=True,
+            progress=progress,
+        )
 
     def _explain_group(self, items, granularity: str = "token") -> list[TextExplanation]:
         """One batch of texts (a few forward passes: progress is logged between batches)."""
@@ -83,9 +100,12 @@ class FastExplainer:
         if granularity == "word":  # words of the segments' own text: a text they do not
             # rebuild is refused by the engine's check, never misaligned
             tokens, values = zip(*(by_word(seg.tokens, v) for seg, v in zip(segmented, values)))
-        return [TextExplanation.explained(t, v, base, p, self.output_names,
-                                          truncated=item.truncated, method=METHOD)
-                for item, t, p, base, v in zip(items, tokens, probabilities, bases, values)]
+        return [
+            TextExplanation.explained(
+                t, v, base, p, self.output_names, truncated=item.truncated, method=METHOD
+            )
+            for item, t, p, base, v in zip(items, tokens, probabilities, bases, values)
+        ]
 
     def _probabilities(self, segmented: list[Segmented]) -> np.ndarray:
         """f(x), as the exact explainer computes it for the same masker."""
@@ -96,14 +116,19 @@ class FastExplainer:
     def _base_values(self, segmented: list[Segmented]) -> np.ndarray:
         """The classifier on each fully masked text (shap's base), computed once per distinct
         masked input."""
-        masked = [self.segmenter.masker(np.zeros(len(s.tokens), dtype=bool), s.text)[0][0]
-                  for s in segmented]
+        masked = [
+            self.segmenter.masker(np.zeros(len(s.tokens), dtype=bool), s.text)[0][0]
+            for s in segmented
+        ]
         keys = [tuple(int(i) for i in m) if not isinstance(m, str) else m for m in masked]
         missing = list(dict.fromkeys(k for k in keys if k not in self._bases))
         if missing:
             by_ids = not isinstance(missing[0], str)
-            found = (self.classifier.predict_token_ids(missing) if by_ids
-                     else self.classifier.predict_proba(missing))
+            found = (
+                self.classifier.predict_token_ids(missing)
+                if by_ids
+                else self.classifier.predict_proba(missing)
+            )
             self._bases.update(zip(missing, found))
         return np.stack([self._bases[k] for k in keys])
 
@@ -113,10 +138,12 @@ class FastExplainer:
 
         device = self.classifier.device
         ids, mask, explained = pad(segmented, self.classifier.pad_id)
-        autocast = torch.autocast(device, dtype=torch.bfloat16,
-                                  enabled=self.classifier.backend == "bf16")
+        autocast = torch.autocast(
+            device, dtype=torch.bfloat16, enabled=self.classifier.backend == "bf16"
+        )
         with torch.inference_mode(), autocast:
             raw = self.model(ids.to(device), mask.to(device)).double()
-            values = project(raw, explained.to(device),
-                             torch.from_numpy(gaps).to(device)).cpu().numpy()
+            values = (
+                project(raw, explained.to(device), torch.from_numpy(gaps).to(device)).cpu().numpy()
+            )
         return [values[row, : len(s.input_ids)] for row, s in enumerate(segmented)]

@@ -12,8 +12,8 @@ Texts with fewer than 2 such positions have no Spearman and are left out of it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -68,12 +68,14 @@ def text_fidelity(candidate: TextExplanation, reference: TextExplanation) -> Tex
     return TextFidelity(spearman, overlap, sign)
 
 
-def fidelity(candidates: Sequence[TextExplanation],
-             references: Sequence[TextExplanation]) -> Fidelity:
+def fidelity(
+    candidates: Sequence[TextExplanation], references: Sequence[TextExplanation]
+) -> Fidelity:
     """Fidelity of ``candidates`` to ``references`` (pairwise, same texts) over the texts both
     explained."""
-    scores = [text_fidelity(c, r) for c, r in zip(candidates, references, strict=True)
-              if c.ok and r.ok]
+    scores = [
+        text_fidelity(c, r) for c, r in zip(candidates, references, strict=True) if c.ok and r.ok
+    ]
     if not scores:
         raise ValueError("no text was explained by both explainers")
     rhos = np.array([s.spearman for s in scores if s.spearman is not None], dtype=float)
@@ -84,3 +86,16 @@ def fidelity(candidates: Sequence[TextExplanation],
         mean_top5_overlap=float(np.mean([s.top5_overlap for s in scores])),
         top5_sign_agreement=float(np.mean([s.top5_sign for s in scores])),
     )
+
+
+def audit_fidelity(results: list, audited: list) -> dict:
+    """Metrics ``audit_*``: the fidelity of a night's fast rows to its exact audit rows (the
+    same texts), empty when nothing was audited."""
+    from dlexplain.fast.fidelity import fidelity
+
+    fast = {"".join(r.tokens): r for r in results if r.ok and r.method == "fast"}
+    pairs = [(fast["".join(r.tokens)], r) for r in audited if r.ok and "".join(r.tokens) in fast]
+    if not pairs:
+        return {}
+    scores = fidelity([f for f, _ in pairs], [e for _, e in pairs]).to_dict()
+    return {f"audit_{name}": value for name, value in scores.items() if value == value}

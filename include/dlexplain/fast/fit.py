@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from dlexplain.errors import DataError
 from dlexplain.explain.classifier import TextClassifier
@@ -47,18 +47,25 @@ def held_out(text: str, fraction: float) -> bool:
     return bucket / 0xFFFFFFFF < fraction
 
 
-def split(rows: Sequence[TextExplanation],
-          fraction: float) -> tuple[list[TextExplanation], list[TextExplanation]]:
+def split(
+    rows: Sequence[TextExplanation], fraction: float
+) -> tuple[list[TextExplanation], list[TextExplanation]]:
     """``(train, held_out)`` rows by :func:`held_out` of their text."""
     test = [held_out("".join(row.tokens), fraction) for row in rows]
     return ([r for r, t in zip(rows, test) if not t], [r for r, t in zip(rows, test) if t])
 
 
-def fit(classifier: TextClassifier, train_rows: Sequence[TextExplanation],
-        held_out_rows: Sequence[TextExplanation], *,
-        thresholds: GateThresholds = GateThresholds(),
-        config: TrainingConfig = TrainingConfig(), curve: Sequence[float] = CURVE,
-        max_tokens: int | None = None, progress: bool = False) -> Fitted:
+def fit(
+    classifier: TextClassifier,
+    train_rows: Sequence[TextExplanation],
+    held_out_rows: Sequence[TextExplanation],
+    *,
+    thresholds: GateThresholds = GateThresholds(),
+    config: TrainingConfig = TrainingConfig(),
+    curve: Sequence[float] = CURVE,
+    max_tokens: int | None = None,
+    progress: bool = False,
+) -> Fitted:
     """Train a fast explainer on ``train_rows`` (exact explanations of ``classifier``) and judge
     it on ``held_out_rows`` (never trained on)."""
     segmenter, names = Segmenter(classifier.tokenizer), classifier.labels
@@ -67,11 +74,17 @@ def fit(classifier: TextClassifier, train_rows: Sequence[TextExplanation],
     held = {e.segmented.text for e in test_set}
     train_set = [e for e in train_set if e.segmented.text not in held]
     left_out += left_out_test
-    logger.info("fast explainer: %d training texts, %d held out (%d rows left out)",
-                len(train_set), len(test_set), left_out)
+    logger.info(
+        "fast explainer: %d training texts, %d held out (%d rows left out)",
+        len(train_set),
+        len(test_set),
+        left_out,
+    )
     if not test_set or not train_set:
-        raise DataError(f"{len(train_set)} training and {len(test_set)} held-out texts: explain "
-                        "more texts before training a fast explainer")
+        raise DataError(
+            f"{len(train_set)} training and {len(test_set)} held-out texts: explain "
+            "more texts before training a fast explainer"
+        )
     references = [e.row for e in test_set]
     pad_id = classifier.pad_id
     points: list[dict] = []
@@ -81,13 +94,16 @@ def fit(classifier: TextClassifier, train_rows: Sequence[TextExplanation],
         report = train(model, subset, pad_id, config, progress=progress)
         explainer = FastExplainer(classifier, model, max_tokens=max_tokens)
         if share < 1.0:
-            scores = fidelity(explainer.explain([e.segmented.text for e in test_set]),
-                              references)
+            scores = fidelity(explainer.explain([e.segmented.text for e in test_set]), references)
         else:  # the model kept: its full evaluation holds the curve's last point
             evaluation = evaluate(explainer, references)
             scores = evaluation.fidelity
         points.append({"train_texts": len(subset), **scores.to_dict()})
-        logger.info("learning curve: %d texts -> median Spearman %.3f, top-5 overlap %.2f",
-                    len(subset), scores.median_spearman, scores.mean_top5_overlap)
+        logger.info(
+            "learning curve: %d texts -> median Spearman %.3f, top-5 overlap %.2f",
+            len(subset),
+            scores.median_spearman,
+            scores.mean_top5_overlap,
+        )
     gate = judge(evaluation.figures, thresholds)
     return Fitted(explainer, evaluation, gate, report, points, len(train_set), left_out)

@@ -42,10 +42,10 @@ def judge(figures: dict, thresholds: GateThresholds = GateThresholds()) -> GateR
         ("held_out_texts", figures["held_out_texts"], thresholds.min_held_out),
         ("median_spearman", figures["median_spearman"], thresholds.min_median_spearman),
         ("mean_top5_overlap", figures["mean_top5_overlap"], thresholds.min_top5_overlap),
-        ("top5_sign_agreement", figures["top5_sign_agreement"],
-         thresholds.min_top5_sign_agreement),
+        ("top5_sign_agreement", figures["top5_sign_agreement"], thresholds.min_top5_sign_agreement),
         ("comprehensiveness_ratio", ratio, thresholds.min_comprehensiveness_ratio),
     ]
-    failures = tuple(f"{name} {value:.4g} < {bound:.4g}" for name, value, bound in checks
-                     if not value >= bound)  # NaN fails too
+    failures = tuple(
+        f"{name} {value:.4g} < {bound:.4g}" for name, value, bound in checks if not value >= bound
+    )  # NaN fails too
     return GateResult(not failures, failures)

@@ -29,7 +29,7 @@ class AmortizedModel(torch.nn.Module):
         self.encoder = encoder
         self.head = torch.nn.Linear(encoder.config.hidden_size, n_classes)
         torch.nn.init.zeros_(self.head.weight)  # starts at "no token matters": the projection
-        torch.nn.init.zeros_(self.head.bias)    # then spreads f(x) - base evenly
+        torch.nn.init.zeros_(self.head.bias)  # then spreads f(x) - base evenly
         self.value_scale = float(value_scale)
         self._takes_token_types = "token_type_ids" in inspect.signature(encoder.forward).parameters
 
@@ -54,8 +54,10 @@ class AmortizedModel(torch.nn.Module):
 
         folder.mkdir(parents=True, exist_ok=True)
         self.encoder.save_pretrained(folder / ENCODER_DIR)
-        save_file({k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()},
-                  str(folder / HEAD_FILE))
+        save_file(
+            {k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()},
+            str(folder / HEAD_FILE),
+        )
         meta = {"n_classes": self.head.out_features, "value_scale": self.value_scale}
         (folder / META_FILE).write_text(json.dumps(meta, indent=2))
 
@@ -69,9 +71,13 @@ class AmortizedModel(torch.nn.Module):
         if not (folder / META_FILE).is_file():
             raise ModelError(f"{str(folder)!r} holds no fast explainer (no {META_FILE})")
         meta = json.loads((folder / META_FILE).read_text())
-        model = cls(AutoModel.from_pretrained(folder / ENCODER_DIR, trust_remote_code=False,
-                                              use_safetensors=True), meta["n_classes"],
-                    meta["value_scale"])
+        model = cls(
+            AutoModel.from_pretrained(
+                folder / ENCODER_DIR, trust_remote_code=False, use_safetensors=True
+            ),
+            meta["n_classes"],
+            meta["value_scale"],
+        )
         model.head.load_state_dict(load_file(str(folder / HEAD_FILE)))
         return model.eval()
 

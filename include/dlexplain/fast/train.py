@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -64,8 +64,7 @@ class TrainingReport:
 
 def target_spread(examples: Sequence[Example]) -> float:
     """Root mean square of the exact values at explained positions (the network's unit)."""
-    squares = np.concatenate([e.row.values[e.segmented.explained].ravel() ** 2
-                              for e in examples])
+    squares = np.concatenate([e.row.values[e.segmented.explained].ravel() ** 2 for e in examples])
     return float(math.sqrt(squares.mean())) if squares.size and squares.mean() > 0 else 1.0
 
 
@@ -77,10 +76,10 @@ def batch_tensors(examples: Sequence[Example], pad_id: int):
     ids, mask, explained = pad([e.segmented for e in examples], pad_id)
     targets = torch.zeros((*ids.shape, examples[0].row.values.shape[1]), dtype=torch.float32)
     for i, e in enumerate(examples):
-        targets[i, : len(e.segmented.input_ids)] = torch.from_numpy(
-            e.row.values.astype(np.float32))
-    gap = torch.tensor(np.stack([e.row.probabilities - e.row.base_values for e in examples]),
-                       dtype=torch.float32)
+        targets[i, : len(e.segmented.input_ids)] = torch.from_numpy(e.row.values.astype(np.float32))
+    gap = torch.tensor(
+        np.stack([e.row.probabilities - e.row.base_values for e in examples]), dtype=torch.float32
+    )
     predicted = torch.tensor([e.row.output_names.index(e.row.label) for e in examples])
     return ids, mask, explained, targets, gap, predicted
 
@@ -98,12 +97,19 @@ def correlation(values, targets, explained, predicted):
         centred.append((picked - mean) * weight)
     a, b = centred
     eps = 1e-12  # inside the roots: a network that starts flat (zero head) has zero spread
-    return (a * b).sum(dim=1) / (((a * a).sum(dim=1) + eps).sqrt()
-                                 * ((b * b).sum(dim=1) + eps).sqrt())
+    return (a * b).sum(dim=1) / (
+        ((a * a).sum(dim=1) + eps).sqrt() * ((b * b).sum(dim=1) + eps).sqrt()
+    )
 
 
-def train(model, examples: Sequence[Example], pad_id: int,
-          config: TrainingConfig = TrainingConfig(), *, progress: bool = False) -> TrainingReport:
+def train(
+    model,
+    examples: Sequence[Example],
+    pad_id: int,
+    config: TrainingConfig = TrainingConfig(),
+    *,
+    progress: bool = False,
+) -> TrainingReport:
     """Fit ``model`` (an :class:`~dlexplain.fast.model.AmortizedModel`) to ``examples``."""
     import torch
     from tqdm.auto import tqdm
@@ -117,17 +123,22 @@ def train(model, examples: Sequence[Example], pad_id: int,
     rng = np.random.default_rng(config.seed)
     model.value_scale = target_spread(examples)
     model.train()
-    optimizer = torch.optim.AdamW([
-        {"params": model.encoder.parameters(), "lr": config.learning_rate},
-        {"params": model.head.parameters(), "lr": config.head_learning_rate},
-    ], weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": model.encoder.parameters(), "lr": config.learning_rate},
+            {"params": model.head.parameters(), "lr": config.head_learning_rate},
+        ],
+        weight_decay=config.weight_decay,
+    )
     per_epoch = math.ceil(len(examples) / config.batch_size)
     total = per_epoch * config.epochs
-    schedule = get_linear_schedule_with_warmup(optimizer, int(config.warmup_fraction * total),
-                                               total)
+    schedule = get_linear_schedule_with_warmup(
+        optimizer, int(config.warmup_fraction * total), total
+    )
     started, losses = time.monotonic(), []
-    with tqdm(total=total, desc="training fast explainer", unit="step",
-              disable=not progress) as bar:
+    with tqdm(
+        total=total, desc="training fast explainer", unit="step", disable=not progress
+    ) as bar:
         for epoch in range(config.epochs):
             order = rng.permutation(len(examples))
             running = []
@@ -139,8 +150,11 @@ def train(model, examples: Sequence[Example], pad_id: int,
                 error = ((values - targets) / model.value_scale) ** 2 * weight
                 loss = error.sum() / (weight.sum() * targets.shape[-1]).clamp(min=1.0)
                 if config.correlation_weight:
-                    loss = loss + config.correlation_weight * (
-                        1 - correlation(values, targets, explained, predicted)).mean()
+                    loss = (
+                        loss
+                        + config.correlation_weight
+                        * (1 - correlation(values, targets, explained, predicted)).mean()
+                    )
                 optimizer.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -151,5 +165,4 @@ def train(model, examples: Sequence[Example], pad_id: int,
             losses.append(float(np.mean(running)))
             logger.info("epoch %d of %d: loss %.4f", epoch + 1, config.epochs, losses[-1])
     model.eval()
-    return TrainingReport(len(examples), total, round(time.monotonic() - started, 1),
-                          tuple(losses))
+    return TrainingReport(len(examples), total, round(time.monotonic() - started, 1), tuple(losses))

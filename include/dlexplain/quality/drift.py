@@ -37,6 +37,7 @@ CHANGES = 10
 def ndcg(current: pd.Series, baseline: pd.Series, k: int = TOP_K) -> float:
     """nDCG@k of the ranking ``current`` (token → importance) with ``baseline``'s importance as
     relevance (1.0 when the baseline has nothing to rank)."""
+
     def dcg(tokens) -> float:
         return sum(float(baseline.get(t, 0.0)) / math.log2(i + 2) for i, t in enumerate(tokens))
 
@@ -86,15 +87,16 @@ class Drift(Record):
         return super().from_json_dict(data)
 
 
-def _class_drift(tonight: pd.DataFrame, baseline: pd.DataFrame, name: str, k: int,
-                 min_count: int) -> ClassDrift:
+def _class_drift(
+    tonight: pd.DataFrame, baseline: pd.DataFrame, name: str, k: int, min_count: int
+) -> ClassDrift:
     from dlexplain.quality.importance import for_class
 
     now = for_class(tonight, name, min_count=min_count).set_index("token")
     before = for_class(baseline, name, min_count=min_count).set_index("token")
     top_now, top_before = list(now.index[:k]), list(before.index[:k])
     shared = now.index.intersection(before.index)
-    change = (now.loc[shared, "mean_value"] - before.loc[shared, "mean_value"])
+    change = now.loc[shared, "mean_value"] - before.loc[shared, "mean_value"]
     largest = change.abs().sort_values(ascending=False, kind="stable").index[:CHANGES]
     return ClassDrift(
         class_name=name,
@@ -102,20 +104,36 @@ def _class_drift(tonight: pd.DataFrame, baseline: pd.DataFrame, name: str, k: in
         shared_tokens=len(shared),
         entered=tuple(t for t in top_now if t not in set(top_before)),
         left=tuple(t for t in top_before if t not in set(top_now)),
-        changes=tuple((t, float(now.at[t, "mean_value"]), float(before.at[t, "mean_value"]))
-                      for t in largest),
+        changes=tuple(
+            (t, float(now.at[t, "mean_value"]), float(before.at[t, "mean_value"])) for t in largest
+        ),
     )
 
 
-def compare(tonight: pd.DataFrame, baseline: pd.DataFrame, *, baseline_nights=(),
-            k: int = TOP_K, threshold: float = THRESHOLD, min_count: int = MIN_COUNT) -> Drift:
+def compare(
+    tonight: pd.DataFrame,
+    baseline: pd.DataFrame,
+    *,
+    baseline_nights=(),
+    k: int = TOP_K,
+    threshold: float = THRESHOLD,
+    min_count: int = MIN_COUNT,
+) -> Drift:
     """Drift of ``tonight``'s importance table against ``baseline``'s (same classes)."""
     from dlexplain.quality.importance import classes
 
     names = classes(tonight)
     if set(names) != set(classes(baseline)):
-        raise DataError(f"tonight's classes {names} differ from the baseline's "
-                        f"{classes(baseline)}: explanations of different classifiers")
+        raise DataError(
+            f"tonight's classes {names} differ from the baseline's "
+            f"{classes(baseline)}: explanations of different classifiers"
+        )
     per_class = tuple(_class_drift(tonight, baseline, name, k, min_count) for name in names)
-    return Drift(score=min(c.ndcg for c in per_class), threshold=threshold, top_k=k,
-                 min_count=min_count, baseline_nights=tuple(baseline_nights), classes=per_class)
+    return Drift(
+        score=min(c.ndcg for c in per_class),
+        threshold=threshold,
+        top_k=k,
+        min_count=min_count,
+        baseline_nights=tuple(baseline_nights),
+        classes=per_class,
+    )

@@ -20,8 +20,8 @@ is classified again, so it works for any tokenizer. About 20 forward passes per 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -34,8 +34,9 @@ THRESHOLDS = (1, 5, 10, 20, 50)
 SEED = 0
 
 
-def rationale_sizes(n_tokens: int, n_positive: int,
-                    thresholds: Sequence[int] = THRESHOLDS) -> list[int]:
+def rationale_sizes(
+    n_tokens: int, n_positive: int, thresholds: Sequence[int] = THRESHOLDS
+) -> list[int]:
     """Distinct rationale sizes, in threshold order: ``ceil(k% * n)``, at most ``n_positive``."""
     sizes: list[int] = []
     for k in thresholds:
@@ -45,8 +46,9 @@ def rationale_sizes(n_tokens: int, n_positive: int,
     return sizes
 
 
-def _perturbations(row: TextExplanation, rng: np.random.Generator,
-                   thresholds: Sequence[int]) -> dict[str, list[str]] | None:
+def _perturbations(
+    row: TextExplanation, rng: np.random.Generator, thresholds: Sequence[int]
+) -> dict[str, list[str]] | None:
     """Texts to classify for one row: without / only the rationale, for SHAP and random."""
     tokens = row.tokens
     target = row.output_names.index(row.label)
@@ -64,8 +66,12 @@ def _perturbations(row: TextExplanation, rng: np.random.Generator,
     def only(chosen: set[int]) -> str:
         return "".join(tokens[i] for i in sorted(chosen))
 
-    texts: dict[str, list[str]] = {"comprehensiveness": [], "sufficiency": [],
-                                   "random_comprehensiveness": [], "random_sufficiency": []}
+    texts: dict[str, list[str]] = {
+        "comprehensiveness": [],
+        "sufficiency": [],
+        "random_comprehensiveness": [],
+        "random_sufficiency": [],
+    }
     for size in sizes:
         for prefix, order in (("", ranked), ("random_", shuffled)):
             chosen = set(order[:size])
@@ -74,14 +80,20 @@ def _perturbations(row: TextExplanation, rng: np.random.Generator,
     return texts
 
 
-def faithfulness(rows: Sequence[TextExplanation], predict: Callable[[list[str]], np.ndarray],
-                 thresholds: Sequence[int] = THRESHOLDS) -> list[Faithfulness | None]:
+def faithfulness(
+    rows: Sequence[TextExplanation],
+    predict: Callable[[list[str]], np.ndarray],
+    thresholds: Sequence[int] = THRESHOLDS,
+) -> list[Faithfulness | None]:
     """One :class:`Faithfulness` per row (None for a failed row or one with no token that
     speaks for its class); ``predict`` maps texts to class probabilities, called once."""
-    plans = [_perturbations(row, np.random.default_rng(SEED), thresholds) if row.ok else None
-             for row in rows]
-    unique = list(dict.fromkeys(t for plan in plans if plan for texts in plan.values()
-                                for t in texts))
+    plans = [
+        _perturbations(row, np.random.default_rng(SEED), thresholds) if row.ok else None
+        for row in rows
+    ]
+    unique = list(
+        dict.fromkeys(t for plan in plans if plan for texts in plan.values() for t in texts)
+    )
     probabilities = dict(zip(unique, predict(unique))) if unique else {}
     results: list[Faithfulness | None] = []
     for row, plan in zip(rows, plans):
@@ -90,14 +102,20 @@ def faithfulness(rows: Sequence[TextExplanation], predict: Callable[[list[str]],
             continue
         target = row.output_names.index(row.label)
         base = float(row.probabilities[target])
-        results.append(Faithfulness(**{
-            name: float(np.mean([base - probabilities[t][target] for t in texts]))
-            for name, texts in plan.items()}))
+        results.append(
+            Faithfulness(
+                **{
+                    name: float(np.mean([base - probabilities[t][target] for t in texts]))
+                    for name, texts in plan.items()
+                }
+            )
+        )
     return results
 
 
-def with_faithfulness(rows: Sequence[TextExplanation],
-                      predict: Callable[[list[str]], np.ndarray]) -> list[TextExplanation]:
+def with_faithfulness(
+    rows: Sequence[TextExplanation], predict: Callable[[list[str]], np.ndarray]
+) -> list[TextExplanation]:
     """``rows`` with their ``faithfulness`` field filled in (see :func:`faithfulness`)."""
     return [replace(row, faithfulness=f) for row, f in zip(rows, faithfulness(rows, predict))]
 
@@ -109,13 +127,16 @@ def summarize(rows: Sequence[TextExplanation]) -> dict[str, float | int]:
     scored = [row.faithfulness for row in rows if row.faithfulness is not None]
     if not scored:
         return {"faithfulness_texts": 0}
-    mean = {name: float(np.mean([getattr(f, name) for f in scored]))
-            for name in Faithfulness.names()}
+    mean = {
+        name: float(np.mean([getattr(f, name) for f in scored])) for name in Faithfulness.names()
+    }
     return {
         "faithfulness_texts": len(scored),
         **mean,
-        "comprehensiveness_beats_random": float(np.mean(
-            [f.comprehensiveness > f.random_comprehensiveness for f in scored])),
-        "sufficiency_beats_random": float(np.mean(
-            [f.sufficiency < f.random_sufficiency for f in scored])),
+        "comprehensiveness_beats_random": float(
+            np.mean([f.comprehensiveness > f.random_comprehensiveness for f in scored])
+        ),
+        "sufficiency_beats_random": float(
+            np.mean([f.sufficiency < f.random_sufficiency for f in scored])
+        ),
     }

@@ -18,15 +18,24 @@ are empty, are left out). For each class and token the table holds:
 from __future__ import annotations
 
 import re
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from dlexplain.explain.row import TextExplanation
 
-COLUMNS = ["class", "token", "count", "texts", "sum_abs", "sum_value", "mean_abs", "mean_value",
-           "importance"]
+COLUMNS = [
+    "class",
+    "token",
+    "count",
+    "texts",
+    "sum_abs",
+    "sum_value",
+    "mean_abs",
+    "mean_value",
+    "importance",
+]
 _SPACES = re.compile(r"\s+")
 
 
@@ -40,16 +49,21 @@ def _with_means(table: pd.DataFrame) -> pd.DataFrame:
     table["mean_abs"] = table["sum_abs"] / table["count"]
     table["mean_value"] = table["sum_value"] / table["count"]
     table["importance"] = table["sum_abs"] / table["texts"]
-    return table.sort_values(["class", "importance", "token"], ascending=[True, False, True],
-                             ignore_index=True)[COLUMNS]
+    return table.sort_values(
+        ["class", "importance", "token"], ascending=[True, False, True], ignore_index=True
+    )[COLUMNS]
 
 
 def token_importance(rows: Sequence[TextExplanation]) -> pd.DataFrame:
     """The importance table (see the module docstring) of the explained ``rows``."""
     good = [row for row in rows if row.ok and row.tokens]
     if not good:
-        return pd.DataFrame({name: pd.Series(dtype=object if name in ("class", "token") else float)
-                             for name in COLUMNS})
+        return pd.DataFrame(
+            {
+                name: pd.Series(dtype=object if name in ("class", "token") else float)
+                for name in COLUMNS
+            }
+        )
     names = good[0].output_names
     tokens = [normalize_token(t) for row in good for t in row.tokens]
     values = np.concatenate([row.values for row in good])
@@ -59,7 +73,8 @@ def token_importance(rows: Sequence[TextExplanation]) -> pd.DataFrame:
         frame = frame[frame["token"] != ""]
         frame["abs"] = frame["value"].abs()
         grouped = frame.groupby("token", sort=False).agg(
-            count=("value", "size"), sum_abs=("abs", "sum"), sum_value=("value", "sum"))
+            count=("value", "size"), sum_abs=("abs", "sum"), sum_value=("value", "sum")
+        )
         frames.append(grouped.reset_index().assign(**{"class": name}))
     table = pd.concat(frames, ignore_index=True)
     table["texts"] = len(good)
@@ -72,9 +87,12 @@ def pool(tables: Iterable[pd.DataFrame]) -> pd.DataFrame:
     if not tables:
         return token_importance([])
     texts = sum(int(t["texts"].iloc[0]) for t in tables)
-    summed = (pd.concat(tables, ignore_index=True)
-              .groupby(["class", "token"], sort=False)[["count", "sum_abs", "sum_value"]].sum()
-              .reset_index())
+    summed = (
+        pd.concat(tables, ignore_index=True)
+        .groupby(["class", "token"], sort=False)[["count", "sum_abs", "sum_value"]]
+        .sum()
+        .reset_index()
+    )
     summed["texts"] = texts
     return _with_means(summed)
 
@@ -90,8 +108,9 @@ def for_class(table: pd.DataFrame, class_name: str, *, min_count: int = 1) -> pd
     return rows.sort_values(["importance", "token"], ascending=[False, True], ignore_index=True)
 
 
-def top_signed(table: pd.DataFrame, class_name: str, k: int = 20, *,
-               min_count: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+def top_signed(
+    table: pd.DataFrame, class_name: str, k: int = 20, *, min_count: int = 1
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ``k`` tokens pushing hardest towards ``class_name`` and the ``k`` pushing hardest
     away from it, by mean signed value."""
     rows = for_class(table, class_name, min_count=min_count)

@@ -35,8 +35,9 @@ def _png(figure) -> bytes:
     return buffer.getvalue()
 
 
-def signed_importance_png(table: pd.DataFrame, class_name: str, *, k: int = SHOWN,
-                          title: str = "") -> bytes:
+def signed_importance_png(
+    table: pd.DataFrame, class_name: str, *, k: int = SHOWN, title: str = ""
+) -> bytes:
     """Bars of the ``k`` tokens pushing hardest towards ``class_name`` (red, right) and away
     from it (blue, left), by mean signed SHAP value, with their counts."""
     towards, away = top_signed(table, class_name, k)
@@ -56,18 +57,29 @@ def write_signed_importance(table: pd.DataFrame, class_name: str, path: Path, **
     path.write_bytes(signed_importance_png(table, class_name, **kwargs))
 
 
-def _comparison_png(tonight: pd.DataFrame, baseline: pd.DataFrame, class_name: str,
-                    min_count: int) -> bytes:
+def _comparison_png(
+    tonight: pd.DataFrame, baseline: pd.DataFrame, class_name: str, min_count: int
+) -> bytes:
     """Importance of tonight's and the baseline's top tokens side by side."""
     now = for_class(tonight, class_name, min_count=min_count).set_index("token")["importance"]
     before = for_class(baseline, class_name, min_count=min_count).set_index("token")["importance"]
     tokens = list(dict.fromkeys([*now.index[:SHOWN], *before.index[:SHOWN]]))[::-1]
     figure, axes = _figure(max(2.5, 0.22 * len(tokens) + 1))
     positions = range(len(tokens))
-    axes.barh([p + 0.2 for p in positions], [now.get(t, 0.0) for t in tokens], height=0.4,
-              label="tonight", color="#ff0051")
-    axes.barh([p - 0.2 for p in positions], [before.get(t, 0.0) for t in tokens], height=0.4,
-              label="baseline", color="#008bfb")
+    axes.barh(
+        [p + 0.2 for p in positions],
+        [now.get(t, 0.0) for t in tokens],
+        height=0.4,
+        label="tonight",
+        color="#ff0051",
+    )
+    axes.barh(
+        [p - 0.2 for p in positions],
+        [before.get(t, 0.0) for t in tokens],
+        height=0.4,
+        label="baseline",
+        color="#008bfb",
+    )
     axes.set_yticks(list(positions), tokens)
     axes.set_xlabel(f"importance for {class_name} (mean |SHAP value| per text)")
     axes.legend(loc="lower right")
@@ -78,8 +90,7 @@ def _list(items) -> str:
     return ", ".join(f"<code>{html.escape(str(i))}</code>" for i in items) or "none"
 
 
-def drift_html(drift: Drift, tonight: pd.DataFrame, baseline: pd.DataFrame, *,
-               night: str) -> str:
+def drift_html(drift: Drift, tonight: pd.DataFrame, baseline: pd.DataFrame, *, night: str) -> str:
     """The drift report of one night: score, status, and per class the nDCG, the tokens that
     entered or left the top k, the largest signed changes and a comparison plot."""
     status = "DRIFT" if drift.drifted else "no drift"
@@ -95,15 +106,19 @@ def drift_html(drift: Drift, tonight: pd.DataFrame, baseline: pd.DataFrame, *,
         f"nDCG@{drift.top_k} = <span id='score'>{drift.score:.3f}</span> "
         f"(threshold {drift.threshold})</p>",
         f"<p>Baseline: {len(drift.baseline_nights)} nights pooled "
-        f"({_list(drift.baseline_nights)}). Tokens seen at least {drift.min_count} times are ranked "
-        "by importance (mean |SHAP value| per text); a token the baseline never saw earns 0.</p>",
+        f"({_list(drift.baseline_nights)}). Tokens seen at least {drift.min_count} times are "
+        "ranked by importance (mean |SHAP value| per text); a token the baseline never saw "
+        "earns 0.</p>",
     ]
     for item in drift.classes:
-        image = base64.b64encode(_comparison_png(tonight, baseline, item.class_name,
-                                                 drift.min_count)).decode()
+        image = base64.b64encode(
+            _comparison_png(tonight, baseline, item.class_name, drift.min_count)
+        ).decode()
         rows = "".join(
             f"<tr><td><code>{html.escape(t)}</code></td><td>{now:+.4f}</td><td>{before:+.4f}</td>"
-            f"<td>{now - before:+.4f}</td></tr>" for t, now, before in item.changes)
+            f"<td>{now - before:+.4f}</td></tr>"
+            for t, now, before in item.changes
+        )
         parts += [
             f"<h2>{html.escape(item.class_name)}: nDCG {item.ndcg:.3f}</h2>",
             f"<p><img alt='importance of {html.escape(item.class_name)}' "

@@ -24,7 +24,7 @@ import logging
 import os
 
 from dlexplain.base.bounds import Bound, bounded
-from dlexplain.tracking.request_limits import RequestLimits
+from dlexplain.model.request_limits import RequestLimits
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +42,9 @@ def json_depth(value: object) -> int:
         item, at = stack.pop()
         if isinstance(item, (dict, list)):
             depth = max(depth, at)
-            stack.extend((child, at + 1) for child in
-                         (item.values() if isinstance(item, dict) else item))
+            stack.extend(
+                (child, at + 1) for child in (item.values() if isinstance(item, dict) else item)
+            )
     return depth
 
 
@@ -55,8 +56,10 @@ def content_type_problem(headers: list[tuple[bytes, bytes]]) -> tuple[int, str] 
     """(415, message) unless the request has exactly one Content-Type, JSON or CSV."""
     given = [value.decode("latin-1") for key, value in headers if key.lower() == b"content-type"]
     if len(given) != 1:
-        return 415, (f"a request has exactly one Content-Type header, {' or '.join(MEDIA_TYPES)}"
-                     f" (this one has {len(given)})")
+        return 415, (
+            f"a request has exactly one Content-Type header, {' or '.join(MEDIA_TYPES)}"
+            f" (this one has {len(given)})"
+        )
     media = given[0].split(";")[0].strip().lower()
     if media not in MEDIA_TYPES:
         return 415, f"Content-Type {media!r} is not accepted: use {' or '.join(MEDIA_TYPES)}"
@@ -101,8 +104,12 @@ class Guard:
         if problem:
             return await _answer(send, *problem)
         if self.in_flight >= self.limits.max_in_flight:
-            return await _answer(send, 503, "the explainer is busy with other requests: retry "
-                                 f"in {RETRY_AFTER_S} s", {"retry-after": str(RETRY_AFTER_S)})
+            return await _answer(
+                send,
+                503,
+                f"the explainer is busy with other requests: retry in {RETRY_AFTER_S} s",
+                {"retry-after": str(RETRY_AFTER_S)},
+            )
         self.in_flight += 1
         try:
             await self._admitted(scope, receive, send)
@@ -118,8 +125,12 @@ class Guard:
             body += message.get("body", b"")
             more = message.get("more_body", False)
             if len(body) > self.max_body:
-                return await _answer(send, 413, f"the body is over {self.max_body:,} bytes, "
-                                     "more than the request limits allow (DLEXPLAIN_SERVE_*)")
+                return await _answer(
+                    send,
+                    413,
+                    f"the body is over {self.max_body:,} bytes, "
+                    "more than the request limits allow (DLEXPLAIN_SERVE_*)",
+                )
         content_type = next(v for k, v in scope["headers"] if k.lower() == b"content-type")
         problem = body_problem(bytes(body), content_type.decode("latin-1"))
         if problem:
@@ -156,11 +167,14 @@ def _replay(body: bytes, closed: asyncio.Future):
 
 async def _answer(send, status: int, message: str, headers: dict | None = None) -> None:
     """A JSON error in MLflow's shape (``error_code``, ``message``)."""
-    code = {400: "BAD_REQUEST", 413: "REQUEST_LIMIT_EXCEEDED", 415: "UNSUPPORTED_MEDIA_TYPE",
-            503: "TEMPORARILY_UNAVAILABLE"}.get(status, "BAD_REQUEST")
+    code = {
+        400: "BAD_REQUEST",
+        413: "REQUEST_LIMIT_EXCEEDED",
+        415: "UNSUPPORTED_MEDIA_TYPE",
+        503: "TEMPORARILY_UNAVAILABLE",
+    }.get(status, "BAD_REQUEST")
     payload = json.dumps({"error_code": code, "message": message}).encode()
-    raw = [(b"content-type", b"application/json"),
-           (b"content-length", str(len(payload)).encode())]
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
     raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": payload})
@@ -171,7 +185,7 @@ def create_app(model_uri: str | None = None, limits: RequestLimits | None = None
     the limits of this process's settings; MLflow's own timeout is the limits' ``timeout``.
 
     The explainer is downloaded once into a folder of this server's (removed when the process
-    exits), checked there and loaded from there (``dlexplain.tracking.trust``), then warmed up:
+    exits), checked there and loaded from there (``dlexplain.model.trust``), then warmed up:
     the app exists, and ``/ping`` answers, only once its classifier is loaded and has run."""
     import atexit
     import shutil
@@ -182,16 +196,17 @@ def create_app(model_uri: str | None = None, limits: RequestLimits | None = None
 
     from dlexplain.config import Settings
     from dlexplain.errors import ConfigError
-    from dlexplain.tracking.registry import ExplainerRef
-    from dlexplain.tracking.trust import download_and_load
+    from dlexplain.model.refs import ExplainerRef
+    from dlexplain.model.trust import download_and_load
 
     settings = Settings.from_env()
     limits = limits or RequestLimits.from_settings(settings)
     os.environ[MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT.name] = str(limits.timeout)
     model_uri = model_uri or settings.serve.model_uri
     if not model_uri:
-        raise ConfigError("no explainer to serve: pass a model URI or set "
-                          "DLEXPLAIN_SERVE_MODEL_URI")
+        raise ConfigError(
+            "no explainer to serve: pass a model URI or set DLEXPLAIN_SERVE_MODEL_URI"
+        )
     logger.info("serving %s (%s)", model_uri, limits)
     ref = ExplainerRef.of_uri(model_uri)
     workdir = tempfile.mkdtemp(prefix="dlexplain-served-")
@@ -206,5 +221,6 @@ def serve(model_uri: str, host: str, port: int, limits: RequestLimits | None = N
     """Serve ``model_uri`` on ``host:port`` with one worker until stopped."""
     import uvicorn
 
-    uvicorn.run(create_app(model_uri, limits), host=host, port=port, workers=1,
-                timeout_keep_alive=5)
+    uvicorn.run(
+        create_app(model_uri, limits), host=host, port=port, workers=1, timeout_keep_alive=5
+    )

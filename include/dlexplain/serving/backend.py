@@ -6,18 +6,21 @@ import os
 from abc import ABC, abstractmethod
 from pathlib import Path
 
+from dlexplain.model.refs import ExplainerRef
+from dlexplain.model.request_limits import RequestLimits
+from dlexplain.model.trust import NO_PICKLE
 from dlexplain.serving.deployment import Deployment, DeploymentState
-from dlexplain.tracking.registry import ExplainerRef
-from dlexplain.tracking.request_limits import RequestLimits
-from dlexplain.tracking.trust import NO_PICKLE
-
 
 #: How this process's MLflow client transfers artifacts, which its scoring servers share: in the
 #: stack they download through MLflow's proxy (their network reaches no object store), and
 #: explainers come only from the trusted experiment.
-SHARED_SETTINGS = ("MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD", "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD",
-                   "MLFLOW_HTTP_REQUEST_TIMEOUT", "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
-                   "DLEXPLAIN_TRUSTED_EXPERIMENT")
+SHARED_SETTINGS = (
+    "MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD",
+    "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+    "DLEXPLAIN_TRUSTED_EXPERIMENT",
+)
 
 
 class DeployBackend(ABC):
@@ -25,8 +28,15 @@ class DeployBackend(ABC):
 
     name: str
 
-    def __init__(self, state_path: Path, *, tracking_uri: str, host: str = "127.0.0.1",
-                 limits: RequestLimits = RequestLimits(), credentials: dict | None = None):
+    def __init__(
+        self,
+        state_path: Path,
+        *,
+        tracking_uri: str,
+        host: str = "127.0.0.1",
+        limits: RequestLimits = RequestLimits(),
+        credentials: dict | None = None,
+    ):
         self.state = DeploymentState(state_path)
         self.tracking_uri = tracking_uri
         self.host = host
@@ -34,8 +44,13 @@ class DeployBackend(ABC):
         #: ``credentials``), the request limits, :data:`SHARED_SETTINGS`, and no pickle ever
         #: deserialized (MLflow 3 allows it unless told otherwise)
         shared = {name: os.environ[name] for name in SHARED_SETTINGS if name in os.environ}
-        self.server_env = {"MLFLOW_TRACKING_URI": tracking_uri, **limits.environment(), **shared,
-                           NO_PICKLE[0]: NO_PICKLE[1], **(credentials or {})}
+        self.server_env = {
+            "MLFLOW_TRACKING_URI": tracking_uri,
+            **limits.environment(),
+            **shared,
+            NO_PICKLE[0]: NO_PICKLE[1],
+            **(credentials or {}),
+        }
 
     @property
     def url_host(self) -> str:
@@ -45,17 +60,34 @@ class DeployBackend(ABC):
     def serve_command(self, target: ExplainerRef, host: str, port: int) -> list[str]:
         """Python's arguments that serve ``target`` (``dlexplain eaas serve``: MLflow's scoring
         server behind :class:`dlexplain.serving.app.Guard`)."""
-        return ["-m", "dlexplain.cli", "eaas", "serve", "--model-uri", target.model_uri,
-                "--host", host, "--port", str(port)]
+        return [
+            "-m",
+            "dlexplain.cli",
+            "eaas",
+            "serve",
+            "--model-uri",
+            target.model_uri,
+            "--host",
+            host,
+            "--port",
+            str(port),
+        ]
 
-    def deployment(self, target: ExplainerRef, port: int, handle: str,
-                   host: str | None = None) -> Deployment:
+    def deployment(
+        self, target: ExplainerRef, port: int, handle: str, host: str | None = None
+    ) -> Deployment:
         """The record of a server of ``target`` started at ``host`` (default :attr:`url_host`)
         and ``port`` (``handle``: PID or container id)."""
-        return Deployment(run_id=target.run_id, model_uri=target.model_uri,
-                          version=target.version, url=f"http://{host or self.url_host}:{port}",
-                          backend=self.name, handle=handle, text_column=target.text_column,
-                          registered_model=target.registered_model)
+        return Deployment(
+            run_id=target.run_id,
+            model_uri=target.model_uri,
+            version=target.version,
+            url=f"http://{host or self.url_host}:{port}",
+            backend=self.name,
+            handle=handle,
+            text_column=target.text_column,
+            registered_model=target.registered_model,
+        )
 
     @abstractmethod
     def start(self, target: ExplainerRef) -> Deployment:

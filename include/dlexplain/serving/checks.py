@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import requests
 
@@ -28,8 +28,7 @@ class ServerNotReady(ServingError):
     """A scoring server answered 503 or 504: up, but busy or still warming up (may heal)."""
 
 
-def invocations_payload(texts: list, text_column: str = "text",
-                        params: dict | None = None) -> dict:
+def invocations_payload(texts: list, text_column: str = "text", params: dict | None = None) -> dict:
     """The ``dataframe_split`` request body for ``texts`` (with predict ``params``, e.g.
     ``{"method": "exact"}``)."""
     body: dict = {"dataframe_split": {"columns": [text_column], "data": [[t] for t in texts]}}
@@ -38,12 +37,18 @@ def invocations_payload(texts: list, text_column: str = "text",
     return body
 
 
-def explain(url: str, texts: list, text_column: str = "text", timeout: float = 120.0,
-            params: dict | None = None) -> list[dict]:
-    """POST ``texts`` to ``url``/invocations; the typed explanation rows (ServingError on 4xx/5xx)."""
-    response = requests.post(f"{url}/invocations",
-                             json=invocations_payload(texts, text_column, params),
-                             timeout=timeout)
+def explain(
+    url: str,
+    texts: list,
+    text_column: str = "text",
+    timeout: float = 120.0,
+    params: dict | None = None,
+) -> list[dict]:
+    """POST ``texts`` to ``url``/invocations; the typed explanation rows (ServingError on
+    4xx/5xx)."""
+    response = requests.post(
+        f"{url}/invocations", json=invocations_payload(texts, text_column, params), timeout=timeout
+    )
     if response.status_code != 200:
         error = ServerNotReady if response.status_code in NOT_READY else ServingError
         raise error(f"{url}/invocations answered {response.status_code}: {response.text[:500]}")
@@ -85,8 +90,9 @@ def probe(url: str, run_id: str, text_column: str = "text", patience: float = 0.
     if not explanation.ok:
         raise ServingError(f"{url} could not explain the probe text: {explanation.error}")
     if row.get("explainer_run_id") != run_id:
-        raise ServingError(f"{url} answered for explainer {row.get('explainer_run_id')}, "
-                           f"expected {run_id}")
+        raise ServingError(
+            f"{url} answered for explainer {row.get('explainer_run_id')}, expected {run_id}"
+        )
     error = explanation.additivity_error
     if error is None or not error < ADDITIVITY_TOLERANCE:  # 0.0 is a perfect sum, not a miss
         raise ServingError(f"{url}: probe explanation does not add up (error {error})")

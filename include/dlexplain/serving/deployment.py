@@ -7,11 +7,11 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 from dlexplain.base.records import Record
 
@@ -31,7 +31,7 @@ class Deployment(Record):
     handle: str
     text_column: str = "text"
     registered_model: str | None = None
-    deployed_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+    deployed_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
 
 class DeploymentState:
@@ -53,8 +53,9 @@ class DeploymentState:
                     break
                 except BlockingIOError:
                     if time.monotonic() > deadline:
-                        raise TimeoutError(f"{lock.name} was held for over {timeout:.0f}s "
-                                           "by another redeploy") from None
+                        raise TimeoutError(
+                            f"{lock.name} was held for over {timeout:.0f}s by another redeploy"
+                        ) from None
                     time.sleep(0.2)
             try:
                 yield
@@ -78,13 +79,14 @@ class DeploymentState:
     def record(self, active: Deployment | None, event: str, **details) -> None:
         """Make ``active`` the deployment that takes traffic and append ``event`` to history."""
         state = self._read()
-        entry = {"event": event, "at": datetime.now(timezone.utc).isoformat(), **details}
+        entry = {"event": event, "at": datetime.now(UTC).isoformat(), **details}
         if active is not None:
             entry.update(run_id=active.run_id, version=active.version, url=active.url)
         state["active"] = asdict(active) if active else None
         state["history"] = (state["history"] + [entry])[-HISTORY_LENGTH:]
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=self.path.parent, delete=False,
-                                         prefix=f".{self.path.name}.") as handle:
+        with tempfile.NamedTemporaryFile(
+            "w", dir=self.path.parent, delete=False, prefix=f".{self.path.name}."
+        ) as handle:
             json.dump(state, handle, indent=2)
         os.replace(handle.name, self.path)

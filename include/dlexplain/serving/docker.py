@@ -3,7 +3,8 @@
 Containers carry labels with the explainer run id and registered version, so ``docker ps
 --filter label=dlexplain.eaas`` shows what runs, and ``dlexplain.eaas.scope`` (the network and
 the state file) tells one backend's containers from another's on the same engine. Where the
-server is reached depends on ``network``: ``bridge``, the container's port 8080 mapped to a free host port; ``host``, the
+server is reached depends on ``network``: ``bridge``, the container's port 8080 mapped to a free
+host port; ``host``, the
 server listens on a free host port itself; any other (a user-defined network, e.g. the compose
 stack's ``<project>_backend``), the container's name on that network, port 8080, nothing
 published (the stack's EaaS front, :mod:`dlexplain.serving.front`, forwards to it).
@@ -14,14 +15,13 @@ privileges, a read-only root file system (``/tmp`` a tmpfs), a bound on processe
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
-import secrets
-
 from dlexplain.base.processes import free_port
+from dlexplain.model.refs import ExplainerRef
 from dlexplain.serving.backend import DeployBackend
 from dlexplain.serving.deployment import Deployment
-from dlexplain.tracking.registry import ExplainerRef
 
 LABEL = "dlexplain.eaas"
 CONTAINER_PORT = 8080
@@ -32,9 +32,18 @@ class DockerBackend(DeployBackend):
 
     name = "docker"
 
-    def __init__(self, state_path: Path, *, image: str, network: str = "bridge",
-                 environment: dict[str, str] | None = None, volumes: dict | None = None,
-                 client=None, memory_mb: int = 4096, **kwargs):
+    def __init__(
+        self,
+        state_path: Path,
+        *,
+        image: str,
+        network: str = "bridge",
+        environment: dict[str, str] | None = None,
+        volumes: dict | None = None,
+        client=None,
+        memory_mb: int = 4096,
+        **kwargs,
+    ):
         super().__init__(state_path, **kwargs)
         import docker
 
@@ -66,14 +75,28 @@ class DockerBackend(DeployBackend):
             host, port, placement = name, CONTAINER_PORT, {"network": self.network}
             command = self.serve_command(target, "0.0.0.0", CONTAINER_PORT)
         container = self.client.containers.run(
-            self.image, ["python", *command], detach=True, name=name,
-            labels={LABEL: "1", f"{LABEL}.run_id": target.run_id,
-                    f"{LABEL}.version": target.version or "", f"{LABEL}.model_uri": target.model_uri,
-                    f"{LABEL}.scope": self.scope},
-            environment=self.environment, ports=ports, **placement,
-            volumes=self.volumes, cap_drop=["ALL"], security_opt=["no-new-privileges"],
-            read_only=True, tmpfs={"/tmp": "rw,exec"}, pids_limit=1024,
-            mem_limit=f"{self.memory_mb}m", memswap_limit=f"{self.memory_mb}m",
+            self.image,
+            ["python", *command],
+            detach=True,
+            name=name,
+            labels={
+                LABEL: "1",
+                f"{LABEL}.run_id": target.run_id,
+                f"{LABEL}.version": target.version or "",
+                f"{LABEL}.model_uri": target.model_uri,
+                f"{LABEL}.scope": self.scope,
+            },
+            environment=self.environment,
+            ports=ports,
+            **placement,
+            volumes=self.volumes,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            read_only=True,
+            tmpfs={"/tmp": "rw,exec"},
+            pids_limit=1024,
+            mem_limit=f"{self.memory_mb}m",
+            memswap_limit=f"{self.memory_mb}m",
         )
         return self.deployment(target, port, container.id, host)
 
@@ -102,5 +125,6 @@ class DockerBackend(DeployBackend):
 
     def containers(self) -> list:
         """This backend's EaaS containers (its scope), running or not."""
-        return self.client.containers.list(all=True, filters={
-            "label": [LABEL, f"{LABEL}.scope={self.scope}"]})
+        return self.client.containers.list(
+            all=True, filters={"label": [LABEL, f"{LABEL}.scope={self.scope}"]}
+        )

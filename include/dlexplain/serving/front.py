@@ -25,16 +25,29 @@ RUN_ID_HEADER = "x-dlexplain-run-id"
 #: Seconds a client refused for too many requests in flight is told to wait (``Retry-After``).
 RETRY_AFTER_S = 5
 #: request and response headers that belong to one connection, not to the message
-HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
-                        "te", "trailers", "transfer-encoding", "upgrade", "host",
-                        "content-length", "content-encoding"})
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "content-encoding",
+    }
+)
 
 
 class Front:
     """ASGI app forwarding every request to the active deployment of ``state``."""
 
-    def __init__(self, state: DeploymentState, timeout: float, max_body: int,
-                 max_in_flight: int = 16):
+    def __init__(
+        self, state: DeploymentState, timeout: float, max_body: int, max_in_flight: int = 16
+    ):
         self.state = state
         self.timeout = timeout
         self.max_body = max_body
@@ -51,24 +64,37 @@ class Front:
             return
         active = self.state.active()
         if scope["path"] == HEALTH_PATH:
-            await _answer(send, 200, {"status": "ok",
-                                      "active": active.run_id if active else None})
+            await _answer(send, 200, {"status": "ok", "active": active.run_id if active else None})
             return
         if active is None:
-            await _answer(send, 503, {"error_code": "NOT_DEPLOYED",
-                                      "message": "no explainer is deployed yet"})
+            await _answer(
+                send, 503, {"error_code": "NOT_DEPLOYED", "message": "no explainer is deployed yet"}
+            )
             return
         if self.in_flight >= self.max_in_flight:
-            await _answer(send, 503, {"error_code": "TEMPORARILY_UNAVAILABLE", "message":
-                                      f"{self.max_in_flight} requests are in flight: retry in "
-                                      f"{RETRY_AFTER_S} s"}, retry_after=RETRY_AFTER_S)
+            await _answer(
+                send,
+                503,
+                {
+                    "error_code": "TEMPORARILY_UNAVAILABLE",
+                    "message": f"{self.max_in_flight} requests are in flight: retry in "
+                    f"{RETRY_AFTER_S} s",
+                },
+                retry_after=RETRY_AFTER_S,
+            )
             return
         self.in_flight += 1
         try:
             body = await _body(receive, self.max_body)
             if body is None:
-                await _answer(send, 413, {"error_code": "REQUEST_TOO_LARGE",
-                                          "message": f"the body exceeds {self.max_body} bytes"})
+                await _answer(
+                    send,
+                    413,
+                    {
+                        "error_code": "REQUEST_TOO_LARGE",
+                        "message": f"the body exceeds {self.max_body} bytes",
+                    },
+                )
                 return
             await self._forward(scope, body, active, send)
         finally:
@@ -78,25 +104,48 @@ class Front:
         import httpx
 
         query = f"?{scope['query_string'].decode()}" if scope["query_string"] else ""
-        headers = [(k.decode(), v.decode()) for k, v in scope["headers"]
-                   if k.decode().lower() not in HOP_BY_HOP]
+        headers = [
+            (k.decode(), v.decode())
+            for k, v in scope["headers"]
+            if k.decode().lower() not in HOP_BY_HOP
+        ]
         try:
-            upstream = await self._client.request(scope["method"], f"{active.url}{scope['path']}"
-                                                  f"{query}", content=body, headers=headers)
+            upstream = await self._client.request(
+                scope["method"],
+                f"{active.url}{scope['path']}{query}",
+                content=body,
+                headers=headers,
+            )
         except httpx.TimeoutException:
-            await _answer(send, 504, {"error_code": "UPSTREAM_TIMEOUT", "message":
-                                      f"the explainer did not answer within {self.timeout:.0f}s"},
-                          active.run_id)
+            await _answer(
+                send,
+                504,
+                {
+                    "error_code": "UPSTREAM_TIMEOUT",
+                    "message": f"the explainer did not answer within {self.timeout:.0f}s",
+                },
+                active.run_id,
+            )
             return
         except httpx.HTTPError as err:
-            logger.warning("explainer run %s at %s cannot be reached: %s", active.run_id,
-                           active.url, err)
-            await _answer(send, 502, {"error_code": "UPSTREAM_UNREACHABLE", "message":
-                                      "the explainer cannot be reached; try again shortly"},
-                          active.run_id)
+            logger.warning(
+                "explainer run %s at %s cannot be reached: %s", active.run_id, active.url, err
+            )
+            await _answer(
+                send,
+                502,
+                {
+                    "error_code": "UPSTREAM_UNREACHABLE",
+                    "message": "the explainer cannot be reached; try again shortly",
+                },
+                active.run_id,
+            )
             return
-        headers = [(k.encode(), v.encode()) for k, v in upstream.headers.items()
-                   if k.lower() not in HOP_BY_HOP]
+        headers = [
+            (k.encode(), v.encode())
+            for k, v in upstream.headers.items()
+            if k.lower() not in HOP_BY_HOP
+        ]
         await _send(send, upstream.status_code, upstream.content, headers, active.run_id)
 
     async def _lifespan(self, receive, send) -> None:
@@ -127,8 +176,9 @@ async def _body(receive, limit: int) -> bytes | None:
             return b"".join(chunks)
 
 
-async def _answer(send, status: int, payload: dict, run_id: str | None = None,
-                  retry_after: int | None = None) -> None:
+async def _answer(
+    send, status: int, payload: dict, run_id: str | None = None, retry_after: int | None = None
+) -> None:
     headers = [(b"content-type", b"application/json")]
     if retry_after is not None:
         headers.append((b"retry-after", str(retry_after).encode()))
@@ -143,11 +193,20 @@ async def _send(send, status: int, body: bytes, headers: list, run_id: str | Non
     await send({"type": "http.response.body", "body": body})
 
 
-def serve_front(state: DeploymentState, host: str, port: int, timeout: float,
-                max_body: int, max_in_flight: int = 16) -> None:
+def serve_front(
+    state: DeploymentState,
+    host: str,
+    port: int,
+    timeout: float,
+    max_body: int,
+    max_in_flight: int = 16,
+) -> None:
     """Run the front with uvicorn until stopped."""
     import uvicorn
 
-    logger.info("EaaS front on %s:%d, forwarding to the active deployment of %s", host, port,
-                state.path)
-    uvicorn.run(Front(state, timeout, max_body, max_in_flight), host=host, port=port, log_level="info")
+    logger.info(
+        "EaaS front on %s:%d, forwarding to the active deployment of %s", host, port, state.path
+    )
+    uvicorn.run(
+        Front(state, timeout, max_body, max_in_flight), host=host, port=port, log_level="info"
+    )

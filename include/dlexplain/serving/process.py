@@ -9,21 +9,39 @@ import sys
 from pathlib import Path
 
 from dlexplain.base.processes import ProcessHandle, free_port
+from dlexplain.model.refs import ExplainerRef
 from dlexplain.serving.backend import DeployBackend
 from dlexplain.serving.deployment import Deployment
-from dlexplain.tracking.registry import ExplainerRef
-
 
 #: Variables of this process a scoring server inherits: how to run Python and the package's
 #: non-secret settings. Never Airflow's (its Fernet key, connections), cloud or MLflow
 #: credentials: the server gets its own MLflow user from ``server_env`` alone.
-PASSED_NAMES = frozenset({"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
-                          "XDG_CACHE_HOME", "PYTHONPATH", "VIRTUAL_ENV", "SPARK_LOCAL_IP",
-                          "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE",
-                          "OPENBLAS_L2_SIZE", "CUDA_VISIBLE_DEVICES", "REQUESTS_CA_BUNDLE",
-                          "SSL_CERT_FILE", "MLFLOW_TRACKING_INSECURE_TLS",
-                          "MLFLOW_TRACKING_SERVER_CERT_PATH", "MLFLOW_HTTP_REQUEST_TIMEOUT",
-                          "MLFLOW_HTTP_REQUEST_MAX_RETRIES"})
+PASSED_NAMES = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "LANG",
+        "LC_ALL",
+        "LC_CTYPE",
+        "TZ",
+        "TMPDIR",
+        "XDG_CACHE_HOME",
+        "PYTHONPATH",
+        "VIRTUAL_ENV",
+        "SPARK_LOCAL_IP",
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "OPENBLAS_CORETYPE",
+        "OPENBLAS_L2_SIZE",
+        "CUDA_VISIBLE_DEVICES",
+        "REQUESTS_CA_BUNDLE",
+        "SSL_CERT_FILE",
+        "MLFLOW_TRACKING_INSECURE_TLS",
+        "MLFLOW_TRACKING_SERVER_CERT_PATH",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT",
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+    }
+)
 #: The starting process's own MLflow user, passed on when no server user is set
 #: (``DLEXPLAIN_EAAS_MLFLOW_USER`` empty: "the starting process's own").
 OWN_USER = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
@@ -34,9 +52,12 @@ SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN", "KEY", "USER", "CREDENTIAL")
 def passed_environment(environ) -> dict[str, str]:
     """The part of ``environ`` a scoring server may see (:data:`PASSED_NAMES`, and the
     :data:`PASSED_PREFIXES` variables whose names name no secret)."""
-    return {name: value for name, value in environ.items()
-            if name in PASSED_NAMES or (name.startswith(PASSED_PREFIXES)
-                                        and not any(w in name for w in SECRET_WORDS))}
+    return {
+        name: value
+        for name, value in environ.items()
+        if name in PASSED_NAMES
+        or (name.startswith(PASSED_PREFIXES) and not any(w in name for w in SECRET_WORDS))
+    }
 
 
 class ProcessBackend(DeployBackend):
@@ -56,14 +77,21 @@ class ProcessBackend(DeployBackend):
     def start(self, target: ExplainerRef) -> Deployment:
         port = free_port(self.url_host)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        own_user = {} if "MLFLOW_TRACKING_USERNAME" in self.server_env else {
-            name: os.environ[name] for name in OWN_USER if name in os.environ}
+        own_user = (
+            {}
+            if "MLFLOW_TRACKING_USERNAME" in self.server_env
+            else {name: os.environ[name] for name in OWN_USER if name in os.environ}
+        )
         env = {**passed_environment(os.environ), **own_user, **self.server_env}
         log = self.log_dir / f"{target.run_id}-{port}.start.log"
         with open(log, "ab") as handle:
-            proc = subprocess.Popen([sys.executable, *self.serve_command(target, self.host, port)],
-                                    stdout=handle, stderr=subprocess.STDOUT, env=env,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                [sys.executable, *self.serve_command(target, self.host, port)],
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
         self._children[proc.pid] = proc
         deployment = self.deployment(target, port, str(ProcessHandle.of(proc.pid)))
         log.rename(self._log(deployment))

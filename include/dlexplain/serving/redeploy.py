@@ -6,12 +6,13 @@ import logging
 import time
 
 from dlexplain.config import Settings
+from dlexplain.model.lookup import explainer_for
+from dlexplain.model.refs import ExplainerRef
+from dlexplain.model.request_limits import RequestLimits
+from dlexplain.model.trust import check_trusted
 from dlexplain.serving.backend import DeployBackend
 from dlexplain.serving.checks import ServingError, liveness_problem, probe, wait_until_healthy
 from dlexplain.serving.deployment import Deployment, DeploymentState
-from dlexplain.tracking.registry import ExplainerRef, explainer_for
-from dlexplain.tracking.request_limits import RequestLimits
-from dlexplain.tracking.trust import check_trusted
 
 logger = logging.getLogger(__name__)
 #: how much longer than one redeploy's health timeout the next waits for its turn
@@ -27,15 +28,14 @@ def redeploy(backend: DeployBackend, target: ExplainerRef, timeout: float) -> De
     healthy) is a no-op. Redeploys on one state file take turns (a lock held throughout; a
     second one waits up to ``timeout`` plus a margin, then sees what the first deployed).
     An explainer whose files are not this package's is never started
-    (:class:`~dlexplain.tracking.trust.UntrustedExplainer`; nothing is recorded).
+    (:class:`~dlexplain.model.trust.UntrustedExplainer`; nothing is recorded).
     """
     check_trusted(target)
     try:
         with backend.state.locked(timeout + LOCK_MARGIN_S):
             return _redeploy(backend, target, timeout)
     except TimeoutError as err:
-        raise ServingError(f"redeploy of explainer run {target.run_id} not started: {err}") \
-            from err
+        raise ServingError(f"redeploy of explainer run {target.run_id} not started: {err}") from err
 
 
 def _redeploy(backend: DeployBackend, target: ExplainerRef, timeout: float) -> Deployment:
@@ -45,11 +45,17 @@ def _redeploy(backend: DeployBackend, target: ExplainerRef, timeout: float) -> D
         if problem is None:
             logger.info("explainer run %s is already served at %s", target.run_id, old.url)
             return old
-        logger.warning("the server of explainer run %s is unhealthy (%s): replacing it",
-                       old.run_id, problem)
+        logger.warning(
+            "the server of explainer run %s is unhealthy (%s): replacing it", old.run_id, problem
+        )
     new = backend.start(target)
-    logger.info("started %s for explainer run %s at %s; waiting up to %.0fs for health",
-                backend.name, target.run_id, new.url, timeout)
+    logger.info(
+        "started %s for explainer run %s at %s; waiting up to %.0fs for health",
+        backend.name,
+        target.run_id,
+        new.url,
+        timeout,
+    )
     deadline = time.monotonic() + timeout
     try:
         wait_until_healthy(new.url, timeout, lambda: backend.problem(new))
@@ -58,8 +64,11 @@ def _redeploy(backend: DeployBackend, target: ExplainerRef, timeout: float) -> D
         probe(new.url, target.run_id, target.text_column, deadline - time.monotonic())
     except Exception as err:
         backend.stop(new)
-        serving = (f"{old.url} (explainer run {old.run_id}) keeps serving" if old
-                   else "nothing was deployed before")
+        serving = (
+            f"{old.url} (explainer run {old.run_id}) keeps serving"
+            if old
+            else "nothing was deployed before"
+        )
         message = f"redeploy of explainer run {target.run_id} rolled back ({serving}): {err}"
         backend.state.record(old, "rollback", failed_run_id=target.run_id, reason=message)
         raise ServingError(message) from err
@@ -76,7 +85,7 @@ def serving_target(classifier: str, registered_model: str | None = None) -> Expl
     its newest exact explainer (``explainer_for``) when there is one (it answers ``method``
     fast by default and exact on request), else that exact explainer; None when none is logged.
     """
-    from dlexplain.tracking.fast_runs import gated_fast
+    from dlexplain.model.fast_runs import gated_fast
 
     exact = explainer_for(classifier, registered_model)
     if exact is None:
@@ -84,9 +93,12 @@ def serving_target(classifier: str, registered_model: str | None = None) -> Expl
     return gated_fast(exact) or exact
 
 
-def pending_explainer(classifier: str, state: DeploymentState,
-                      registered_model: str | None = None,
-                      alias: str | None = None) -> ExplainerRef | None:
+def pending_explainer(
+    classifier: str,
+    state: DeploymentState,
+    registered_model: str | None = None,
+    alias: str | None = None,
+) -> ExplainerRef | None:
     """The explainer to serve for ``classifier`` (``serving_target``) when it needs a deploy
     (:func:`redeploy_reason`), else None."""
     newest = serving_target(classifier, registered_model)
@@ -99,12 +111,13 @@ def pending_explainer(classifier: str, state: DeploymentState,
     return newest
 
 
-def redeploy_reason(newest: ExplainerRef, active: Deployment | None,
-                    alias: str | None = None) -> str | None:
+def redeploy_reason(
+    newest: ExplainerRef, active: Deployment | None, alias: str | None = None
+) -> str | None:
     """Why ``newest`` should be deployed now: nothing or another run is deployed, the deployed
     server fails ``/ping`` or a probe explanation, or ``alias`` of its registered model points
     at another version than the deployed one. None when all is as it should be."""
-    from dlexplain.tracking.registry import alias_version
+    from dlexplain.model.lookup import alias_version
 
     if active is None:
         return "nothing is deployed"
@@ -116,8 +129,10 @@ def redeploy_reason(newest: ExplainerRef, active: Deployment | None,
     if alias and active.registered_model:
         pointed = alias_version(active.registered_model, alias)
         if pointed != active.version:
-            return (f"alias {alias!r} of {active.registered_model} points at version {pointed}, "
-                    f"the deployed one is {active.version}")
+            return (
+                f"alias {alias!r} of {active.registered_model} points at version {pointed}, "
+                f"the deployed one is {active.version}"
+            )
     return None
 
 
@@ -125,16 +140,22 @@ def backend_from_settings(tracking_uri: str, settings: Settings) -> DeployBacken
     """The backend ``DLEXPLAIN_EAAS_BACKEND`` names, configured from the settings."""
     from dlexplain.tracking.users import credentials
 
-    options = {"tracking_uri": tracking_uri, "host": settings.eaas.host,
-               "limits": RequestLimits.from_settings(settings),
-               "credentials": credentials(settings.eaas.mlflow_user,
-                                          settings.eaas.mlflow_password)}
+    options = {
+        "tracking_uri": tracking_uri,
+        "host": settings.eaas.host,
+        "limits": RequestLimits.from_settings(settings),
+        "credentials": credentials(settings.eaas.mlflow_user, settings.eaas.mlflow_password),
+    }
     if settings.eaas.backend == "docker":
         from dlexplain.serving.docker import DockerBackend
 
-        return DockerBackend(settings.eaas.state_path, image=settings.eaas.image,
-                             network=settings.eaas.docker_network,
-                             memory_mb=settings.eaas.memory_mb, **options)
+        return DockerBackend(
+            settings.eaas.state_path,
+            image=settings.eaas.image,
+            network=settings.eaas.docker_network,
+            memory_mb=settings.eaas.memory_mb,
+            **options,
+        )
     from dlexplain.serving.process import ProcessBackend
 
     return ProcessBackend(settings.eaas.state_path, **options)

@@ -33,42 +33,65 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
-from dlexplain.base.tables import (INPUT_FORMATS, detect_format, format_of_name, input_columns,
-                                   open_dataset)
-from dlexplain.errors import ConfigError, DataError, DlexplainError
+from dlexplain.base.tables import (
+    INPUT_FORMATS,
+)
+from dlexplain.errors import ConfigError, DlexplainError
 from dlexplain.explain.config import GRANULARITIES, check_granularity
-from dlexplain.spark import AUDIT_DIR, ERROR_PREFIX, EXIT_DETERMINISTIC, METHODS
 from dlexplain.explain.table import EXPLANATION_COLUMN
-from dlexplain.spark.summary import SUMMARY_FILE, JobSummary, foreign_output
+from dlexplain.spark import AUDIT_DIR, ERROR_PREFIX, EXIT_DETERMINISTIC, METHODS
+from dlexplain.spark.publish import OutputLock, publish
+from dlexplain.spark.read import hadoop_filesystem, read
+from dlexplain.spark.summary import JobSummary
 
 logger = logging.getLogger("dlexplain.spark.job")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model-uri", required=True, help="explainer URI, e.g. runs:/<id>/explainer")
+    parser.add_argument(
+        "--model-uri", required=True, help="explainer URI, e.g. runs:/<id>/explainer"
+    )
     parser.add_argument("--input", required=True, help="Parquet/CSV/JSON-lines file or folder")
     parser.add_argument("--output", required=True, help="Parquet folder (replaced atomically)")
     parser.add_argument("--text-column", default="text")
     parser.add_argument("--id-column", default="", help="sort the output by this column")
     parser.add_argument("--max-rows", type=int, help="explain at most this many rows")
-    parser.add_argument("--faithfulness", type=_flag, default=False,
-                        help="true: measure each explanation's faithfulness (~20 passes a text)")
-    parser.add_argument("--format", choices=INPUT_FORMATS,
-                        help="input format (default: from the suffix of the file or of the "
-                             "folder's data files: dlexplain.base.tables.detect_format)")
-    parser.add_argument("--max-failed-share", type=_fraction, default=1.0,
-                        help="refuse to publish when a larger share of rows failed (the old "
-                             "output stays)")
+    parser.add_argument(
+        "--faithfulness",
+        type=_flag,
+        default=False,
+        help="true: measure each explanation's faithfulness (~20 passes a text)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=INPUT_FORMATS,
+        help="input format (default: from the suffix of the file or of the "
+        "folder's data files: dlexplain.base.tables.detect_format)",
+    )
+    parser.add_argument(
+        "--max-failed-share",
+        type=_fraction,
+        default=1.0,
+        help="refuse to publish when a larger share of rows failed (the old output stays)",
+    )
     parser.add_argument("--method", choices=METHODS, default="exact")
-    parser.add_argument("--granularity", choices=GRANULARITIES, default="token",
-                        help="unit of the values: token, or words, sentences or paragraphs "
-                             "masked as wholes (fast methods: token or word)")
-    parser.add_argument("--audit-fraction", type=_fraction, default=0.05,
-                        help="fast+audit: share of the texts also explained exactly")
+    parser.add_argument(
+        "--granularity",
+        choices=GRANULARITIES,
+        default="token",
+        help="unit of the values: token, or words, sentences or paragraphs "
+        "masked as wholes (fast methods: token or word)",
+    )
+    parser.add_argument(
+        "--audit-fraction",
+        type=_fraction,
+        default=0.05,
+        help="fast+audit: share of the texts also explained exactly",
+    )
     parser.add_argument("--audit-seed", type=int, default=0, help="fast+audit: sample seed")
     return parser.parse_args(argv)
 
@@ -100,108 +123,41 @@ def _timed(seconds: dict[str, float], name: str) -> Iterator[None]:
         seconds[name] = round(time.monotonic() - started, 2)
 
 
-def hadoop_filesystem(spark, path: str):
-    """``(FileSystem, Path)`` of Hadoop for ``path``, through the JVM gateway.
-
-    PySpark has no public API to rename or write files on the cluster's filesystem (HDFS, S3A,
-    local, …), and the atomic swap of the output needs a rename there. This is the one place
-    that reaches into PySpark's private ``_jvm``/``_jsc`` handles for it.
-    """
-    jvm = spark.sparkContext._jvm
-    target = jvm.org.apache.hadoop.fs.Path(path)
-    return target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), target
-
-
-#: CSV as pandas, Python's csv module and spreadsheets write it: a header, quotes doubled inside
-#: quoted fields, newlines inside quoted fields (Spark's defaults: backslash escapes, one line)
-CSV_OPTIONS = {"header": "true", "multiLine": "true", "escape": '"'}
-
-
-def read(spark, args: argparse.Namespace):
-    """The input partition as a cached DataFrame spread over every core, and its row count.
-
-    Spark reads what its Hadoop filesystems reach; a URI whose scheme it has no filesystem for
-    (``s3://`` without the hadoop-aws jars) is read by pyarrow on the driver instead.
-    """
-    try:
-        hadoop_filesystem(spark, args.input)
-        reachable = True
-    except Exception:  # Py4J: UnsupportedFileSystemException "No FileSystem for scheme"
-        reachable = False
-    try:
-        fmt = detect_format(args.input, args.format)
-    except DataError:
-        # a cluster filesystem pyarrow cannot list (s3a://, abfss://): the path's own suffix
-        if not reachable or "://" not in args.input:
-            raise
-        fmt = format_of_name(args.input.rstrip("/").rsplit("/", 1)[-1]) or "parquet"
-    try:
-        if reachable:
-            reader = spark.read.options(**CSV_OPTIONS) if fmt == "csv" else spark.read
-            frame = reader.format(fmt).load(args.input)
-        else:
-            frame = spark.createDataFrame(_arrow_table(args.input, fmt))
-    except DataError:
-        raise
-    except Exception as err:  # Spark's AnalysisException: path missing, unreadable format
-        raise DataError(f"cannot read input {args.input!r} as {fmt}: {err}") from err
-    if args.text_column not in frame.columns:
-        raise DataError(f"text column {args.text_column!r} not in input columns {frame.columns}")
-    if fmt == "json" and reachable:  # Spark's JSON schema inference sorts the columns by name
-        frame = frame.select(*_columns_in_file_order(args.input, frame.columns))
-    if args.max_rows:
-        frame = frame.limit(args.max_rows)
-    parallelism = spark.sparkContext.defaultParallelism
-    if frame.rdd.getNumPartitions() < parallelism:  # a one-file partition would use one core
-        frame = frame.repartition(parallelism)
-    frame = frame.cache()
-    return frame, frame.count()
-
-
-def _columns_in_file_order(path: str, columns: list[str]) -> list[str]:
-    """``columns`` in the order the input's first records list them (as pyarrow reads them);
-    Spark's order when pyarrow cannot read the path."""
-    try:
-        ordered = [c for c in input_columns(path, "json") if c in columns]
-    except DataError:
-        return columns
-    return ordered + [c for c in columns if c not in ordered]
-
-
-def _arrow_table(path: str, fmt: str):
-    """The whole input read by pyarrow (any filesystem pyarrow reaches)."""
-    logger.info("reading %s with pyarrow (Spark has no filesystem for its scheme)", path)
-    return open_dataset(path, fmt).to_table()
-
-
 def ship(spark, model_uri: str, workdir: str, method: str = "exact") -> tuple[str, str]:
-    """Download the explainer once, check that folder (``dlexplain.tracking.trust``), add it
+    """Download the explainer once, check that folder (``dlexplain.model.trust``), add it
     zipped to the job; (archive name, its text column). Executors check the unpacked copy
     again before loading it. A fast ``method`` needs an explainer with a fast network (checked
     before any work)."""
     import mlflow
 
+    from dlexplain.model.pyfunc import ARTIFACT_FAST
+    from dlexplain.model.refs import ExplainerRef
+    from dlexplain.model.trust import download_checked
     from dlexplain.spark.udf import pack_model
-    from dlexplain.tracking.pyfunc import ARTIFACT_FAST
-    from dlexplain.tracking.registry import ExplainerRef
-    from dlexplain.tracking.trust import download_checked
 
     # into a folder of its own, named like workdir (unique: the archive's name in SparkFiles):
     # the zip beside it must stay inside workdir (it once stayed in the temp dir, 88 MB a job)
-    local_model = str(download_checked(ExplainerRef.of_uri(model_uri),
-                                       os.path.join(workdir, os.path.basename(workdir))))
+    local_model = str(
+        download_checked(
+            ExplainerRef.of_uri(model_uri), os.path.join(workdir, os.path.basename(workdir))
+        )
+    )
     logged = mlflow.models.Model.load(local_model)
     if method != "exact" and ARTIFACT_FAST not in logged.flavors["python_function"].get(
-            "artifacts", {}):
-        raise ConfigError(f"method {method!r}: explainer {model_uri} has no fast network (a "
-                          "gated fast explainer is registered as <explainer>-fast)")
+        "artifacts", {}
+    ):
+        raise ConfigError(
+            f"method {method!r}: explainer {model_uri} has no fast network (a "
+            "gated fast explainer is registered as <explainer>-fast)"
+        )
     archive = pack_model(local_model)
     spark.sparkContext.addFile(archive)
     return os.path.basename(archive), logged.signature.inputs.input_names()[0]
 
 
-def explain(spark, frame, args: argparse.Namespace, archive: str, model_text: str,
-            tmp: str) -> tuple[int, int, int]:
+def explain(
+    spark, frame, args: argparse.Namespace, archive: str, model_text: str, tmp: str
+) -> tuple[int, int, int]:
     """Write ``frame`` plus its ``explanation`` column to ``tmp`` (and the audited rows to its
     ``_audit`` folder); (evaluations, cache hits, audited rows)."""
     from pyspark.sql import functions as F
@@ -212,8 +168,15 @@ def explain(spark, frame, args: argparse.Namespace, archive: str, model_text: st
     counters = (spark.sparkContext.accumulator(0), spark.sparkContext.accumulator(0))
 
     def explained(rows, method: str):
-        udf = explain_udf(archive, model_text, threads, counters, faithfulness=args.faithfulness,
-                          method=method, granularity=args.granularity)
+        udf = explain_udf(
+            archive,
+            model_text,
+            threads,
+            counters,
+            faithfulness=args.faithfulness,
+            method=method,
+            granularity=args.granularity,
+        )
         out = rows.withColumn(EXPLANATION_COLUMN, udf(F.col(args.text_column).cast("string")))
         if args.id_column:
             # orderBy samples its input in a job of its own: without persist() the UDF would
@@ -221,12 +184,14 @@ def explain(spark, frame, args: argparse.Namespace, archive: str, model_text: st
             out = out.persist().orderBy(args.id_column)
         return out
 
-    explained(frame, "exact" if args.method == "exact" else "fast").write.mode(
-        "overwrite").parquet(tmp)
+    explained(frame, "exact" if args.method == "exact" else "fast").write.mode("overwrite").parquet(
+        tmp
+    )
     audited = 0
     if args.method == "fast+audit":
-        sample = frame.filter(audit_sample(F.col(args.text_column), args.audit_fraction,
-                                           args.audit_seed))
+        sample = frame.filter(
+            audit_sample(F.col(args.text_column), args.audit_fraction, args.audit_seed)
+        )
         explained(sample, "exact").write.parquet(f"{tmp}/{AUDIT_DIR}")
         audited = spark.read.parquet(f"{tmp}/{AUDIT_DIR}").count()
         logger.info("audit: %d rows also explained exactly", audited)
@@ -242,104 +207,32 @@ def audit_sample(text, fraction: float, seed: int):
     return text.isNotNull() & (bucket < F.lit(round(fraction * 1_000_000)))
 
 
-def publish(spark, tmp: str, output: str, rows_in: int, summary: dict,
-            max_failed_share: float = 1.0) -> JobSummary:
-    """Check the written rows (all there; at most ``max_failed_share`` of them failed), write the
-    summary beside them, swap ``tmp`` into ``output``."""
-    from pyspark.sql import functions as F
-
-    written = spark.read.parquet(tmp)
-    rows_out = written.count()
-    if rows_out != rows_in:
-        raise DataError(f"row count changed: {rows_in} in, {rows_out} out; output not published")
-    failed = written.filter(F.col(f"{EXPLANATION_COLUMN}.error").isNotNull()).count()
-    if rows_out and failed / rows_out > max_failed_share:
-        raise DataError(f"{failed} of {rows_out} rows failed, more than the share "
-                        f"{max_failed_share} allows (DLEXPLAIN_MAX_FAILED_SHARE): output not "
-                        "published, the previous one is kept")
-    result = JobSummary(rows=rows_out, failed=failed, **summary)
-    filesystem, path = hadoop_filesystem(spark, f"{tmp}/{SUMMARY_FILE}")
-    stream = filesystem.create(path, True)
-    try:
-        stream.write(bytearray(result.to_json().encode()))
-    finally:
-        stream.close()
-    _replace(spark, tmp, output)
-    return result
-
-
-class OutputLocked(RuntimeError):
-    """Another job is writing the same output (transient: a retry after it may succeed)."""
-
-
-class OutputLock:
-    """``<output>.lock`` on the cluster's filesystem, created atomically (``createNewFile``) and
-    removed when the job ends; a lock older than ``stale_after`` seconds (a killed driver; the
-    job timeout) is taken over."""
-
-    def __init__(self, spark, output: str, stale_after: float):
-        self.filesystem, self.path = hadoop_filesystem(spark, f"{output.rstrip('/')}.lock")
-        self.output, self.stale_after, self.held = output, stale_after, False
-
-    def acquire(self) -> None:
-        if not self.filesystem.createNewFile(self.path):
-            age = time.time() - self.filesystem.getFileStatus(self.path).getModificationTime() / 1e3
-            if age < self.stale_after:
-                raise OutputLocked(f"{self.output!r} is locked by another job for {age:.0f} s "
-                                   f"({self.path.toString()}); delete it if that job is gone")
-            logger.warning("taking over a lock of %.0f s on %s", age, self.output)
-            self.filesystem.delete(self.path, False)
-            if not self.filesystem.createNewFile(self.path):
-                raise OutputLocked(f"{self.output!r} is locked by another job")
-        self.held = True
-
-    def release(self) -> None:
-        if self.held:
-            self.filesystem.delete(self.path, False)
-            self.held = False
-
-
-def _replace(spark, tmp: str, output: str) -> None:
-    """Swap ``tmp`` into ``output`` with renames on the cluster's filesystem."""
-    filesystem, target = hadoop_filesystem(spark, output)
-    backup_path = f"{output.rstrip('/')}.old-{uuid.uuid4().hex[:8]}"
-    _, backup = hadoop_filesystem(spark, backup_path)
-    _, source = hadoop_filesystem(spark, tmp)
-    had_old = filesystem.exists(target)
-    foreign = foreign_output(output) if had_old else None
-    if foreign:
-        raise DataError(foreign)
-    if had_old and not filesystem.rename(target, backup):
-        raise OSError(f"could not move the previous output {output!r} aside")
-    if not filesystem.rename(source, target):
-        if had_old:
-            filesystem.rename(backup, target)
-        raise OSError(f"could not move {tmp!r} to {output!r}")
-    if had_old:
-        filesystem.delete(backup, True)
-
-
 def run(args: argparse.Namespace) -> JobSummary:
     """Explain ``args.input`` into ``args.output``; temp folders and the session always go."""
     from mlflow.environment_variables import MLFLOW_TRACKING_URI
     from pyspark.sql import SparkSession
 
     from dlexplain.config import Settings
-    from dlexplain.tracking.trust import NO_PICKLE
+    from dlexplain.model.trust import NO_PICKLE
     from dlexplain.tracking.users import credentials
 
     check_granularity(args.granularity, args.method)  # before any Spark work
     if args.model_uri.startswith(("runs:/", "models:/")) and not MLFLOW_TRACKING_URI.is_set():
-        raise ConfigError("MLFLOW_TRACKING_URI is not set: the job cannot resolve "
-                          f"{args.model_uri!r} (MLflow would fall back to a local mlflow.db)")
+        raise ConfigError(
+            "MLFLOW_TRACKING_URI is not set: the job cannot resolve "
+            f"{args.model_uri!r} (MLflow would fall back to a local mlflow.db)"
+        )
     seconds: dict[str, float] = {}
     os.environ[NO_PICKLE[0]] = NO_PICKLE[1]  # MLflow unpickles nothing here, nor on executors
     # the driver downloads the explainer as the Spark jobs' own MLflow user, when one is set
     settings = Settings.from_env()
     os.environ.update(credentials(settings.spark.mlflow_user, settings.spark.mlflow_password))
     with _timed(seconds, "spark_start_s"):
-        spark = (SparkSession.builder.appName(f"dlexplain batch_explain {args.input}")
-                 .config(f"spark.executorEnv.{NO_PICKLE[0]}", NO_PICKLE[1]).getOrCreate())
+        spark = (
+            SparkSession.builder.appName(f"dlexplain batch_explain {args.input}")
+            .config(f"spark.executorEnv.{NO_PICKLE[0]}", NO_PICKLE[1])
+            .getOrCreate()
+        )
     lock = OutputLock(spark, args.output, stale_after=settings.schedule.job_timeout)
     lock.acquire()
     workdir = tempfile.mkdtemp(prefix="dlexplain-job-")  # the model and its zip
@@ -350,11 +243,24 @@ def run(args: argparse.Namespace) -> JobSummary:
             archive, model_text = ship(spark, args.model_uri, workdir, args.method)
         with _timed(seconds, "explain_and_write_s"):
             evaluations, hits, audited = explain(spark, frame, args, archive, model_text, tmp)
-        return publish(spark, tmp, args.output, rows_in, {
-            "input": args.input, "output": args.output, "model_uri": args.model_uri,
-            "model_evaluations": evaluations, "cache_hits": hits, "method": args.method,
-            "audited": audited, "granularity": args.granularity, **seconds},
-            args.max_failed_share)
+        return publish(
+            spark,
+            tmp,
+            args.output,
+            rows_in,
+            {
+                "input": args.input,
+                "output": args.output,
+                "model_uri": args.model_uri,
+                "model_evaluations": evaluations,
+                "cache_hits": hits,
+                "method": args.method,
+                "audited": audited,
+                "granularity": args.granularity,
+                **seconds,
+            },
+            args.max_failed_share,
+        )
     finally:
         lock.release()
         filesystem, leftover = hadoop_filesystem(spark, tmp)
@@ -365,7 +271,9 @@ def run(args: argparse.Namespace) -> JobSummary:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         summary = run(parse_args(argv))
     except DlexplainError as err:

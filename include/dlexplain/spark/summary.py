@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from dlexplain.base.records import Record
+from dlexplain.spark.output import filesystem
+
 
 @dataclass(frozen=True)
 class JobSummary(Record):
@@ -37,8 +38,8 @@ class JobSummary(Record):
     @classmethod
     def read(cls, output: str) -> JobSummary:
         """The summary inside the job's ``output`` folder (a local path or any Arrow URI)."""
-        filesystem, path = _filesystem(output)
-        with filesystem.open_input_stream(f"{path.rstrip('/')}/{SUMMARY_FILE}") as stream:
+        files, path = filesystem(output)
+        with files.open_input_stream(f"{path.rstrip('/')}/{SUMMARY_FILE}") as stream:
             return cls.from_json(stream.read().decode())
 
 
@@ -52,16 +53,11 @@ def foreign_output(output: str) -> str | None:
     inside), or None when it is absent or the job's own."""
     from pyarrow import fs
 
-    filesystem, path = _filesystem(output)
-    found = filesystem.get_file_info([path, f"{path.rstrip('/')}/{SUMMARY_FILE}"])
+    files, path = filesystem(output)
+    found = files.get_file_info([path, f"{path.rstrip('/')}/{SUMMARY_FILE}"])
     if found[0].type == fs.FileType.NotFound or found[1].type == fs.FileType.File:
         return None
-    return (f"{output!r} exists and was not written by dlexplain (no {SUMMARY_FILE} inside): "
-            "refusing to replace it; choose another output, or remove it yourself")
-
-
-def _filesystem(output: str):
-    """``(pyarrow FileSystem, path)`` of a job output: a local path or any Arrow URI."""
-    from pyarrow import fs
-
-    return fs.FileSystem.from_uri(output if "://" in output else os.path.abspath(output))
+    return (
+        f"{output!r} exists and was not written by dlexplain (no {SUMMARY_FILE} inside): "
+        "refusing to replace it; choose another output, or remove it yourself"
+    )

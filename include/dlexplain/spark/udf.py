@@ -1,7 +1,7 @@
 """The explainer as a Spark iterator pandas UDF, loaded once per Python worker.
 
 ``mlflow.pyfunc.spark_udf`` on the logged explainer works too (the chapter's call; nulls are
-kept, see ``dlexplain.tracking.udf_nulls``). The job uses this UDF because it also reports model
+kept, see ``dlexplain.model.udf_nulls``). The job uses this UDF because it also reports model
 evaluations and cache hits through accumulators, sets torch threads per task, and ships the model
 once as one zip (``pack_model``).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 import pandas as pd
 
@@ -24,7 +24,7 @@ def explanation_struct():
     """Spark type of the explainer's output columns, derived from their Arrow struct."""
     from pyspark.sql.pandas.types import from_arrow_type
 
-    from dlexplain.tracking.pyfunc import output_arrow_type
+    from dlexplain.model.signature import output_arrow_type
 
     return from_arrow_type(output_arrow_type())
 
@@ -56,7 +56,7 @@ def load_once(archive: str, torch_threads: int):
 
         import torch
 
-        from dlexplain.tracking.trust import load_checked
+        from dlexplain.model.trust import load_checked
 
         torch.set_num_threads(torch_threads)
         _log_progress_to_stderr()
@@ -69,15 +69,23 @@ def load_once(archive: str, torch_threads: int):
     return _LOADED[archive]
 
 
-def explain_udf(model_file: str, text_column: str, torch_threads: int, counters=None, *,
-                faithfulness: bool = False, method: str = "exact", granularity: str = "token"):
+def explain_udf(
+    model_file: str,
+    text_column: str,
+    torch_threads: int,
+    counters=None,
+    *,
+    faithfulness: bool = False,
+    method: str = "exact",
+    granularity: str = "token",
+):
     """A pandas UDF: text column → explanation struct, for a ``pack_model`` archive added with
     ``addFile``. ``counters``: optional Spark accumulators (model evaluations, cache hits);
     ``faithfulness``: also measure each row's faithfulness; ``method``: ``exact`` or ``fast``;
     ``granularity``: the unit of the values (the pyfunc's predict params)."""
-    from dlexplain.tracking.pyfunc import PARAM_FAITHFULNESS, PARAM_GRANULARITY, PARAM_METHOD
-
     from pyspark.sql.functions import pandas_udf
+
+    from dlexplain.model.signature import PARAM_FAITHFULNESS, PARAM_GRANULARITY, PARAM_METHOD
 
     struct = explanation_struct()
     columns = struct.fieldNames()
@@ -91,9 +99,14 @@ def explain_udf(model_file: str, text_column: str, torch_threads: int, counters=
         for texts in batches:
             before = (python_model.evaluations, python_model.cache_hits)
             frame = pd.DataFrame({text_column: texts.astype(object).where(texts.notna(), None)})
-            out = model.predict(frame, params={PARAM_FAITHFULNESS: faithfulness,
-                                               PARAM_METHOD: method,
-                                               PARAM_GRANULARITY: granularity})[columns]
+            out = model.predict(
+                frame,
+                params={
+                    PARAM_FAITHFULNESS: faithfulness,
+                    PARAM_METHOD: method,
+                    PARAM_GRANULARITY: granularity,
+                },
+            )[columns]
             if counters is not None:
                 counters[0].add(python_model.evaluations - before[0])
                 counters[1].add(python_model.cache_hits - before[1])

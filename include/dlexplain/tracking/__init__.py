@@ -1,9 +1,9 @@
-"""MLflow: the explainer as a pyfunc model, its registry, artifacts, sources and local server.
+"""MLflow tracking: runs, artifacts, quality runs, sources and the local server.
 
-``pyfunc`` (the model class, its output columns and identity) and ``pyfunc_entry`` (the
-models-from-code file), ``registry`` (log explainers idempotently, register models, aliases),
-``runs`` (experiments and tagged runs), ``filters`` (quoted search filters), ``sources``
-(source models by key, downloaded only when needed), ``artifacts`` (per-batch plots and arrays),
-``request_limits`` (what one scoring-server request may ask), ``report`` (links after a DAG run),
-``server`` (a local tracking server by PID).
+``runs`` (experiments, tagged runs, the explanation run's tags), ``filters`` (quoted search
+filters), ``provenance`` (is a run the pipeline's), ``sources`` (source models by key, downloaded
+only when needed), ``artifacts`` (per-batch plots and arrays), ``quality_runs`` (night and trend
+metrics, importance, drift reports), ``report`` (links after a DAG run), ``users`` (the stack's
+MLflow users), ``server`` (a local tracking server by PID). The explainer as an MLflow model is
+``dlexplain.model``.
 """

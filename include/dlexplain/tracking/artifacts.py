@@ -21,8 +21,8 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -37,9 +37,15 @@ def top_tokens(importance, class_name: str, k: int = 10) -> list[dict]:
     """Tokens with the largest mean |SHAP value| for one class, from an importance table
     (``dlexplain.quality.importance.token_importance``)."""
     rows = importance[importance["class"] == class_name].nlargest(k, "mean_abs", keep="first")
-    return [{"token": row["token"], "mean_abs_value": float(row["mean_abs"]),
-             "mean_value": float(row["mean_value"]), "count": int(row["count"])}
-            for row in rows.to_dict(orient="records")]
+    return [
+        {
+            "token": row["token"],
+            "mean_abs_value": float(row["mean_abs"]),
+            "mean_value": float(row["mean_value"]),
+            "count": int(row["count"]),
+        }
+        for row in rows.to_dict(orient="records")
+    ]
 
 
 def _save_figure(path: Path, title: str) -> None:
@@ -51,8 +57,9 @@ def _save_figure(path: Path, title: str) -> None:
     plt.close(figure)
 
 
-def write_bar_plot(results: Sequence[TextExplanation], importance, class_name: str, path: Path,
-                   k: int = 20) -> None:
+def write_bar_plot(
+    results: Sequence[TextExplanation], importance, class_name: str, path: Path, k: int = 20
+) -> None:
     """A shap bar plot of the top ``k`` tokens by mean |value| for ``class_name``, from the
     batch's importance table (``dlexplain.quality.importance.token_importance`` of ``results``)."""
     import shap
@@ -63,8 +70,9 @@ def write_bar_plot(results: Sequence[TextExplanation], importance, class_name: s
         feature_names=[t["token"] for t in ranked],
     )
     shap.plots.bar(explanation, max_display=k, show=False)
-    _save_figure(path, f"mean |SHAP value| for {class_name} over "
-                       f"{sum(r.ok for r in results)} texts")
+    _save_figure(
+        path, f"mean |SHAP value| for {class_name} over {sum(r.ok for r in results)} texts"
+    )
 
 
 def write_row_plot(result: TextExplanation, path: Path, k: int = 20) -> None:
@@ -91,12 +99,14 @@ def write_arrays(results: Sequence[TextExplanation], folder: Path, n_classes: in
         output_names=np.array(next((r.output_names for r in results if r.ok), ()), dtype=np.str_),
         probabilities=np.array([r.probabilities if r.ok else nan_row for r in results]),
     )
-    np.save(folder / "base_values.npy",
-            np.array([r.base_values if r.ok else nan_row for r in results]))
+    np.save(
+        folder / "base_values.npy", np.array([r.base_values if r.ok else nan_row for r in results])
+    )
 
 
-def plotted_classes(results: Sequence[TextExplanation],
-                    class_names: Sequence[str] | None = None) -> list[str]:
+def plotted_classes(
+    results: Sequence[TextExplanation], class_names: Sequence[str] | None = None
+) -> list[str]:
     """``class_names`` if every one is an output, or (None) the classes the rows predict, in
     output order; :class:`DataError` for a class that is no output."""
     good = [r for r in results if r.ok]
@@ -110,8 +120,12 @@ def plotted_classes(results: Sequence[TextExplanation],
     return list(class_names) if good else []
 
 
-def write_explanations(results: Sequence[TextExplanation], folder: Path,
-                       class_names: Sequence[str] | None = None, top_k: int = 20) -> dict:
+def write_explanations(
+    results: Sequence[TextExplanation],
+    folder: Path,
+    class_names: Sequence[str] | None = None,
+    top_k: int = 20,
+) -> dict:
     """Write every artifact of one batch into ``folder``; returns the summary."""
     import matplotlib
 
@@ -147,9 +161,15 @@ def write_explanations(results: Sequence[TextExplanation], folder: Path,
     return summary
 
 
-def log_explanations(results: Sequence[TextExplanation], prefix: str, *, run_id: str,
-                     class_names: Sequence[str] | None = None, step: int = 0,
-                     timestamp_ms: int | None = None) -> dict:
+def log_explanations(
+    results: Sequence[TextExplanation],
+    prefix: str,
+    *,
+    run_id: str,
+    class_names: Sequence[str] | None = None,
+    step: int = 0,
+    timestamp_ms: int | None = None,
+) -> dict:
     """Log one batch's artifacts under ``prefix`` and its metrics into run ``run_id``.
 
     Through ``MlflowClient`` with the run named, never the fluent active run: a task process
@@ -167,11 +187,15 @@ def log_explanations(results: Sequence[TextExplanation], prefix: str, *, run_id:
         summary = write_explanations(results, Path(tmp), class_names)
         client.log_artifacts(run_id, tmp, artifact_path=prefix)
     faithfulness = {f"batch_{key}": value for key, value in summary["faithfulness"].items()}
-    metrics = {"rows_explained": summary["explained"], "rows_failed": summary["failed"],
-               "batch_max_additivity_error": summary["max_additivity_error"] or 0.0,
-               **faithfulness}
+    metrics = {
+        "rows_explained": summary["explained"],
+        "rows_failed": summary["failed"],
+        "batch_max_additivity_error": summary["max_additivity_error"] or 0.0,
+        **faithfulness,
+    }
     now = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
-    client.log_batch(run_id, metrics=[Metric(key, float(value), now, step)
-                                      for key, value in metrics.items()])
+    client.log_batch(
+        run_id, metrics=[Metric(key, float(value), now, step) for key, value in metrics.items()]
+    )
     logger.info("logged %d explanations under %s", len(results), prefix)
     return summary

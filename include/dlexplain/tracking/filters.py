@@ -7,7 +7,7 @@ at all and is refused here, instead of silently matching something else.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from dlexplain.errors import ConfigError
 
@@ -32,4 +32,6 @@ def tag(key: str) -> str:
 def where(conditions: Mapping[str, str]) -> str:
     """``identifier = 'value' and …`` for each item of ``conditions`` (identifiers as MLflow
     names them: ``name``, ``run_id``, ``attributes.status``, or :func:`tag` of a key)."""
-    return " and ".join(f"{identifier} = {quote(value)}" for identifier, value in conditions.items())
+    return " and ".join(
+        f"{identifier} = {quote(value)}" for identifier, value in conditions.items()
+    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +38,10 @@ def run_problem(run) -> str | None:
         return None
     experiment = MlflowClient().get_experiment(run.info.experiment_id)
     if experiment.name != name:
-        return (f"its run {run.info.run_id} is in experiment {experiment.name!r}, not {name!r} "
-                f"(which only the pipeline's MLflow user writes): registered by another user")
+        return (
+            f"its run {run.info.run_id} is in experiment {experiment.name!r}, not {name!r} "
+            f"(which only the pipeline's MLflow user writes): registered by another user"
+        )
     return None
 
 
@@ -59,11 +61,15 @@ def source_problem(source: str, run_id: str) -> str | None:
     except MlflowException as err:
         if err.error_code not in _NOT_OURS:
             raise  # the server away: a retry may heal it
-        return (f"its run {run_id} or source {source!r} is not readable here "
-                f"({err.error_code}): registered by another user")
+        return (
+            f"its run {run_id} or source {source!r} is not readable here "
+            f"({err.error_code}): registered by another user"
+        )
     if model.source_run_id != run_id or model.experiment_id != run.info.experiment_id:
-        return (f"its source {source!r} was not logged by its run {run_id} "
-                f"(logged by run {model.source_run_id!r} in experiment {model.experiment_id})")
+        return (
+            f"its source {source!r} was not logged by its run {run_id} "
+            f"(logged by run {model.source_run_id!r} in experiment {model.experiment_id})"
+        )
     return run_problem(run)
 
 
@@ -89,8 +95,12 @@ def own_versions(versions: Iterable) -> list:
     for version in versions:
         reason = version_problem(version)
         if reason:
-            logger.warning("version %s of %s is not the pipeline's and is skipped: %s",
-                           version.version, version.name, reason)
+            logger.warning(
+                "version %s of %s is not the pipeline's and is skipped: %s",
+                version.version,
+                version.name,
+                reason,
+            )
         else:
             kept.append(version)
     return kept

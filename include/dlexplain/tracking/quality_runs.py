@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import tempfile
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import mlflow
@@ -25,9 +26,16 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from dlexplain.tracking.filters import tag, where
-from dlexplain.tracking.runs import (EXPLANATIONS_EXPERIMENT, TAG_DAG_ID, TAG_GRANULARITY,
-                                     TAG_KIND, TAG_LOGICAL_DATE, artifact_page, experiment_id,
-                                     find_or_create_run)
+from dlexplain.tracking.runs import (
+    EXPLANATIONS_EXPERIMENT,
+    TAG_DAG_ID,
+    TAG_GRANULARITY,
+    TAG_KIND,
+    TAG_LOGICAL_DATE,
+    artifact_page,
+    experiment_id,
+    find_or_create_run,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +51,7 @@ TAG_PARENT = "mlflow.parentRunId"
 SEARCH_LIMIT = 1000
 
 
-def log_importance(run_id: str, table: pd.DataFrame, plots: dict[str, bytes],
-                   top: int = 50) -> str:
+def log_importance(run_id: str, table: pd.DataFrame, plots: dict[str, bytes], top: int = 50) -> str:
     """Log the night's importance table, its top tokens as JSON and the signed plots (PNG bytes
     by class) into ``run_id``; returns the table's artifact path."""
     from dlexplain.quality.importance import classes, for_class
@@ -52,8 +59,10 @@ def log_importance(run_id: str, table: pd.DataFrame, plots: dict[str, bytes],
     with tempfile.TemporaryDirectory(prefix="dlexplain-quality-") as tmp:
         folder = Path(tmp)
         table.to_parquet(folder / IMPORTANCE_FILE, index=False)
-        tops = {name: for_class(table, name).head(top).to_dict(orient="records")
-                for name in classes(table)}
+        tops = {
+            name: for_class(table, name).head(top).to_dict(orient="records")
+            for name in classes(table)
+        }
         (folder / "importance.json").write_text(json.dumps(tops, indent=1))
         for name, png in plots.items():
             (folder / f"signed_importance_{name}.png").write_bytes(png)
@@ -67,7 +76,8 @@ def importance_of(run_id: str) -> pd.DataFrame:
     """The importance table logged into ``run_id``."""
     with tempfile.TemporaryDirectory(prefix="dlexplain-baseline-") as tmp:
         local = mlflow.artifacts.download_artifacts(
-            run_id=run_id, artifact_path=f"{QUALITY_PREFIX}/{IMPORTANCE_FILE}", dst_path=tmp)
+            run_id=run_id, artifact_path=f"{QUALITY_PREFIX}/{IMPORTANCE_FILE}", dst_path=tmp
+        )
         return pd.read_parquet(local)
 
 
@@ -76,24 +86,38 @@ def granularity_of(run_id: str) -> str:
     return MlflowClient().get_run(run_id).data.tags.get(TAG_GRANULARITY, "token")
 
 
-def baseline_runs(dag_id: str, night: str, *, nights: int, date_from: str | None = None,
-                  date_to: str | None = None,
-                  granularity: str = "token") -> list[tuple[str, str]]:
+def baseline_runs(
+    dag_id: str,
+    night: str,
+    *,
+    nights: int,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    granularity: str = "token",
+) -> list[tuple[str, str]]:
     """``(logical date, run_id)`` of the nights a baseline pools, oldest first: those in
     ``[date_from, date_to]`` when a range is pinned, else the ``nights`` latest before ``night``;
     only nights with an importance table explained by ``granularity``'s unit (sentences are no
     baseline for tokens), never ``night`` itself."""
     runs = MlflowClient().search_runs(
         [experiment_id(EXPLANATIONS_EXPERIMENT)],
-        filter_string=where({tag(TAG_DAG_ID): dag_id, tag(TAG_IMPORTANCE):
-                             f"{QUALITY_PREFIX}/{IMPORTANCE_FILE}"}),
-        max_results=SEARCH_LIMIT)
-    found = sorted((r.data.tags[TAG_LOGICAL_DATE], r.info.run_id) for r in runs
-                   if r.data.tags.get(TAG_LOGICAL_DATE) not in (None, night)
-                   and r.data.tags.get(TAG_GRANULARITY, "token") == granularity)
+        filter_string=where(
+            {tag(TAG_DAG_ID): dag_id, tag(TAG_IMPORTANCE): f"{QUALITY_PREFIX}/{IMPORTANCE_FILE}"}
+        ),
+        max_results=SEARCH_LIMIT,
+    )
+    found = sorted(
+        (r.data.tags[TAG_LOGICAL_DATE], r.info.run_id)
+        for r in runs
+        if r.data.tags.get(TAG_LOGICAL_DATE) not in (None, night)
+        and r.data.tags.get(TAG_GRANULARITY, "token") == granularity
+    )
     if date_from or date_to:
-        return [(d, r) for d, r in found
-                if (not date_from or d >= date_from) and (not date_to or d <= date_to)]
+        return [
+            (d, r)
+            for d, r in found
+            if (not date_from or d >= date_from) and (not date_to or d <= date_to)
+        ]
     return [(d, r) for d, r in found if d < night][-nights:]
 
 
@@ -109,20 +133,23 @@ def log_drift(run_id: str, report_html: str, drift_json: dict) -> str:
 
 def trend_run(dag_id: str) -> str:
     """The trend run of ``dag_id`` (created on first use)."""
-    return find_or_create_run(EXPLANATIONS_EXPERIMENT,
-                              key={TAG_KIND: KIND_TREND, TAG_DAG_ID: dag_id},
-                              run_name=f"{dag_id}-trend")
+    return find_or_create_run(
+        EXPLANATIONS_EXPERIMENT,
+        key={TAG_KIND: KIND_TREND, TAG_DAG_ID: dag_id},
+        run_name=f"{dag_id}-trend",
+    )
 
 
 def night_step(night: str) -> tuple[int, int]:
     """``(step, timestamp in ms)`` of a logical date in the trend run."""
     day = date.fromisoformat(night)
-    midnight = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
     return (day - date(1970, 1, 1)).days, int(midnight.timestamp() * 1000)
 
 
-def log_night_metrics(dag_id: str, night: str, night_run_id: str,
-                      metrics: dict[str, float]) -> None:
+def log_night_metrics(
+    dag_id: str, night: str, night_run_id: str, metrics: dict[str, float]
+) -> None:
     """``metrics`` into the night run (one point) and into the trend run at the night's step;
     the night run is nested under the trend run."""
     from mlflow.entities import Metric
@@ -132,6 +159,14 @@ def log_night_metrics(dag_id: str, night: str, night_run_id: str,
     client.set_tag(night_run_id, TAG_PARENT, trend)
     step, timestamp = night_step(night)
     for run_id in (night_run_id, trend):
-        client.log_batch(run_id, metrics=[Metric(key, float(value), timestamp, step)
-                                          for key, value in metrics.items()])
+        client.log_batch(
+            run_id,
+            metrics=[Metric(key, float(value), timestamp, step) for key, value in metrics.items()],
+        )
     logger.info("night %s: %s", night, {k: round(float(v), 4) for k, v in metrics.items()})
+
+
+def metric_name(text: str) -> str:
+    """``text`` with the characters MLflow metric names refuse replaced by ``_``."""
+
+    return re.sub(r"[^\w\-. /]", "_", text)

@@ -8,10 +8,21 @@ from mlflow import MlflowClient
 
 from dlexplain.errors import DataError
 from dlexplain.tracking.quality_runs import QUALITY_PREFIX
-from dlexplain.tracking.runs import (EXPLANATIONS_EXPERIMENT, TAG_DAG_ID, TAG_EXPLAINER_RUN_ID,
-                                     TAG_LOGICAL_DATE, TAG_OUTPUT, TAG_PARTITION, TAG_ROWS,
-                                     TAG_ROWS_FAILED, artifact_page, artifact_url, batch_prefix,
-                                     find_run, run_page)
+from dlexplain.tracking.runs import (
+    EXPLANATIONS_EXPERIMENT,
+    TAG_DAG_ID,
+    TAG_EXPLAINER_RUN_ID,
+    TAG_LOGICAL_DATE,
+    TAG_OUTPUT,
+    TAG_PARTITION,
+    TAG_ROWS,
+    TAG_ROWS_FAILED,
+    artifact_page,
+    artifact_url,
+    batch_prefix,
+    find_run,
+    run_page,
+)
 
 
 @dataclass(frozen=True)
@@ -40,15 +51,23 @@ def explanation_report(tracking_uri: str, dag_id: str, logical_date: str) -> Run
         raise DataError(f"no explanation run for DAG {dag_id!r} on {logical_date!r}")
     tags = client.get_run(run_id).data.tags
     first_batch = batch_prefix(tags[TAG_PARTITION], 0)
-    plots = [a.path for a in client.list_artifacts(run_id, first_batch)
-             if a.path.rsplit("/", 1)[-1].startswith("bar_")]
-    quality = [a.path for a in client.list_artifacts(run_id, QUALITY_PREFIX)
-               if a.path.endswith((".png", ".html"))]
+    plots = [
+        a.path
+        for a in client.list_artifacts(run_id, first_batch)
+        if a.path.rsplit("/", 1)[-1].startswith("bar_")
+    ]
+    quality = [
+        a.path
+        for a in client.list_artifacts(run_id, QUALITY_PREFIX)
+        if a.path.endswith((".png", ".html"))
+    ]
     return RunReport(
         tracking_uri=tracking_uri,
         explanation_run_url=_url(client, tracking_uri, run_id),
         explainer_run_url=_url(client, tracking_uri, tags[TAG_EXPLAINER_RUN_ID]),
-        output=tags[TAG_OUTPUT], rows=tags[TAG_ROWS], rows_failed=tags[TAG_ROWS_FAILED],
+        output=tags[TAG_OUTPUT],
+        rows=tags[TAG_ROWS],
+        rows_failed=tags[TAG_ROWS_FAILED],
         bar_plots=tuple(artifact_url(run_id, p, tracking_uri) for p in plots),
         quality=tuple(artifact_page(run_id, p, tracking_uri) for p in quality),
     )

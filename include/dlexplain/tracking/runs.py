@@ -17,7 +17,7 @@ KIND_FAST = "fast_explainer"
 KIND_CLASSIFIER = "classifier"
 KIND_EXPLANATIONS = "explanations"
 
-#: tags of an explanation run (``dlexplain.steps.open_explanation_run`` writes them)
+#: tags of an explanation run (the ``explain_reviews`` pipeline's ``open_explanation_run``)
 TAG_DAG_ID = "dlexplain.dag_id"
 TAG_LOGICAL_DATE = "dlexplain.logical_date"
 TAG_EXPLAINER_RUN_ID = "dlexplain.explainer_run_id"
@@ -69,8 +69,11 @@ def run_page(base: str, experiment_id: str, run_id: str, tail: str = "") -> str:
     server with workspaces (the stack) in the default one, which the UI asks for otherwise."""
     from mlflow.exceptions import MlflowException
     from mlflow.utils.credentials import get_default_host_creds
-    from mlflow.utils.server_info import (SERVER_INFO_WORKSPACES_ENABLED, ServerInfoRequestError,
-                                          fetch_server_info)
+    from mlflow.utils.server_info import (
+        SERVER_INFO_WORKSPACES_ENABLED,
+        ServerInfoRequestError,
+        fetch_server_info,
+    )
     from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
 
     url = f"{base}/#/experiments/{experiment_id}/runs/{run_id}{tail}"
@@ -95,13 +98,21 @@ def find_run(experiment: str, tags: dict[str, str], *, finished: bool = False) -
     conditions = {tag(key): value for key, value in tags.items()}
     if finished:
         conditions["attributes.status"] = "FINISHED"
-    runs = MlflowClient().search_runs([experiment_id(experiment)], filter_string=where(conditions),
-                                      order_by=["attributes.start_time ASC"], max_results=1)
+    runs = MlflowClient().search_runs(
+        [experiment_id(experiment)],
+        filter_string=where(conditions),
+        order_by=["attributes.start_time ASC"],
+        max_results=1,
+    )
     return runs[0].info.run_id if runs else None
 
 
-def find_or_create_run(experiment: str, key: dict[str, str], tags: dict[str, str] | None = None,
-                       run_name: str | None = None) -> str:
+def find_or_create_run(
+    experiment: str,
+    key: dict[str, str],
+    tags: dict[str, str] | None = None,
+    run_name: str | None = None,
+) -> str:
     """The run of ``experiment`` tagged with every ``key`` tag, created (with ``tags``) if none.
 
     Used for explanation runs: one per partition, reused when the same work is done again.
@@ -110,8 +121,9 @@ def find_or_create_run(experiment: str, key: dict[str, str], tags: dict[str, str
     if found:
         return found
     client = MlflowClient()
-    run = client.create_run(experiment_id(experiment), tags={**key, **(tags or {})},
-                            run_name=run_name)
+    run = client.create_run(
+        experiment_id(experiment), tags={**key, **(tags or {})}, run_name=run_name
+    )
     client.set_terminated(run.info.run_id)
     return run.info.run_id
 
@@ -128,3 +140,24 @@ def clear_artifacts(run_id: str, path: str) -> None:
     if not client.list_artifacts(run_id, path):
         return
     get_artifact_repository(client.get_run(run_id).info.artifact_uri).delete_artifacts(path)
+
+
+def explanation_run(dag_id: str, ds: str, partition: str) -> str:
+    """The one explanation run of (DAG, logical date), without the artifacts an earlier attempt
+    logged for ``partition``."""
+    run_id = find_or_create_run(
+        EXPLANATIONS_EXPERIMENT,
+        key={TAG_KIND: KIND_EXPLANATIONS, TAG_DAG_ID: dag_id, TAG_LOGICAL_DATE: ds},
+        run_name=f"{dag_id}-{partition}",
+    )
+    clear_artifacts(run_id, partition_prefix(partition))
+    return run_id
+
+
+def record(run_id: str, tags: dict[str, str], metrics: dict[str, float]) -> None:
+    """Set ``tags`` on run ``run_id`` and log one point of each of ``metrics``."""
+    client = MlflowClient()
+    for key, value in tags.items():
+        client.set_tag(run_id, key, value)
+    for key, number in metrics.items():
+        client.log_metric(run_id, key, number)

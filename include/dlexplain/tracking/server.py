@@ -52,11 +52,17 @@ def running_server(root: Path) -> TrackingServer | None:
     return server if server.process.alive() and _healthy(server.url) else None
 
 
-def start_server(root: Path, port: int | None = None, host: str = "127.0.0.1",
-                 timeout: float = 120.0, *, backend_store_uri: str | None = None,
-                 artifacts_destination: str | None = None,
-                 env: dict[str, str] | None = None,
-                 app_name: str | None = None) -> TrackingServer:
+def start_server(
+    root: Path,
+    port: int | None = None,
+    host: str = "127.0.0.1",
+    timeout: float = 120.0,
+    *,
+    backend_store_uri: str | None = None,
+    artifacts_destination: str | None = None,
+    env: dict[str, str] | None = None,
+    app_name: str | None = None,
+) -> TrackingServer:
     """Start ``mlflow server`` with state under ``root`` (reused when already running).
 
     By default the backend store is SQLite and artifacts are files under ``root``; pass a database
@@ -73,18 +79,30 @@ def start_server(root: Path, port: int | None = None, host: str = "127.0.0.1",
     port = port or free_port(host)
     url = f"http://{host}:{port}"
     cmd = [
-        sys.executable, "-m", "mlflow", "server",
-        "--backend-store-uri", backend_store_uri or f"sqlite:///{root / 'mlflow.db'}",
-        "--artifacts-destination", artifacts_destination or str(root / "artifacts"),
-        "--host", host, "--port", str(port), "--workers", "1",
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        backend_store_uri or f"sqlite:///{root / 'mlflow.db'}",
+        "--artifacts-destination",
+        artifacts_destination or str(root / "artifacts"),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        "1",
         *(["--app-name", app_name] if app_name else []),
     ]
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})}
     with open(root / "server.log", "ab") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True, cwd=root)
-    server = TrackingServer(url=url, pid=proc.pid, root=str(root),
-                            started=ProcessHandle.of(proc.pid).start)
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=root
+        )
+    server = TrackingServer(
+        url=url, pid=proc.pid, root=str(root), started=ProcessHandle.of(proc.pid).start
+    )
     deadline = time.monotonic() + timeout
     while not _healthy(url):
         if proc.poll() is not None or time.monotonic() > deadline:

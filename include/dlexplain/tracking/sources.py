@@ -54,8 +54,9 @@ def folder_digest(folder: Path) -> str:
 
 
 #: MLflow error codes that say the request itself is wrong (no retry can heal them)
-DETERMINISTIC_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE",
-                                 "BAD_REQUEST", "NOT_FOUND"})
+DETERMINISTIC_CODES = frozenset(
+    {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "BAD_REQUEST", "NOT_FOUND"}
+)
 
 
 def is_deterministic(err) -> bool:
@@ -73,16 +74,22 @@ def describe_source(source: str | Path) -> SourceModel:
     if not is_mlflow_uri(source):
         folder = Path(source).expanduser().resolve()
         if not (folder / "config.json").is_file():
-            raise ModelError(f"source model {str(source)!r} is neither an MLflow model URI "
-                             "(models:/…, runs:/…) nor a Hugging Face folder with config.json")
+            raise ModelError(
+                f"source model {str(source)!r} is neither an MLflow model URI "
+                "(models:/…, runs:/…) nor a Hugging Face folder with config.json"
+            )
         return SourceModel(uri=str(folder), key=folder_digest(folder), folder=folder)
     uri = str(source)
     match = _MODELS_URI.match(uri)
     if not match:
         return SourceModel(uri=uri, key=uri)  # runs:/<run_id>/<path>: run ids are unique
     name, version, run_id = _registered_version(uri, match)
-    return SourceModel(uri=uri, key=f"models:/{name}/{version} (run {run_id})",
-                       registered_name=name, registered_version=version)
+    return SourceModel(
+        uri=uri,
+        key=f"models:/{name}/{version} (run {run_id})",
+        registered_name=name,
+        registered_version=version,
+    )
 
 
 def _registered_version(uri: str, match: re.Match) -> tuple[str, str, str]:
@@ -104,8 +111,9 @@ def _registered_version(uri: str, match: re.Match) -> tuple[str, str, str]:
         raise ModelError(f"cannot resolve {uri!r}: {err.message}") from err
     reason = version_problem(found)
     if reason:  # e.g. an alias moved to a version another user registered
-        raise ModelError(f"{uri!r} is version {found.version} of {name}, which is not the "
-                         f"pipeline's: {reason}")
+        raise ModelError(
+            f"{uri!r} is version {found.version} of {name}, which is not the pipeline's: {reason}"
+        )
     return name, str(found.version), found.run_id or found.source
 
 
@@ -126,11 +134,13 @@ def source_labels(source: SourceModel) -> tuple[str, ...]:
             check_config(folder)  # no remote code, transformers' own classes: refused here first
             return class_labels(AutoConfig.from_pretrained(folder, trust_remote_code=False))
         except ModelError as err:
-            raise ModelError(f"cannot read the classifier config of {source.uri!r}: {err}; "
-                             f"{ADVICE}") from None
+            raise ModelError(
+                f"cannot read the classifier config of {source.uri!r}: {err}; {ADVICE}"
+            ) from None
         except Exception as err:  # transformers: bad JSON, unknown model type, no labels
-            raise ModelError(f"cannot read the classifier config of {source.uri!r}: "
-                             f"{type(err).__name__}: {err}") from err
+            raise ModelError(
+                f"cannot read the classifier config of {source.uri!r}: {type(err).__name__}: {err}"
+            ) from err
 
 
 def _download_config(uri: str, workdir: Path) -> Path:
@@ -140,14 +150,16 @@ def _download_config(uri: str, workdir: Path) -> Path:
 
     try:
         # MLmodel read from workdir: get_model_info leaves its download in the temp dir
-        mlmodel = mlflow.artifacts.download_artifacts(artifact_uri=f"{uri}/MLmodel",
-                                                      dst_path=str(workdir))
+        mlmodel = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"{uri}/MLmodel", dst_path=str(workdir)
+        )
         flavor = mlflow.models.Model.load(mlmodel).flavors.get("transformers")
         if flavor is None:
             raise ModelError(f"{uri!r} is not an MLflow transformers model")
         mlflow.artifacts.download_artifacts(
             artifact_uri=f"{uri}/{flavor.get('model_binary', 'model')}/config.json",
-            dst_path=str(workdir))
+            dst_path=str(workdir),
+        )
     except MlflowException as err:
         if not is_deterministic(err):
             raise
@@ -193,14 +205,18 @@ def materialise(source: SourceModel, workdir: Path) -> Path:
     folder = workdir / "source-model"
     folder.mkdir()
     for part in (weights, tokenizer):
-        if part.is_symlink() or not part.is_dir() or \
-                not part.resolve().is_relative_to(local.resolve()):
+        if (
+            part.is_symlink()
+            or not part.is_dir()
+            or not part.resolve().is_relative_to(local.resolve())
+        ):
             raise ModelError(f"MLflow model {uri!r}: {part.name!r} is not a folder of the model")
         for name in walk_files(part):  # refuses symlinks
             target = folder / name
             if target.exists():
-                raise ModelError(f"MLflow model {uri!r}: {name!r} is both in its weights and its "
-                                 "tokenizer")
+                raise ModelError(
+                    f"MLflow model {uri!r}: {name!r} is both in its weights and its tokenizer"
+                )
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(part / name, target)
     check_classifier(folder)

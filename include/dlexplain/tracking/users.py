@@ -17,22 +17,27 @@ someone else registered is told apart (:mod:`dlexplain.tracking.provenance`).
 from __future__ import annotations
 
 import logging
-from typing import Mapping
+from collections.abc import Mapping
 
 from dlexplain.base.environment import scoped_environ
 
 logger = logging.getLogger(__name__)
 
 #: user name -> the environment variable holding its password
-STACK_USERS = {"airflow": "MLFLOW_AIRFLOW_PASSWORD", "spark": "MLFLOW_SPARK_PASSWORD",
-               "eaas": "MLFLOW_EAAS_PASSWORD"}
+STACK_USERS = {
+    "airflow": "MLFLOW_AIRFLOW_PASSWORD",
+    "spark": "MLFLOW_SPARK_PASSWORD",
+    "eaas": "MLFLOW_EAAS_PASSWORD",
+}
 #: MLflow's one workspace (the stack runs with workspaces on for the create gate)
 WORKSPACE = "default"
 #: role name -> its grants (resource type, pattern, permission)
 PIPELINE_ROLE = "dlexplain-pipeline"
 READER_ROLE = "dlexplain-reader"
-ROLES = {PIPELINE_ROLE: [("workspace", "*", "USE")],
-         READER_ROLE: [("experiment", "*", "READ"), ("registered_model", "*", "READ")]}
+ROLES = {
+    PIPELINE_ROLE: [("workspace", "*", "USE")],
+    READER_ROLE: [("experiment", "*", "READ"), ("registered_model", "*", "READ")],
+}
 #: user -> its role
 USER_ROLES = {"airflow": PIPELINE_ROLE, "spark": READER_ROLE, "eaas": READER_ROLE}
 PIPELINE_USER = "airflow"
@@ -67,8 +72,10 @@ def _ensure_roles(client) -> dict:
     found = {role.name: role for role in client.list_roles(WORKSPACE)}
     for name, grants in ROLES.items():
         role = found.get(name) or client.create_role(WORKSPACE, name)
-        held = {(p.resource_type, p.resource_pattern, p.permission)
-                for p in client.list_role_permissions(role.id)}
+        held = {
+            (p.resource_type, p.resource_pattern, p.permission)
+            for p in client.list_role_permissions(role.id)
+        }
         for grant in grants:
             if grant not in held:
                 client.add_role_permission(role.id, *grant)
@@ -76,16 +83,15 @@ def _ensure_roles(client) -> dict:
     return found
 
 
-def ensure_pipeline_resources(tracking_uri: str, password: str) -> list[str]:
-    """Create, as the pipeline's user (so it owns them), the experiments and registered models
-    the pipeline uses; an existing one is given to it (``MANAGE``, granted by the admin who runs
-    this). The names made or given."""
+def ensure_pipeline_resources(
+    tracking_uri: str, password: str, registered_models: list[str]
+) -> list[str]:
+    """Create, as the pipeline's user (so it owns them), the experiments and the
+    ``registered_models`` the pipeline uses; an existing one is given to it (``MANAGE``, granted
+    by the admin who runs this). The names made or given."""
     from mlflow import MlflowClient
     from mlflow.server.auth.client import AuthServiceClient
 
-    from dlexplain.tracking.fast_runs import fast_name
-    from dlexplain.tracking.registry import (DEFAULT_REGISTERED_CLASSIFIER,
-                                             DEFAULT_REGISTERED_EXPLAINER)
     from dlexplain.tracking.runs import EXPLAINERS_EXPERIMENT, EXPLANATIONS_EXPERIMENT
 
     admin = AuthServiceClient(tracking_uri)
@@ -98,8 +104,7 @@ def ensure_pipeline_resources(tracking_uri: str, password: str) -> list[str]:
         else:
             _grant_manage(admin, "experiment", found.experiment_id)
         names.append(name)
-    for name in (DEFAULT_REGISTERED_CLASSIFIER, DEFAULT_REGISTERED_EXPLAINER,
-                 fast_name(DEFAULT_REGISTERED_EXPLAINER)):
+    for name in registered_models:
         if MlflowClient(tracking_uri).search_registered_models(f"name = '{name}'"):
             _grant_manage(admin, "registered_model", name)
         else:

@@ -41,14 +41,18 @@ class RequestLimits:
         if not texts:
             return "the request holds no texts"
         if len(texts) > self.max_texts:
-            return (f"the request holds {len(texts)} texts; at most {self.max_texts} are served "
-                    "per request (DLEXPLAIN_SERVE_MAX_TEXTS): split it, or use the batch DAG")
+            return (
+                f"the request holds {len(texts)} texts; at most {self.max_texts} are served "
+                "per request (DLEXPLAIN_SERVE_MAX_TEXTS): split it, or use the batch DAG"
+            )
         for row, text in enumerate(texts):
             if text is not None and not isinstance(text, str):
                 return f"row {row}: the text is a {type(text).__name__}, not a string"
             if isinstance(text, str) and len(text) > self.max_chars:
-                return (f"row {row}: the text has {len(text)} characters; at most "
-                        f"{self.max_chars} are served (DLEXPLAIN_SERVE_MAX_CHARS)")
+                return (
+                    f"row {row}: the text has {len(text)} characters; at most "
+                    f"{self.max_chars} are served (DLEXPLAIN_SERVE_MAX_CHARS)"
+                )
         return None
 
     def work_problem(self, tokens: list[int], evaluations: int) -> str | None:
@@ -57,15 +61,18 @@ class RequestLimits:
         work = sum(tokens) * evaluations
         if work <= self.max_work:
             return None
-        return (f"the request is {work:,} units of work ({sum(tokens):,} tokens x {evaluations} "
-                f"model evaluations); at most {self.max_work:,} are served per request "
-                "(DLEXPLAIN_SERVE_MAX_WORK): send fewer or shorter texts, ask for method 'fast' "
-                "where the explainer has one, or use the batch DAG")
+        return (
+            f"the request is {work:,} units of work ({sum(tokens):,} tokens x {evaluations} "
+            f"model evaluations); at most {self.max_work:,} are served per request "
+            "(DLEXPLAIN_SERVE_MAX_WORK): send fewer or shorter texts, ask for method 'fast' "
+            "where the explainer has one, or use the batch DAG"
+        )
 
     def environment(self) -> dict[str, str]:
         """The limits as the ``DLEXPLAIN_SERVE_*`` variables a scoring server's Settings read."""
-        return {f"DLEXPLAIN_SERVE_{f.name.upper()}": str(getattr(self, f.name))
-                for f in fields(self)}
+        return {
+            f"DLEXPLAIN_SERVE_{f.name.upper()}": str(getattr(self, f.name)) for f in fields(self)
+        }
 
 
 def in_scoring_server() -> bool:

@@ -29,8 +29,9 @@ class NullKeepingStrings(StringArray):
         except TypeError:  # a pandas extension dtype
             to_text = False
         if to_text:
-            return np.array([None if value is pd.NA else str(value) for value in self],
-                            dtype=object)
+            return np.array(
+                [None if value is pd.NA else str(value) for value in self], dtype=object
+            )
         return super().astype(dtype, copy=copy)
 
 

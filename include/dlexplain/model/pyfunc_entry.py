@@ -6,6 +6,6 @@ time, runs it to obtain the model object.
 
 import mlflow
 
-from dlexplain.tracking.pyfunc import ExplainerModel
+from dlexplain.model.pyfunc import ExplainerModel
 
 mlflow.models.set_model(ExplainerModel())

@@ -4,24 +4,25 @@ VENV := .venv
 BIN := $(VENV)/bin
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYTHONUNBUFFERED := 1
-# two pytest workers, one test file each at a time, the longest files first (tests/conftest.py:
-# LONGEST_FIRST; xdist would otherwise start the files with the most tests first): most slow tests
-# wait on servers (Airflow's scheduler, MLflow, Spark start-up); `make test PARALLEL=` runs them
-# one by one
+# two pytest workers, one test file each at a time, the longest files first (the seconds each file
+# took in the last run, tests/durations.json, which the suite writes; xdist would otherwise start
+# the files with the most tests first): most slow tests wait on servers (Airflow's scheduler,
+# MLflow, Spark start-up); `make test PARALLEL=` runs them one by one
 PARALLEL ?= -n 2 --dist loadfile --no-loadscope-reorder
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup java system model model-fast docker-engine images demo stop test stack-test test-fast lint bench bench-eaas bench-fast lock clean
+.PHONY: help docs setup java system model model-fast docker-engine images demo stop test stack-test test-fast lint bench bench-eaas bench-fast lock clean
 
 help:
 	@echo "make demo   - set up everything and explain the demo reviews with the default model"
 	@echo "make test   - set up everything and run every test, the compose stack's included"
 	@echo "make stack-test - only the stack test: build the images, bring the stack up, test it"
 	@echo "make stop   - stop the MLflow server that make demo left running"
-	@echo "make lint   - layer contracts (lint-imports) and ruff (lint, format) on include/dags/plugins"
+	@echo "make lint   - layer contracts (lint-imports), ruff (lint, format) and mypy on include/dags/plugins"
 	@echo "make bench  - benchmark the engine against the seed-style per-row explainer"
 	@echo "make bench-eaas - latency and throughput of the served explainer"
 	@echo "make bench-fast - the fast explainer vs the exact one (builds it first: ~60 min once)"
+	@echo "make docs   - build the documentation site (mkdocs build --strict) into .dlexplain/site"
 	@echo "make lock   - re-resolve requirements.in into requirements.lock"
 
 setup:
@@ -70,11 +71,12 @@ test-fast: setup system lint
 	$(BIN)/python -m pytest -m "not slow and not stack" $(PARALLEL) $(PYTEST_ARGS)
 
 # layer contracts (dags/ and plugins/ are namespace packages of the repository root here), ruff's
-# lint and format
+# lint and format, mypy
 lint: setup
 	PYTHONPATH=$(CURDIR) $(BIN)/lint-imports
 	$(BIN)/ruff check include dags plugins
 	$(BIN)/ruff format --check include dags plugins
+	$(BIN)/mypy include/dlexplain dags plugins
 
 bench: model
 	$(BIN)/python bench/bench_explain.py $(BENCH_ARGS)
@@ -84,6 +86,10 @@ bench-eaas: model
 
 bench-fast: model-fast
 	$(BIN)/python bench/bench_fast.py $(BENCH_ARGS)
+
+# the documentation site; broken links and anchors fail it (tests/test_docs.py builds it in make test)
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 lock:
 	scripts/lock.sh

@@ -62,15 +62,12 @@ from airflow.sdk import Param, conf, dag, get_current_context, task
 from dlexplain.config import Settings
 from dlexplain.pipelines.explain_reviews import (
     DATASET_TEMPLATE,
-    GRANULARITIES,
     INPUT_FORMATS,
-    MAX_MAX_EVALS,
-    METHODS,
-    MIN_MAX_EVALS,
     NO_PICKLE,
     OUTPUT_TEMPLATE,
     THRESHOLD,
     application_path,
+    param_schemas,
 )
 
 from dag_defaults import classifier_params, dag_defaults
@@ -78,6 +75,8 @@ from dlexplain_assets import DRIFT_ALIAS, DRIFT_DETECTED, EXPLAINED_REVIEWS
 from fail_fast import BatchExplainOperator, fail_fast
 
 SETTINGS = Settings.from_env()
+#: the request params' schemas, from the rules RunRequest checks
+REQUEST = param_schemas()
 
 
 @dag(
@@ -124,9 +123,7 @@ SETTINGS = Settings.from_env()
         "id_column": Param("id", type="string", description="sort output by it ('' = none)"),
         "max_evals": Param(
             None,
-            type=["null", "integer"],
-            minimum=MIN_MAX_EVALS,
-            maximum=MAX_MAX_EVALS,
+            **REQUEST["max_evals"],
             description="model evaluations per text (empty: the setting DLEXPLAIN_MAX_EVALS)",
         ),
         "rows_per_batch": Param(
@@ -151,16 +148,14 @@ SETTINGS = Settings.from_env()
         ),
         "method": Param(
             "exact",
-            type="string",
-            enum=list(METHODS),
+            **REQUEST["method"],
             description="exact: shap (~500 forward passes a text); fast: the gated "
             "fast explainer (a few passes); fast+audit: fast, and exact "
             "too for a seeded sample whose fidelity is logged",
         ),
         "granularity": Param(
             "token",
-            type="string",
-            enum=list(GRANULARITIES),
+            **REQUEST["granularity"],
             description="unit of the explanation: token, or words, sentences "
             "or paragraphs masked as wholes (fewer features: "
             "cheaper and steadier on long texts; fast methods: "
@@ -168,21 +163,17 @@ SETTINGS = Settings.from_env()
         ),
         "audit_fraction": Param(
             0.05,
-            type="number",
-            minimum=0,
-            maximum=1,
+            **REQUEST["audit_fraction"],
             description="fast+audit: share of the texts explained exactly",
         ),
         "audit_seed": Param(
             0,
-            type="integer",
-            minimum=0,
-            maximum=2**31 - 1,
+            **REQUEST["audit_seed"],
             description="fast+audit: seed of the audited sample",
         ),
         "faithfulness": Param(
             True,
-            type="boolean",
+            **REQUEST["faithfulness"],
             description="measure each explanation's faithfulness (ERASER "
             "comprehensiveness/sufficiency vs random, ~20 more "
             "forward passes a text)",
@@ -216,11 +207,11 @@ def explain_reviews():
     @task(multiple_outputs=True)
     @fail_fast
     def prepare() -> dict:
-        from dlexplain.pipelines.explain_reviews import check_granularity, prepare_run
+        from dlexplain.pipelines.explain_reviews import RunRequest, prepare_run
 
         context = get_current_context()
         params = context["params"]
-        check_granularity(params["granularity"], params["method"])
+        request = RunRequest.from_params(params)  # the run's settings, checked once
         day = (
             params["partition_date"]
             or (context.get("logical_date") or context["dag_run"].run_after).date().isoformat()
@@ -234,25 +225,24 @@ def explain_reviews():
             class_to_plot=params["class_to_plot"],
             settings=SETTINGS,
             input_format=params["input_format"],
+            request=request,
         ).to_json_dict()
 
     @task(multiple_outputs=True)
     @fail_fast
-    def log_explainer() -> dict:
-        from dlexplain.pipelines.explain_reviews import ensure_explainer
+    def log_explainer(request: str) -> dict:
+        from dlexplain.pipelines.explain_reviews import RunRequest, ensure_explainer
 
         params = get_current_context()["params"]
         return ensure_explainer(
             params["source_model"],
-            params["max_evals"],
+            RunRequest.from_json(request),
             SETTINGS,
             params["explainer_name"],
-            params["method"],
         ).to_json_dict()
 
     plan = prepare()
-    explainer = log_explainer()
-    plan >> explainer  # nothing is logged for a run that cannot start
+    explainer = log_explainer(plan["request"])  # nothing is logged for a run that cannot start
     batch_explain = BatchExplainOperator(
         task_id="batch_explain",
         conn_id="spark_default",
@@ -274,16 +264,8 @@ def explain_reviews():
             "{{ params.id_column }}",
             "--max-rows",
             "{{ params.row_limit or 0 }}",
-            "--faithfulness",
-            "{{ params.faithfulness }}",
-            "--method",
-            "{{ params.method }}",
-            "--granularity",
-            "{{ params.granularity }}",
-            "--audit-fraction",
-            "{{ params.audit_fraction }}",
-            "--audit-seed",
-            "{{ params.audit_seed }}",
+            "--request",
+            plan["request"],
             "--max-failed-share",
             str(SETTINGS.run.max_failed_share),
         ],

@@ -28,6 +28,7 @@ for `source_model`'s newest exact explainer.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import cast
 
 from airflow.sdk import Param, dag, get_current_context, task
 
@@ -157,7 +158,8 @@ def train_fast_explainer():
 
         context = get_current_context()
         params = context["params"]
-        context["exact_explainer"] = data["registered_model"] or data["exact_run_id"]
+        # the label of map_index_template: a key Airflow's Context type does not declare
+        cast(dict, context)["exact_explainer"] = data["registered_model"] or data["exact_run_id"]
         thresholds = GateThresholds(**{k: params[k] for k in GATE.to_dict()})
         fit = TrainingConfig(
             **{

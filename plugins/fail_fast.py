@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
@@ -31,7 +31,7 @@ def fail_fast(func: F) -> F:
         except DlexplainError as err:
             raise AirflowFailException(f"{type(err).__name__}: {err}") from err
 
-    return wrapper
+    return cast(F, wrapper)
 
 
 class BatchExplainOperator(SparkSubmitOperator):

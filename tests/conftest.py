@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -31,6 +32,7 @@ _AIRFLOW_HOME = pytest.StashKey[str]()
 
 def pytest_configure(config):
     """Airflow reads its configuration once, at import: give the session its own home first."""
+    _CONFIG[:] = [config]
     venv_bin = str(Path(sys.executable).parent)  # spark-submit, airflow, mlflow of this venv
     os.environ["PATH"] = f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"
     home = tempfile.mkdtemp(prefix="dlexplain-airflow-")
@@ -58,32 +60,63 @@ def pytest_unconfigure(config):
         shutil.rmtree(home, ignore_errors=True)
 
 
-#: The longest test files, longest first (seconds in the last fresh-clone CI). With two workers
-#: and ``--dist loadfile`` a file goes to the next free worker in collection order: started last,
-#: the 15-minute standalone Airflow file once ran alone at the end of the suite. Longest first
-#: keeps both workers busy until the end.
-LONGEST_FIRST = (
-    "tests/services/test_airflow_standalone.py",  # ~420 s: scheduler, backfill, trigger
-    "tests/airflow_dags/test_families_e2e.py",  # ~290 s: 7 families through the DAG
-    "tests/defaults/test_default_model.py",  # ~200 s
-    "tests/airflow_dags/test_quality_e2e.py",  # ~200 s
-    "tests/security/test_mlflow_users.py",  # ~190 s: basic auth with roles, attacks, redeploys
-    "tests/airflow_dags/test_train_fast_e2e.py",  # ~185 s
-    "tests/serving/test_eaas_process.py",  # ~155 s
-    "tests/airflow_dags/test_explain_reviews_e2e.py",  # ~125 s
-    "tests/serving/test_eaas_docker.py",  # ~75 s
-)
+#: Seconds each test file took in the last run that ran it (setup, call and teardown of its tests),
+#: written by the suite at its end (:func:`pytest_sessionfinish`; files that did not run keep their
+#: figure). With two workers and ``--dist loadfile`` a file goes to the next free worker in
+#: collection order: started last, the 15-minute standalone Airflow file once ran alone at the end
+#: of the suite. The longest files go first, so both workers stay busy until the end.
+DURATIONS = REPO / "tests" / "durations.json"
+_SECONDS = pytest.StashKey[dict]()
+
+
+def _file_of(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def recorded_durations() -> dict[str, float]:
+    """The recorded seconds per test file ({} when none are recorded)."""
+    try:
+        return {k: float(v) for k, v in json.loads(DURATIONS.read_text()).items()}
+    except (OSError, ValueError):
+        return {}
+
+
+def longest_first(paths: list[str], durations: dict[str, float]) -> list[str]:
+    """``paths`` by recorded duration, longest first; files never timed keep their order last."""
+    return sorted(paths, key=lambda path: -durations.get(path, -1.0))
 
 
 def pytest_collection_modifyitems(config, items):
-    """Run the longest files first (stable: the rest keep their order)."""
-    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    """Run the longest files first (stable: the tests of a file keep their order)."""
+    files = list(dict.fromkeys(_file_of(item.nodeid) for item in items))
+    rank = {path: i for i, path in enumerate(longest_first(files, recorded_durations()))}
+    items.sort(key=lambda item: rank[_file_of(item.nodeid)])
 
-    def key(item) -> int:
-        path = Path(str(item.fspath)).resolve().relative_to(REPO).as_posix()
-        return rank.get(path, len(rank))
 
-    items.sort(key=key)
+def pytest_runtest_logreport(report):
+    """Add each phase's seconds to its file (on the controller: workers' reports arrive there)."""
+    seconds = _session_seconds()
+    if seconds is not None:
+        path = _file_of(report.nodeid)
+        seconds[path] = seconds.get(path, 0.0) + report.duration
+
+
+_CONFIG: list = []
+
+
+def _session_seconds() -> dict | None:
+    if not _CONFIG or hasattr(_CONFIG[0], "workerinput"):
+        return None
+    return _CONFIG[0].stash.setdefault(_SECONDS, {})
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Record the seconds of the files this run ran into ``tests/durations.json``."""
+    seconds = _session_seconds()
+    if not seconds or hasattr(session.config, "workerinput"):
+        return
+    durations = recorded_durations() | {path: round(s, 1) for path, s in seconds.items()}
+    DURATIONS.write_text(json.dumps(dict(sorted(durations.items())), indent=1) + "\n")
 
 
 @pytest.fixture(autouse=True)

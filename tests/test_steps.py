@@ -11,6 +11,7 @@ import pytest
 
 from dlexplain.config import Settings
 from dlexplain.errors import ConfigError, DataError
+from dlexplain.explain.request import RunRequest
 from dlexplain.pipelines.batches import BatchItem, batch_items
 from dlexplain.pipelines.explain_reviews import ensure_explainer
 from dlexplain.pipelines.partitions import (
@@ -55,12 +56,12 @@ def test_records_refuse_unknown_and_missing_fields():
 
 def test_max_evals_param_falls_back_to_the_setting(tracking_uri, tiny_model_dir):
     settings = Settings.from_env({"DLEXPLAIN_MAX_EVALS": "37"})
-    explainer = ensure_explainer(str(tiny_model_dir), None, settings)
+    explainer = ensure_explainer(str(tiny_model_dir), RunRequest(), settings)
     assert mlflow.MlflowClient().get_run(explainer.run_id).data.params["max_evals"] == "37"
-    override = ensure_explainer(str(tiny_model_dir), 41, settings)
+    override = ensure_explainer(str(tiny_model_dir), RunRequest(max_evals=41), settings)
     assert mlflow.MlflowClient().get_run(override.run_id).data.params["max_evals"] == "41"
     with pytest.raises(ConfigError, match="max_evals=1 must be an integer from 2 to 10000"):
-        ensure_explainer(str(tiny_model_dir), 1, settings)
+        RunRequest.from_params({"max_evals": 1})
 
 
 def test_batches_stay_within_airflows_map_length():

@@ -73,13 +73,19 @@ def test_explain_reviews_wiring(dagbag):
     pulled = [a for a in batch.application_args if isinstance(a, XComArg)]
     assert [(a.operator.task_id, a.key) for a in pulled] == [
         ("log_explainer", "model_uri"), ("prepare", "input"), ("prepare", "input_format"),
-        ("prepare", "output")]
+        ("prepare", "output"), ("prepare", "request")]
     assert {a.key for a in pulled} <= set(PartitionPlan.__dataclass_fields__) | set(
         ExplainerRef.__dataclass_fields__)
     assert not any(isinstance(a, str) and "xcom_pull" in a for a in batch.application_args)
     assert dag.params["max_evals"] is None, "empty: the DLEXPLAIN_MAX_EVALS setting applies"
-    assert "{{ params.faithfulness }}" in batch.application_args
-    assert "{{ params.granularity }}" in batch.application_args
+    # the run's settings reach the job as one checked record, never as templated params
+    assert not any(isinstance(a, str) and "params." in a for a in batch.application_args
+                   if a not in ("{{ params.text_column }}", "{{ params.id_column }}",
+                                "{{ params.row_limit or 0 }}"))
+    from dlexplain.explain.request import param_schemas
+
+    for name, schema in param_schemas().items():
+        assert dag.params.get_param(name).schema | schema == dag.params.get_param(name).schema, name
 
 
 def test_quality_tasks_and_the_drift_alert(dagbag):

@@ -18,6 +18,7 @@ import pendulum
 import pytest
 
 from dlexplain.config import Settings
+from dlexplain.explain.request import RunRequest
 from dlexplain.pipelines.explain_reviews import ensure_explainer, prepare_run
 from dlexplain.pipelines.partitions import DATASET_TEMPLATE, OUTPUT_TEMPLATE
 
@@ -58,7 +59,8 @@ def _no_weights(dirs, tmp_path) -> str:
 
 
 @pytest.mark.parametrize("kind,call,message", [
-    ("bad param", lambda dirs, tmp: ensure_explainer(str(dirs["bert"]), 1, Settings.from_env()),
+    ("bad param", lambda dirs, tmp: ensure_explainer(
+        str(dirs["bert"]), RunRequest.from_params({"max_evals": 1}), Settings.from_env()),
      "max_evals=1 must be an integer from 2 to 10000"),
     ("missing partition", lambda dirs, tmp: _prepare(str(dirs["bert"]), day="2026-04-02"),
      "does not exist"),
@@ -69,7 +71,7 @@ def _no_weights(dirs, tmp_path) -> str:
     ("unreadable model", lambda dirs, tmp: _prepare(_broken_model(tmp)),
      "cannot read the classifier config"),
     ("model without weights", lambda dirs, tmp: ensure_explainer(
-        _no_weights(dirs, tmp), 20, Settings.from_env()), "it has no safetensors weights"),
+        _no_weights(dirs, tmp), RunRequest(max_evals=20), Settings.from_env()), "it has no safetensors weights"),
 ])
 def test_deterministic_errors_fail_without_retry(kind, call, message, day_partition,
                                                  tiny_family_dirs, tmp_path, tracking_uri):

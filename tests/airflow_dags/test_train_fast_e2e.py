@@ -8,6 +8,7 @@ rows counted as new training texts; ``fast`` without a gated fast explainer fail
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import mlflow
@@ -73,6 +74,10 @@ def test_the_pipeline_trains_gates_and_registers_its_fast_explainer(
                  if e.get("exact_run_id") == exact["run_id"]]
     assert announced and announced[-1]["night"] == str(DAY)
     assert announced[-1]["registered_model"] == exact["registered_model"]
+    # faithfulness off: no row measured it
+    output = night.get_task_instance("prepare").xcom_pull(task_ids="prepare")["output"]
+    assert all((e["faithfulness"] or {}).get("comprehensiveness") is None
+               for e in pd.read_parquet(output)["explanation"])
 
     training = dags["train_fast_explainer"]
     run = training.test(run_conf={"source_model": source, **PARAMS})
@@ -92,6 +97,13 @@ def test_the_pipeline_trains_gates_and_registers_its_fast_explainer(
     for side in ("fast", "exact"):
         assert -1 <= logged.data.metrics[f"reference_{side}_median_spearman"] <= 1
     assert logged.data.params["train_reference_max_evals"] == "240"
+    # every training and gate param of the run reached the training and the gate it logged
+    given = ("held_out_fraction", "epochs", "learning_rate", "head_learning_rate")
+    assert {k: float(logged.data.params[f"train_{k}"]) for k in given} == {
+        k: PARAMS[k] for k in given}
+    assert {k: float(logged.data.params[f"gate_{k}"]) for k in (
+        "min_top5_sign_agreement", "min_held_out")} == {"min_top5_sign_agreement": 0.8,
+                                                        "min_held_out": 16}
     curve = client.get_metric_history(fast["run_id"], "curve_median_spearman")
     assert len(curve) == 3 and max(m.step for m in curve) == fast["train_texts"]
     artifacts = {a.path for a in client.list_artifacts(fast["run_id"], "fast")}
@@ -120,17 +132,26 @@ def test_the_pipeline_trains_gates_and_registers_its_fast_explainer(
     assert again.get_task_instance("train").state == "skipped"
 
     # a gate no model can pass: the figures are logged, nothing is registered
-    strict = training.test(run_conf={"source_model": source, **PARAMS, "min_new_texts": 0,
-                                     "min_median_spearman": 1.0})
+    strict = training.test(run_conf={
+        "source_model": source, **PARAMS, "min_new_texts": 0, "min_median_spearman": 1.0,
+        "min_top5_overlap": 5, "min_comprehensiveness_ratio": 100, "correlation_weight": 0.5})
     assert strict.state == "success", run_failures(strict)
     failed = strict.get_task_instance("train", map_index=0).xcom_pull(task_ids="train",
                                                                       map_indexes=0)
     assert not failed["passed"] and failed["registered_model"] is None
     assert any("median_spearman" in f for f in failed["failures"])
+    assert any("comprehensiveness_ratio" in f for f in failed["failures"])
+    strict_params = client.get_run(failed["run_id"]).data.params
+    assert [float(strict_params[k]) for k in ("train_correlation_weight", "gate_min_top5_overlap",
+                                              "gate_min_comprehensiveness_ratio")] == [0.5, 5, 100]
     assert client.get_run(failed["run_id"]).data.tags[TAG_GATE] == "failed"
     assert not client.list_artifacts(failed["run_id"], "explainer")
     versions = client.search_model_versions(where({"name": fast["registered_model"]}))
     assert [v.version for v in versions] == [fast["version"]]
+    # an explainer_name no explainer has: gather fails, saying so (the DAG's last run here)
+    unnamed = training.test(run_conf={"source_model": source, **PARAMS,
+                                      "explainer_name": "no-such-explainer"})
+    assert unnamed.state == "failed" and unnamed.get_task_instance("gather").state == "failed"
 
     # the served explainer of this classifier is now its gated fast explainer
     from dlexplain.serving.deployment import DeploymentState
@@ -161,9 +182,11 @@ def test_the_pipeline_trains_gates_and_registers_its_fast_explainer(
     audited_night = dags["explain_reviews"].test(
         logical_date=pendulum.datetime(2026, 4, 2, tz="UTC"),
         run_conf={"source_model": source, "max_evals": 60, "rows_per_batch": 60,
-                  "faithfulness": False, "method": "fast+audit", "audit_fraction": 0.5})
+                  "faithfulness": False, "method": "fast+audit", "audit_fraction": 0.5,
+                  "audit_seed": 7})
     assert audited_night.state == "success", run_failures(audited_night)
     plan = audited_night.get_task_instance("prepare").xcom_pull(task_ids="prepare")
+    assert json.loads(plan["request"])["audit_seed"] == 7  # the job's sample (test_job: seeds)
     rows = pd.read_parquet(plan["output"])
     assert len(rows) == len(NEXT_TEXTS)
     assert set(rows["explanation"].map(lambda e: e["method"])) == {"fast"}
@@ -205,7 +228,9 @@ def test_the_pipeline_trains_gates_and_registers_its_fast_explainer(
     assert refused.get_task_instance("log_explainer").state == "failed"
     assert refused.get_task_instance("batch_explain").state != "success"
     from dlexplain.errors import ConfigError
+    from dlexplain.explain.request import RunRequest
     from dlexplain.pipelines.explain_reviews import ensure_explainer
 
     with pytest.raises(ConfigError, match="passed the fidelity gate"):
-        ensure_explainer(source, 60, Settings.from_env(), "unfitted-explainer", "fast")
+        ensure_explainer(source, RunRequest(method="fast", max_evals=60), Settings.from_env(),
+                         "unfitted-explainer")

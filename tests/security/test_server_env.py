@@ -41,6 +41,8 @@ def test_a_scoring_server_sees_no_secret_but_its_mlflow_user(own, monkeypatch, t
     deployment = backend.start(target)
     try:
         seen = _environ(ProcessHandle.parse(deployment.handle).pid)
+        # a process that has already exited shows no environment: say why it exited
+        assert seen, backend.problem(deployment) or "the server shows no environment"
     finally:
         backend.stop(deployment)
     user = own or {"MLFLOW_TRACKING_USERNAME": "airflow",

@@ -131,6 +131,7 @@ def test_the_nightly_path_refuses_a_planted_explainer_before_spark(trusted, trac
     reuses it) holding altered code: the ``log_explainer`` task refuses it, Spark never starts."""
     from dataclasses import replace
 
+    from dlexplain.explain.request import RunRequest
     from dlexplain.pipelines.explain_reviews import ensure_explainer
     from dlexplain.tracking.runs import EXPLAINERS_EXPERIMENT
 
@@ -144,6 +145,6 @@ def test_the_nightly_path_refuses_a_planted_explainer_before_spark(trusted, trac
     mlflow.set_experiment(EXPLAINERS_EXPERIMENT)
     planted = upload(folder, tags={TAG_IDENTITY: identity})
     with pytest.raises(UntrustedExplainer, match=f"run {planted.run_id}.*its code differs"):
-        ensure_explainer(str(tiny_model_dir), MAX_EVALS, night,
+        ensure_explainer(str(tiny_model_dir), RunRequest(max_evals=MAX_EVALS), night,
                          registered_name=f"nightly-{uuid.uuid4().hex[:8]}")
     assert not marker.written

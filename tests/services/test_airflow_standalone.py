@@ -65,7 +65,8 @@ def standalone(tmp_path_factory, mlflow_server, settings, tiny_family_dirs, airf
     root = tmp_path_factory.mktemp("airflow-standalone")
     home = root / "dlexplain"
     build_default_data(settings.paths.cache_dir, home / "data", DAYS[0], DAYS[-1], rows_per_day=3)
-    tweets = home / "data" / "tweets" / f"ds={TWEETS_DAY}" / "tweets.jsonl"
+    # JSON lines under a suffix that names no format: only the input_format param reads it
+    tweets = home / "data" / "tweets" / f"ds={TWEETS_DAY}" / "tweets.export"
     tweets.parent.mkdir(parents=True)
     tweets.write_text(TWEETS.to_json(orient="records", lines=True))
     port = free_port()
@@ -252,7 +253,8 @@ def test_trigger_from_the_api_with_params(standalone, tiny_family_dirs, tracking
     url = f"{standalone['api']}/api/v2/dags/{DAG_ID}/dagRuns"
     conf = {"partition_date": str(TWEETS_DAY), "row_limit": 3, "rows_per_batch": 2,
             "max_evals": 40, "class_to_plot": "neutral",
-            "dataset_path_template": "{data_dir}/tweets/ds={ds}/tweets.jsonl",
+            "dataset_path_template": "{data_dir}/tweets/ds={ds}/tweets.export",
+            "input_format": "json",
             "output_path_template": "{home}/explanations/tweets/ds={ds}",
             "text_column": "tweet", "id_column": "tweet_id",
             "source_model": str(tiny_family_dirs["distilbert"]),

@@ -70,12 +70,14 @@ def post_texts(url: str, texts: list, params: dict | None = None) -> requests.Re
                          json={**body, "params": params} if params else body)
 
 
-def run_eaas_dag(registered: str, day: int, classifier):
-    """``eaas_redeploy`` serving the explainer of ``classifier`` with ``dag.test()``; the run."""
+def run_eaas_dag(registered: str, day: int, classifier, alias: str | None = None):
+    """``eaas_redeploy`` serving the explainer of ``classifier`` with ``dag.test()`` (its
+    ``alias`` param when given); the run."""
     from airflow.dag_processing.dagbag import DagBag
 
     from tests.conftest import REPO
 
     dag = DagBag(dag_folder=str(REPO / "dags")).dags["eaas_redeploy"]
     return dag.test(logical_date=pendulum.datetime(2026, 2, day, tz="UTC"),
-                    run_conf={"classifier": str(classifier), "registered_model": registered})
+                    run_conf={"classifier": str(classifier), "registered_model": registered,
+                              **({"alias": alias} if alias else {})})

@@ -150,10 +150,13 @@ def test_deploy_redeploy_rollback_and_bad_requests(airflow_db, tracking_uri, dle
                                  "production") is None
         # kill -9 of the active scoring server: the sensor sees it fail /ping, the DAG replaces it
         os.kill(ProcessHandle.parse(served[0].handle).pid, signal.SIGKILL)
-        healed = run_eaas_dag(registered, 4, tiny_model_dir)
+        healed = run_eaas_dag(registered, 4, tiny_model_dir, alias="staging")
         assert healed.state == "success", run_failures(healed)
         active = backend.state.active()
         assert active.run_id == run_d and active.handle != served[0].handle
+        # the run's alias param names the alias it moved; production stays where it was
+        aliases = MlflowClient().get_registered_model(registered).aliases
+        assert aliases["staging"] == active.version == aliases["production"]
         assert ProcessHandle.parse(active.handle).alive()
         _check_explanations(post_texts(active.url, TEXTS).json()["predictions"], TEXTS, run_d)
     finally:

@@ -64,3 +64,22 @@ def test_the_chapters_spark_udf_calls(spark, tracking_uri, tiny_model_dir, uniqu
     assert any(f is not None and abs(f.random_comprehensiveness) <= 1 for f in figures)
     assert rows[0].error is None and rows[2].error is None
     assert rows[0].label in ("NEGATIVE", "POSITIVE") and rows[0].explainer_run_id
+
+
+def test_the_audit_sample_follows_its_fraction_and_seed(spark):
+    """A fast+audit night's sample: the ``audit_fraction`` of the texts, chosen by the seed (the
+    same texts on every night for one seed, other texts for another)."""
+    from pyspark.sql import functions as F
+
+    from dlexplain.spark.job import audit_sample
+
+    frame = spark.createDataFrame([(f"review number {i}",) for i in range(400)], ["text"])
+
+    def sample(fraction: float, seed: int) -> set[str]:
+        picked = frame.filter(audit_sample(F.col("text"), fraction, seed)).collect()
+        return {row.text for row in picked}
+
+    first, again, other = sample(0.25, 0), sample(0.25, 0), sample(0.25, 7)
+    assert first == again and first != other
+    assert 60 <= len(first) <= 140 and 60 <= len(other) <= 140
+    assert sample(0.0, 0) == set() and len(sample(1.0, 3)) == 400

@@ -4,41 +4,17 @@ form and the MLflow run page, with a screenshot of each step in the test's outpu
 from __future__ import annotations
 
 import base64
-import contextlib
-import tempfile
 import time
 from pathlib import Path
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from dlexplain.tracking.runs import artifact_page
+from tests.browser import chromium
 from tests.stack.stack import artifact_path, run_id_of
-
-# without the background-networking flags Chromium keeps dialling Google's hosts, refused here
-FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--window-size=1400,1000")
-
-
-@contextlib.contextmanager
-def chromium():
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in FLAGS:
-        options.add_argument(flag)
-    with tempfile.TemporaryDirectory(prefix="dlexplain-chromium-") as profile:
-        options.add_argument(f"--user-data-dir={profile}")
-        driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
-        try:
-            yield driver
-        finally:
-            driver.quit()
-
 
 def _shot(driver, out: Path, name: str) -> Path:
     path = out / "screenshots" / f"{name}.png"

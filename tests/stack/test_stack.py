@@ -307,8 +307,9 @@ def test_a_broken_explainer_leaves_the_old_container_serving(stack, airflow, mlf
     # its classifier's weights emptied through MLflow (header kept): trusted, and fails when a
     # server loads it
     code = ("import json; from dlexplain.config import Settings; "
-            "from dlexplain.pipelines.explain_reviews import ensure_explainer; "
-            "print(json.dumps(ensure_explainer('models:/sentiment-classifier@champion', 60, "
+            "from dlexplain.pipelines.explain_reviews import RunRequest, ensure_explainer; "
+            "print(json.dumps(ensure_explainer('models:/sentiment-classifier@champion', "
+            "RunRequest(max_evals=60), "
             "Settings.from_env()).to_json_dict()))")
     logged = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env={**os.environ, **mlflow_admin}, timeout=900, cwd=REPO)

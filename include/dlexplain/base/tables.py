@@ -83,9 +83,11 @@ def detect_format(path: str, requested: str | None = None) -> str:
         return found
     if not files:
         raise DataError(f"input folder {path!r} holds no data files")
+    # a file without a suffix is Parquet, as Hive writes them
     formats = {format_of_name(f) or ("parquet" if _bare(f) else None) for f in files}
-    if len(formats) == 1 and None not in formats:  # a file without a suffix: Parquet, as
-        return formats.pop()  # Hive writes them
+    found = formats.pop() if len(formats) == 1 else None
+    if found is not None:
+        return found
     raise DataError(
         f"input folder {path!r} mixes formats or holds files of no known format "
         f"({_shown(files)}); set input_format, or keep one format per folder"

@@ -66,7 +66,7 @@ def cmd_explain(args, settings: Settings) -> None:
     table = explain_table(explainer, frame, args.text_column)
     write_table(table, args.output)
     summary = summarize(read_explanations(table))
-    print(json.dumps({"output": str(args.output), **summary}, indent=2))
+    print(json.dumps({"output": str(args.output), **summary.to_json_dict()}, indent=2))
 
 
 def cmd_report(args, settings: Settings) -> None:
@@ -107,6 +107,7 @@ def cmd_eaas_deploy(args, settings: Settings) -> None:
         if not args.registered_model:
             raise DlexplainError("--version/--alias need --registered-model")
         target = registered_explainer(args.registered_model, args.version, args.alias)
+        assert target is not None  # a version or alias is named: ModelError when it is missing
     else:
         classifier = args.classifier or settings.eaas.classifier
         target = serving_target(classifier, args.registered_model)

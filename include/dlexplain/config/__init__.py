@@ -105,7 +105,7 @@ def _parsed(var: str, raw: str, parse: Callable[[str], object]) -> object:
 
 def _explainer_config(env: Mapping[str, str]) -> ExplainerConfig:
     """ExplainerConfig from ``DLEXPLAIN_MAX_EVALS`` etc.; a bad value names its variable."""
-    values = {}
+    values: dict[str, Any] = {}  # each checked by ExplainerConfig.problem below
     for name, (parse, _) in _EXPLAINER_FIELDS.items():
         var = f"DLEXPLAIN_{name.upper()}"
         if var not in env:

@@ -192,22 +192,21 @@ def explain_cached(
     if cache is None:
         return explain(list(texts)), 0
     keys = [cache_key(identity, t) if isinstance(t, str) else None for t in texts]
-    found = _tolerated(
+    found: dict[str, TextExplanation] = _tolerated(
         lambda: cache.get_many([k for k in keys if k is not None]), {}, "reading", cache
     )
     missing = [i for i, key in enumerate(keys) if key not in found]
     fresh = explain([texts[i] for i in missing]) if missing else []
     _tolerated(
         lambda: cache.put_many(
-            {keys[i]: result for i, result in zip(missing, fresh) if keys[i] is not None}
+            {key: result for i, result in zip(missing, fresh) if (key := keys[i]) is not None}
         ),
         None,
         "writing",
         cache,
     )
-    results: list[TextExplanation] = [found[k] if k in found else None for k in keys]
-    for i, result in zip(missing, fresh):
-        results[i] = result
+    fresh_at = dict(zip(missing, fresh))  # every text not found has its fresh result
+    results = [found[k] if k in found else fresh_at[i] for i, k in enumerate(keys)]
     hits = len(texts) - len(missing)
     logger.info("explanation cache: %d of %d texts found", hits, len(texts))
     return results, hits

@@ -47,12 +47,15 @@ def _positive(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
+def _good_max_evals(value: Any) -> bool:
+    """The one rule of evaluations per text, whichever door takes them (settings, params, the
+    CLI, a logged config, a run's request: all through :meth:`ExplainerConfig.problem`)."""
+    return _positive(value) and MIN_MAX_EVALS <= value <= MAX_MAX_EVALS
+
+
 #: field -> (test, what a good value is); the fields absent here need no check
 _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "max_evals": (
-        lambda v: _positive(v) and MIN_MAX_EVALS <= v <= MAX_MAX_EVALS,
-        f"must be an integer from {MIN_MAX_EVALS} to {MAX_MAX_EVALS}",
-    ),
+    "max_evals": (_good_max_evals, f"must be an integer from {MIN_MAX_EVALS} to {MAX_MAX_EVALS}"),
     "batch_size": (_positive, "must be a positive integer"),
     "max_tokens": (lambda v: v is None or _positive(v), "must be a positive integer or None"),
     "parallel_texts": (_positive, "must be a positive integer"),

@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import cast
 
 import numpy as np
 
@@ -85,7 +86,7 @@ def explain_texts(
     ]
     todo = [i for i, p in enumerate(prepared) if p.error is None]
     if by_length:
-        todo.sort(key=lambda i: len(prepared[i].text))
+        todo.sort(key=lambda i: len(prepared[i].ready))
 
     reporter = Progress(len(todo), method)
 
@@ -121,14 +122,15 @@ def explain_texts(
             group = todo[start : start + group_size]
             check_bound()
             for i, row in zip(group, isolated([prepared[i] for i in group])):
-                results[i] = verified(row, prepared[i].text)
+                results[i] = verified(row, prepared[i].ready)
             bar.update(len(group))
             reporter.done += len(group)
             reporter.report()
-    failed = sum(not r.ok for r in results)
+    rows = cast(list[TextExplanation], results)  # each text has its row now: explained or not
+    failed = sum(not r.ok for r in rows)
     reporter.report(force=True)
-    logger.info("explained %d texts (%d with errors)", len(results), failed)
-    return results
+    logger.info("explained %d texts (%d with errors)", len(rows), failed)
+    return rows
 
 
 class Explainer:
@@ -226,11 +228,11 @@ class Explainer:
 
             return shap_values
 
-        texts = [item.text for item in items]
+        texts = [item.ready for item in items]
         full = [tuple(ids) for ids in tokenizer(texts)["input_ids"]] if by_ids else keys(texts)
         probabilities = model(full)
         outcomes = run_lockstep(
-            [job(item.text) for item in items], model, seed=SEED, on_round=progress.report
+            [job(item.ready) for item in items], model, seed=SEED, on_round=progress.report
         )
         return [
             self._to_explanation(o, p, item.truncated)

@@ -50,12 +50,18 @@ class Prepared:
     truncated: bool = False
     error: str | None = None
 
+    @property
+    def ready(self) -> str:
+        """The text to explain: only a text without ``error`` is explained."""
+        assert self.text is not None, self.error  # prepare() gives a text or an error
+        return self.text
+
 
 def prepare(raw: object, tokenizer, max_tokens: int) -> Prepared:
     """:func:`clean_text`, then cut to ``max_tokens`` tokens (special tokens not counted) at a
     token boundary; every explainer (exact or fast) prepares its texts so."""
     text, error = clean_text(raw)
-    if error is not None:
+    if text is None:  # then error says why
         return Prepared(None, error=error)
     encoded = tokenizer(
         text, add_special_tokens=False, return_offsets_mapping=True, truncation=False, verbose=False
@@ -85,6 +91,8 @@ def verified(row: TextExplanation, text: str) -> TextExplanation:
     output is not additive)."""
     if not row.ok:
         return row
+    # a row without an additivity error is refused like NaN (an explained row always has one)
+    error = math.nan if row.additivity_error is None else row.additivity_error
     joined = "".join(row.tokens)
     if row.values.shape[0] != len(row.tokens):
         problem = f"{row.values.shape[0]} value rows for {len(row.tokens)} tokens"
@@ -96,8 +104,8 @@ def verified(row: TextExplanation, text: str) -> TextExplanation:
             f"tokens do not rebuild the text (first difference at character {at}: "
             f"{joined[at : at + 12]!r} instead of {text[at : at + 12]!r})"
         )
-    elif not row.additivity_error <= ADDITIVITY_TOLERANCE:  # NaN is refused too
-        problem = f"additivity error {row.additivity_error:.3g} above {ADDITIVITY_TOLERANCE:g}"
+    elif not error <= ADDITIVITY_TOLERANCE:  # NaN is refused too
+        problem = f"additivity error {error:.3g} above {ADDITIVITY_TOLERANCE:g}"
     else:
         return row
     logger.warning("a row is refused: %s", problem)

@@ -31,6 +31,8 @@ _RANDOM_STATE = threading.Lock()
 
 #: A job: gets a ``model(inputs) -> rows`` callable, returns its result.
 Job = Callable[[Callable[[Sequence[Any]], np.ndarray]], Any]
+#: numpy's global random state, as ``np.random.get_state`` returns it
+RngState = dict[str, Any] | tuple[Any, ...]
 
 
 @dataclass
@@ -42,12 +44,12 @@ class Outcome:
 
 
 class _Worker(threading.Thread):
-    def __init__(self, job: Job, rng_state: tuple) -> None:
+    def __init__(self, job: Job, rng_state: RngState) -> None:
         super().__init__(daemon=True, name="dlexplain-lockstep")
         self.job = job
         self.rng_state = rng_state
         self.outcome = Outcome()
-        self.request: list[Any] | None = None
+        self.request: list[Any] = []  # the inputs of the model call it waits on
         self.response: np.ndarray | BaseException | None = None
         self.done = False
         self._go = threading.Event()
@@ -74,6 +76,7 @@ class _Worker(threading.Thread):
         response, self.response = self.response, None
         if isinstance(response, BaseException):
             raise response
+        assert response is not None  # the driver answers every request before this turn
         return response
 
     def step(self) -> None:
@@ -136,7 +139,7 @@ def _run(
             position = {x: i for i, x in enumerate(distinct)}
             for worker in active:
                 worker.response = rows[[position[x] for x in worker.request]]
-                worker.request = None
+                worker.request = []
     finally:
         np.random.set_state(saved)
     for worker in workers:

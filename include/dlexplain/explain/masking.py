@@ -141,11 +141,11 @@ def choose_masking(tokenizer, masking: str = "auto") -> Masking:
     if masking != "auto":
         return Masking(masking, "set in the explainer's config")
     try:
-        masking = _choose(tokenizer)
+        chosen = _choose(tokenizer)
     except TypeError:  # an unhashable tokenizer: probe it every time
-        masking = _choose.__wrapped__(tokenizer)
-    logger.info("masking %s: %s", masking.kind, masking.reason)
-    return masking
+        chosen = _choose.__wrapped__(tokenizer)
+    logger.info("masking %s: %s", chosen.kind, chosen.reason)
+    return chosen
 
 
 def text_masker(tokenizer, token_ids: bool):

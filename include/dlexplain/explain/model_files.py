@@ -16,6 +16,7 @@ import os
 import re
 import stat
 from pathlib import Path
+from typing import cast
 
 from dlexplain.errors import ModelError
 
@@ -133,6 +134,7 @@ def check_config(folder: Path) -> None:
         for key in REMOTE_CODE_KEYS:
             if key in values:
                 raise ModelError(f"{name} has {key!r}: it names custom code, which is never run")
+    tokenizer = cast("dict[str, object]", tokenizer)  # a JSON object: checked just above
     if config.get("model_type") not in CONFIG_MAPPING:
         raise ModelError(
             f"config.json: model_type {config.get('model_type')!r} is not one of "

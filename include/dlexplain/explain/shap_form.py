@@ -19,7 +19,7 @@ def as_explanation(row: TextExplanation | Mapping[str, Any] | str) -> TextExplan
     if isinstance(row, str):
         return TextExplanation.from_json(row)
     if hasattr(row, "asDict"):  # a Spark Row
-        row = row.asDict(recursive=True)
+        return TextExplanation.from_dict(dict(row.asDict(recursive=True)))
     return TextExplanation.from_dict(dict(row))
 
 

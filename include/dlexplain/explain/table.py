@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 
+from dlexplain.base.records import Record
 from dlexplain.errors import DataError
 from dlexplain.explain.engine import Explainer
 from dlexplain.explain.inputs import REFUSED
@@ -37,17 +40,40 @@ def read_explanations(table) -> list[TextExplanation]:
     return from_arrow(pa.Table.from_struct_array(struct))
 
 
-def summarize(results: list[TextExplanation]) -> dict:
-    """Counts and additivity of explanations (a batch, or a night's every row): ``refused``
-    counts the failed rows an explainer made but refused to store (tokens that do not rebuild
-    the text, or not additive: ``dlexplain.explain.inputs.verified``)."""
+@dataclass(frozen=True)
+class Counts(Record):
+    """The rows of a set of explanations (a batch, a night) and how additive the good ones are:
+    ``refused`` counts the failed rows an explainer made but refused to store (tokens that do
+    not rebuild the text, or not additive: ``dlexplain.explain.inputs.verified``)."""
+
+    rows: int
+    explained: int
+    failed: int
+    refused: int
+    #: the largest ``|base + sum(values) - probability|`` of the good rows (None: none is good)
+    max_additivity_error: float | None
+
+    @classmethod
+    def total(cls, parts: Sequence[Counts]) -> Counts:
+        """The counts of the parts together."""
+        errors = [p.max_additivity_error for p in parts if p.max_additivity_error is not None]
+        return cls(
+            rows=sum(p.rows for p in parts),
+            explained=sum(p.explained for p in parts),
+            failed=sum(p.failed for p in parts),
+            refused=sum(p.refused for p in parts),
+            max_additivity_error=max(errors) if errors else None,
+        )
+
+
+def summarize(results: Sequence[TextExplanation]) -> Counts:
+    """The :class:`Counts` of ``results``."""
     good = [r for r in results if r.ok]
-    additivity = [r.additivity_error for r in good]
-    return {
-        "rows": len(results),
-        "explained": len(good),
-        "failed": len(results) - len(good),
-        "refused": sum(not r.ok and r.error.startswith(REFUSED) for r in results),
-        "max_additivity_error": max(additivity) if additivity else None,
-        "mean_additivity_error": sum(additivity) / len(additivity) if additivity else None,
-    }
+    errors = [r.additivity_error for r in good if r.additivity_error is not None]
+    return Counts(
+        rows=len(results),
+        explained=len(good),
+        failed=len(results) - len(good),
+        refused=sum(not r.ok and (r.error or "").startswith(REFUSED) for r in results),
+        max_additivity_error=max(errors) if errors else None,
+    )

@@ -37,6 +37,7 @@ def evaluate(fast_explainer, exact_rows: Sequence[TextExplanation]) -> Evaluatio
     fast_rows = with_faithfulness(fast_rows, predict)
     exact_rows = with_faithfulness(exact_rows, predict)
     fast, exact = summarize(fast_rows), summarize(exact_rows)
+    errors = [r.additivity_error for r in fast_rows if r.ok and r.additivity_error is not None]
     figures.update(
         {
             "fast_comprehensiveness": fast.get("comprehensiveness", float("nan")),
@@ -45,7 +46,7 @@ def evaluate(fast_explainer, exact_rows: Sequence[TextExplanation]) -> Evaluatio
             "exact_sufficiency": exact.get("sufficiency", float("nan")),
             "random_comprehensiveness": exact.get("random_comprehensiveness", float("nan")),
             "random_sufficiency": exact.get("random_sufficiency", float("nan")),
-            "max_additivity_error": max(r.additivity_error for r in fast_rows if r.ok),
+            "max_additivity_error": max(errors),  # every explained row has one
         }
     )
     return Evaluation(figures, scores, fast_rows, exact_rows)

@@ -9,6 +9,7 @@ with ``method="fast"``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 
@@ -122,12 +123,12 @@ class FastExplainer:
         ]
         keys = [tuple(int(i) for i in m) if not isinstance(m, str) else m for m in masked]
         missing = list(dict.fromkeys(k for k in keys if k not in self._bases))
-        if missing:
+        if missing:  # one masker: all token ids, or all texts
             by_ids = not isinstance(missing[0], str)
             found = (
-                self.classifier.predict_token_ids(missing)
+                self.classifier.predict_token_ids(cast("list[tuple[int, ...]]", missing))
                 if by_ids
-                else self.classifier.predict_proba(missing)
+                else self.classifier.predict_proba(cast(list[str], missing))
             )
             self._bases.update(zip(missing, found))
         return np.stack([self._bases[k] for k in keys])

@@ -51,7 +51,7 @@ def _root_file_problem(folder: Path, name: str) -> str | None:
         bad = [
             line
             for line in lines
-            if not _PIN.match(line) or _PIN.match(line)["name"] not in PINNED_DISTRIBUTIONS
+            if not (pin := _PIN.match(line)) or pin["name"] not in PINNED_DISTRIBUTIONS
         ]
         if bad:
             return f"its requirements.txt has lines dlexplain never writes: {bad[:3]}"
@@ -94,7 +94,9 @@ def folder_problem(folder: Path, run_id: str | None = None) -> str | None:
             return problem
         installed = package_files(PACKAGE_DIR)
         entry = (PACKAGE_DIR / "model" / ENTRY_FILE).read_bytes()
-        code, others, contents = {}, [], []
+        code: dict[str, str] = {}  # package file -> its path in the folder
+        others: list[str] = []  # files on no allow-list
+        contents: list[str] = []  # the artifacts' allowed files
         for name in files:
             owner = next(
                 (key for key, path in artifacts.items() if name.startswith(path + "/")), None

@@ -28,11 +28,11 @@ def registered_explainer(
     client = MlflowClient()
     if version or alias:
         try:
-            found = (
-                client.get_model_version_by_alias(registered_model, alias)
-                if alias
-                else client.get_model_version(registered_model, version)
-            )
+            if alias:
+                found = client.get_model_version_by_alias(registered_model, alias)
+            else:
+                assert version is not None  # `version or alias` above, and no alias
+                found = client.get_model_version(registered_model, version)
         except MlflowException as err:
             raise ModelError(
                 f"no explainer {registered_model} "

@@ -11,8 +11,8 @@ import hashlib
 import logging
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
-import mlflow
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import (
@@ -20,15 +20,16 @@ from mlflow.protos.databricks_pb2 import (
     INVALID_PARAMETER_VALUE,
     TEMPORARILY_UNAVAILABLE,
 )
+from mlflow.pyfunc import PythonModel
 
 from dlexplain.base.bounds import WorkAbandoned
 from dlexplain.explain.config import ExplainerConfig
+from dlexplain.explain.request import Method, RunRequest
 from dlexplain.explain.row import STRING, to_pandas
 from dlexplain.model.identity import cache_identity, legacy_identity
 from dlexplain.model.request_limits import in_scoring_server
 from dlexplain.model.signature import (
     JSON_COLUMN,
-    METHODS,
     PARAM_FAITHFULNESS,
     PARAM_GRANULARITY,
     PARAM_METHOD,
@@ -72,7 +73,7 @@ def pinned_requirements() -> list[str]:
     return [f"{name}=={metadata.version(name).split('+')[0]}" for name in PINNED_DISTRIBUTIONS]
 
 
-class ExplainerModel(mlflow.pyfunc.PythonModel):
+class ExplainerModel(PythonModel):
     """pyfunc wrapper: ``predict`` adapts a DataFrame to the engine and back.
 
     Texts this explainer already explained come from the explanation cache (``Settings``); the
@@ -93,7 +94,7 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
         self._classifier_dir = context.artifacts[ARTIFACT_CLASSIFIER]
         self._fast_dir = context.artifacts.get(ARTIFACT_FAST)
         self._fast = None
-        self.methods = METHODS if self._fast_dir else ("exact",)
+        self.methods = tuple(m.value for m in Method) if self._fast_dir else (Method.EXACT.value,)
         self._text_column = config.get(CONFIG_TEXT_COLUMN, "text")
         self._run_id = config.get(CONFIG_RUN_ID)
         self._explainer = None
@@ -125,7 +126,7 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
         #: explanations served from the cache, over this model's life
         self.cache_hits = 0
         self._limits = RequestLimits.from_settings(settings)
-        self._tokenizer = None  #: loaded by the first request's work check
+        self._tokenizer: Any = None  #: loaded by the first request's work check
 
     @property
     def evaluations(self) -> int:
@@ -176,9 +177,9 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
         from dlexplain.explain.row import TextExplanation
 
         if self._explainer is None:
-            checked = [clean_text(t) for t in texts]
-            if all(text is None for text, _ in checked):  # nothing to explain: no model needed
-                return [TextExplanation.failed(error, self._output_names) for _, error in checked]
+            errors = [error for _, error in map(clean_text, texts) if error is not None]
+            if len(errors) == len(texts):  # nothing to explain: no model needed
+                return [TextExplanation.failed(error, self._output_names) for error in errors]
         return self._engine().explain(texts, granularity=granularity)
 
     def predict(self, context, model_input, params=None) -> pd.DataFrame:
@@ -194,21 +195,14 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
                 error_code=INVALID_PARAMETER_VALUE,
             )
         texts = frame[self._text_column].tolist()
-        with_faithfulness = bool((params or {}).get(PARAM_FAITHFULNESS, False))
-        method = (params or {}).get(PARAM_METHOD) or self.methods[-1]
-        granularity = (params or {}).get(PARAM_GRANULARITY) or "token"
-        problem = self._params_problem(method, granularity)
-        if problem:
-            raise MlflowException(problem, error_code=INVALID_PARAMETER_VALUE)
+        request = self._request(params or {})
         if not in_scoring_server():
-            return self._predict(texts, with_faithfulness, method, granularity)
-        problem = self._limits.problem(texts) or self._work_problem(
-            texts, with_faithfulness, method
-        )
+            return self._predict(texts, request)
+        problem = self._limits.problem(texts) or self._work_problem(texts, request)
         if problem:
             raise MlflowException(problem, error_code=INVALID_PARAMETER_VALUE)
         try:
-            return self._predict(texts, with_faithfulness, method, granularity)
+            return self._predict(texts, request)
         except WorkAbandoned as err:  # its client has gone or had its 504: nobody reads this
             logger.warning("explaining %d texts: %s", len(texts), err)
             raise MlflowException(str(err), error_code=TEMPORARILY_UNAVAILABLE) from None
@@ -218,22 +212,29 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
                 f"explaining failed: {type(err).__name__}: {err}", error_code=INTERNAL_ERROR
             ) from None
 
-    def _params_problem(self, method: str, granularity: str) -> str | None:
-        """Why ``method`` and ``granularity`` are no request to this explainer, or None."""
+    def _request(self, params: dict) -> RunRequest:
+        """The request of ``params`` (a ``RunRequest``: the rules of every door), and one this
+        explainer answers; MlflowException (400) saying why not."""
         from dlexplain.errors import ConfigError
-        from dlexplain.explain.config import check_granularity
 
-        if method not in self.methods:
-            return f"method {method!r} is not one this explainer answers: {list(self.methods)}" + (
-                "" if self._fast_dir else " (it has no gated fast explainer)"
-            )
+        method = params.get(PARAM_METHOD) or self.methods[-1]
         try:
-            check_granularity(granularity, method)
+            RunRequest(method=method)  # the method first: is it one this explainer answers?
+            if method not in self.methods:
+                problem = f"method {method!r} is not one this explainer answers: "
+                problem += f"{list(self.methods)}"
+                if not self._fast_dir:
+                    problem += " (it has no gated fast explainer)"
+                raise ConfigError(problem)
+            return RunRequest(
+                method=method,
+                granularity=params.get(PARAM_GRANULARITY) or "token",
+                faithfulness=bool(params.get(PARAM_FAITHFULNESS, False)),
+            )
         except ConfigError as err:
-            return str(err)
-        return None
+            raise MlflowException(str(err), error_code=INVALID_PARAMETER_VALUE) from None
 
-    def _work_problem(self, texts: list, with_faithfulness: bool, method: str) -> str | None:
+    def _work_problem(self, texts: list, request: RunRequest) -> str | None:
         """Why the request is more work than one request may cost (``RequestLimits.max_work``):
         its tokens (as the engine truncates them) times the model evaluations of each."""
         from dlexplain.model.request_limits import FAITHFULNESS_EVALS
@@ -247,24 +248,19 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
         limit = self._config.max_tokens or self._tokenizer.model_max_length
         strings = [t for t in texts if isinstance(t, str)]
         counts = self._tokenizer(strings, add_special_tokens=False)["input_ids"] if strings else []
-        evaluations = (self._config.max_evals if method == "exact" else 1) + (
-            FAITHFULNESS_EVALS if with_faithfulness else 0
+        evaluations = (self._config.max_evals if request.method == Method.EXACT else 1) + (
+            FAITHFULNESS_EVALS if request.faithfulness else 0
         )
         return self._limits.work_problem([min(len(ids), limit) for ids in counts], evaluations)
 
-    def _predict(
-        self,
-        texts: list,
-        with_faithfulness: bool = False,
-        method: str = "exact",
-        granularity: str = "token",
-    ) -> pd.DataFrame:
+    def _predict(self, texts: list, request: RunRequest) -> pd.DataFrame:
         """Explanations (exact ones from the cache when there, keyed by granularity too), with
         faithfulness when asked: it is computed afresh each time, so the cache holds exact
         explanations only."""
         from dlexplain.explain.cache import explain_cached
 
-        if method == "fast":
+        granularity = request.granularity
+        if request.method == Method.FAST:
             results = self._fast_engine().explain(texts, granularity=granularity)
         else:
             identity = (
@@ -276,16 +272,15 @@ class ExplainerModel(mlflow.pyfunc.PythonModel):
                 texts, lambda todo: self._explain(todo, granularity), self._cache, identity
             )
             self.cache_hits += hits
-        if with_faithfulness and any(r.ok for r in results):
+        if request.faithfulness and any(r.ok for r in results):
             from dlexplain.quality.faithfulness import with_faithfulness as add
 
             results = add(results, self._engine().classifier.predict_proba)
         out = to_pandas(results)
         out.insert(0, JSON_COLUMN[0], [r.to_json() for r in results])
         out[RUN_COLUMN[0]] = self._run_id
-        if (
-            in_spark_task()
-        ):  # mlflow.pyfunc.spark_udf: null strings become "None", null structs fail
+        # mlflow.pyfunc.spark_udf: null strings become "None", null structs fail
+        if in_spark_task():
             keep_nulls(
                 out,
                 [

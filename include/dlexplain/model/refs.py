@@ -69,6 +69,8 @@ class ExplainerRef(Record):
                 return ref_of_version(match["name"], found)
             if match:  # models:/<logged model id>
                 model = client.get_logged_model(match["name"])
+                if model.source_run_id is None:
+                    raise ModelError(f"{uri!r} has no source run: not an explainer dlexplain logs")
                 return cls(run_id=model.source_run_id, model_uri=uri)
         except MlflowException as err:
             if not is_deterministic(err):

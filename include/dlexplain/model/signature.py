@@ -4,7 +4,16 @@ first, the answering run last) and the params a request may pass."""
 from __future__ import annotations
 
 from mlflow.models import ModelSignature
-from mlflow.types.schema import Array, ColSpec, Object, ParamSchema, ParamSpec, Property, Schema
+from mlflow.types.schema import (
+    Array,
+    ColSpec,
+    Object,
+    ParamSchema,
+    ParamSpec,
+    Property,
+    Schema,
+    TensorSpec,
+)
 
 from dlexplain.explain.row import COLUMNS, STRING, Kind
 
@@ -40,7 +49,7 @@ def _mlflow_type(kind: Kind):
     → an ``Object`` of optional doubles)."""
     if kind.mlflow == "object":
         return Object([Property(name, "double", required=False) for name in kind.members])
-    result = kind.mlflow.replace("[]", "")
+    result: str | Array = kind.mlflow.replace("[]", "")
     for _ in range(kind.mlflow.count("[]")):
         result = Array(result)
     return result
@@ -50,7 +59,7 @@ def explainer_signature(text_column: str = "text", fast: bool = False) -> ModelS
     """Input: one string column; output: the typed explanation columns and the extras;
     params: ``faithfulness`` (bool, default false), ``method`` (default "fast" for an
     explainer with a fast network, else "exact") and ``granularity`` (default "token")."""
-    outputs = [
+    outputs: list[ColSpec | TensorSpec] = [
         ColSpec(_mlflow_type(kind), name, required=required)
         for name, kind, required in output_table()
     ]
@@ -74,9 +83,6 @@ PARAM_FAITHFULNESS = "faithfulness"
 #: predict param: "exact" (shap's Partition explainer) or "fast" (the amortized network); an
 #: explainer logged with a fast network answers fast unless asked, one without it only exact.
 PARAM_METHOD = "method"
-
-
-METHODS = ("exact", "fast")
 
 
 #: predict param: the unit of each row's values, ``token`` (default), ``word``, ``sentence`` or

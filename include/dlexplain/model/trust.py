@@ -52,9 +52,9 @@ def metadata_problem(ref: ExplainerRef) -> str | None:
     from dlexplain.tracking.runs import KIND_EXPLAINER, KIND_FAST, TAG_KIND
 
     client = MlflowClient()
-    registered = bool(ref.registered_model and ref.version)
-    if registered:
-        version = client.get_model_version(ref.registered_model, ref.version)
+    name, number = ref.registered_model, ref.version  # both set: a registered version
+    if name and number:
+        version = client.get_model_version(name, number)
         if version.status != "READY":
             return f"version {ref.version} of {ref.registered_model} is {version.status}, not READY"
         if version.run_id != ref.run_id:
@@ -67,7 +67,7 @@ def metadata_problem(ref: ExplainerRef) -> str | None:
         return f"its run {ref.run_id} is {run.info.status}, not FINISHED"
     if run.data.tags.get(TAG_KIND) not in (KIND_EXPLAINER, KIND_FAST):
         return f"its run {ref.run_id} is not tagged {TAG_KIND}={KIND_EXPLAINER} or {KIND_FAST}"
-    return None if registered else uri_problem(ref.model_uri, run)
+    return None if name and number else uri_problem(ref.model_uri, run)
 
 
 def _registry_problem(ref: ExplainerRef) -> str | None:

@@ -4,9 +4,13 @@ mapped ``log_batch_artifacts`` task): work items, and what each logged."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dlexplain.base.records import Record
 from dlexplain.spark.output import read_output
+
+if TYPE_CHECKING:  # the module stays light: DAG files import it at parse time
+    from dlexplain.explain.table import Counts
 
 
 @dataclass(frozen=True)
@@ -63,38 +67,24 @@ def batch_items(
     ]
 
 
-@dataclass(frozen=True)
-class BatchSummary(Record):
-    """What one logged batch held."""
-
-    rows: int
-    explained: int
-    failed: int
-    max_additivity_error: float | None
-
-
-def log_batch(item: BatchItem, class_name: str | None = None) -> BatchSummary:
+def log_batch(item: BatchItem, class_name: str | None = None) -> Counts:
     """Log each of the item's batches (plots, arrays and text plots) into the explanation run
-    (bar plots of ``class_name``, or of every class the batch predicts when None)."""
-    from dlexplain.explain.table import read_explanations
+    (bar plots of ``class_name``, or of every class the batch predicts when None); the counts of
+    the rows logged."""
+    from dlexplain.explain.table import Counts, read_explanations, summarize
     from dlexplain.tracking.artifacts import log_explanations
 
     table = read_output(item.output)
     logged = []
     for number in item.numbers:
         results = read_explanations(table.slice(number * item.rows_per_batch, item.rows_per_batch))
-        logged.append(
-            log_explanations(
-                results,
-                item.prefix(number),
-                run_id=item.run_id,
-                class_names=None if class_name is None else [class_name],
-                step=number,
-                timestamp_ms=item.timestamp_ms,
-            )
+        logged.append(summarize(results))
+        log_explanations(
+            results,
+            item.prefix(number),
+            run_id=item.run_id,
+            class_names=None if class_name is None else [class_name],
+            step=number,
+            timestamp_ms=item.timestamp_ms,
         )
-    errors = [s["max_additivity_error"] for s in logged if s["max_additivity_error"] is not None]
-    return BatchSummary(
-        **{k: sum(s[k] for s in logged) for k in ("rows", "explained", "failed")},
-        max_additivity_error=max(errors) if errors else None,
-    )
+    return Counts.total(logged)

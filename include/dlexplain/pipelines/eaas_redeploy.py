@@ -39,6 +39,11 @@ def promote(deployment: dict, alias: str) -> str:
     from dlexplain.serving.deployment import Deployment
 
     served = Deployment.from_json_dict(deployment)
+    if served.registered_model is None or served.version is None:
+        raise ModelError(
+            f"run {served.run_id} is served, but not as a registered version: {alias!r} "
+            "can point at no version"
+        )
     return set_alias(served.registered_model, alias, served.version)
 
 

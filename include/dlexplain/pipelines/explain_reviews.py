@@ -15,12 +15,7 @@ from dataclasses import replace
 from dlexplain.base.tables import INPUT_FORMATS
 from dlexplain.config import Settings
 from dlexplain.errors import ConfigError, DataError
-from dlexplain.explain.config import (
-    GRANULARITIES,
-    MAX_MAX_EVALS,
-    MIN_MAX_EVALS,
-    check_granularity,
-)
+from dlexplain.explain.request import Method, RunRequest, param_schemas
 from dlexplain.model.refs import ExplainerRef
 from dlexplain.model.source_model import resolve_source_model, source_location
 from dlexplain.model.trust import NO_PICKLE
@@ -32,7 +27,7 @@ from dlexplain.pipelines.partitions import (
     plan_partition,
 )
 from dlexplain.quality.drift import THRESHOLD
-from dlexplain.spark import METHODS, application_path
+from dlexplain.spark import application_path
 from dlexplain.spark.output import read_output
 
 logger = logging.getLogger(__name__)
@@ -48,11 +43,12 @@ def prepare_run(
     class_to_plot: str | None,
     settings: Settings,
     input_format: str | None = None,
+    request: RunRequest | None = None,
 ) -> PartitionPlan:
     """Everything a run can check before Spark starts: the partition (:func:`plan_partition`),
     that the source model's config is readable, and that ``class_to_plot`` (None: every class
-    a batch predicts) is one of its classes. Fails with a ``DlexplainError`` saying what is
-    wrong."""
+    a batch predicts) is one of its classes; the plan carries the run's ``request`` (None: the
+    defaults). Fails with a ``DlexplainError`` saying what is wrong."""
     from dlexplain.tracking.sources import describe_source, source_labels
 
     plan = plan_partition(
@@ -71,41 +67,38 @@ def prepare_run(
             "class)"
         )
     logger.info("classes of %s: %s", source, list(names))
-    return plan
+    return replace(plan, request=(request or RunRequest()).to_json())
 
 
 def ensure_explainer(
     source: str,
-    max_evals: int | None,
+    request: RunRequest,
     settings: Settings,
     registered_name: str | None = None,
-    method: str = "exact",
 ):
-    """The explainer of ``source`` (an ``ExplainerRef``) for ``method``: the exact one, logged
-    only when new and registered as ``registered_name`` (None: ``<classifier name>-explainer``);
-    for ``fast`` and ``fast+audit``, the newest gated fast explainer trained from it.
+    """The explainer of ``source`` (an ``ExplainerRef``) for the ``request``: the exact one,
+    logged only when new and registered as ``registered_name`` (None:
+    ``<classifier name>-explainer``); for method ``fast``, the newest gated fast explainer
+    trained from it.
 
-    ``max_evals`` None means the setting (``DLEXPLAIN_MAX_EVALS``); a bad value, an unknown
-    method, a fast method without a gated fast explainer or an explainer whose files are not
-    this package's (``dlexplain.model.trust``) fails here, before the Spark job loads it.
+    The request's ``max_evals`` None means the setting (``DLEXPLAIN_MAX_EVALS``); a fast method
+    without a gated fast explainer or an explainer whose files are not this package's
+    (``dlexplain.model.trust``) fails here, before the Spark job loads it.
     """
     from dlexplain.model.fast_runs import fast_name, gated_fast
     from dlexplain.model.registry import ExplainerSpec, log_explainer
     from dlexplain.model.trust import check_trusted
 
-    if method not in METHODS:
-        raise ConfigError(f"method {method!r} must be one of {list(METHODS)}")
-    config = (
-        settings.explainer
-        if max_evals is None
-        else replace(settings.explainer, max_evals=max_evals)
-    )
+    method = request.run_method
+    config = settings.explainer
+    if request.max_evals is not None:
+        config = replace(config, max_evals=request.max_evals)
     exact = log_explainer(
         resolve_source_model(source, settings),
         ExplainerSpec(config),
         registered_model_name=registered_name,
     )
-    if method == "exact":
+    if request.method == Method.EXACT:
         check_trusted(exact)
         return exact
     fast = gated_fast(exact)
@@ -124,7 +117,7 @@ def ensure_explainer(
         exact.run_id,
     )
     check_trusted(fast)
-    if method == "fast+audit":
+    if request.audited:
         check_trusted(exact)  # the audit's sample is explained exactly
     return fast
 
@@ -201,18 +194,15 @@ def open_explanation_run(
 #: imports only this package and config): the same bounds and choices the steps check.
 __all__ = [
     "DATASET_TEMPLATE",
-    "GRANULARITIES",
     "INPUT_FORMATS",
-    "MAX_MAX_EVALS",
-    "METHODS",
-    "MIN_MAX_EVALS",
+    "RunRequest",
+    "param_schemas",
     "NO_PICKLE",
     "OUTPUT_TEMPLATE",
     "THRESHOLD",
     "ExplainerRef",
     "PartitionPlan",
     "application_path",
-    "check_granularity",
     "ensure_explainer",
     "open_explanation_run",
     "prepare_run",

@@ -59,10 +59,10 @@ def measure_night(*, dag_id: str, run_id: str, plan: PartitionPlan) -> NightQual
     counts = summarize(results)
     audit = read_audit(plan.output)
     metrics = {
-        "rows_total": counts["rows"],
-        "rows_failed_total": counts["failed"],
-        "rows_refused_total": counts["refused"],
-        "max_additivity_error": counts["max_additivity_error"] or 0.0,
+        "rows_total": counts.rows,
+        "rows_failed_total": counts.failed,
+        "rows_refused_total": counts.refused,
+        "max_additivity_error": counts.max_additivity_error or 0.0,
         **faithfulness.summarize(results),
         **audit_fidelity(results, [] if audit is None else read_explanations(audit)),
     }

@@ -29,6 +29,8 @@ class PartitionPlan(Record):
     python: str
     #: how the input is read: ``parquet``, ``csv`` or ``json`` (given, or detected in prepare)
     input_format: str = "parquet"
+    #: the run's ``RunRequest`` as JSON, what the Spark job's ``--request`` receives
+    request: str = "{}"
 
 
 def plan_partition(

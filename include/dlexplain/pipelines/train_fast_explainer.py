@@ -44,11 +44,12 @@ def explanation_outputs(exact_run_id: str) -> list[str]:
     """The Parquet outputs of the nights explained with explainer run ``exact_run_id`` or with a
     fast explainer trained from it, in night order (only those that still exist)."""
     from mlflow import MlflowClient
+    from mlflow.entities import Run
 
     from dlexplain.tracking import runs
     from dlexplain.tracking.filters import tag, where
 
-    found = []
+    found: list[Run] = []
     for run_tag in (runs.TAG_EXPLAINER_RUN_ID, runs.TAG_EXACT_RUN_ID):  # older runs lack the 2nd
         found += MlflowClient().search_runs(
             [runs.experiment_id(runs.EXPLANATIONS_EXPERIMENT)],

@@ -15,8 +15,9 @@ lowest, and below ``threshold`` (Clarify: 0.9) the night has drifted.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dlexplain.base.records import Record
 from dlexplain.errors import DataError
@@ -81,10 +82,10 @@ class Drift(Record):
         return data
 
     @classmethod
-    def from_json_dict(cls, data: dict) -> Drift:
-        data = dict(data)
-        data["classes"] = [ClassDrift.from_json_dict(c) for c in data["classes"]]
-        return super().from_json_dict(data)
+    def from_json_dict(cls, data: Mapping[str, Any]) -> Drift:
+        values = dict(data)
+        values["classes"] = [ClassDrift.from_json_dict(c) for c in data["classes"]]
+        return super().from_json_dict(values)
 
 
 def _class_drift(

@@ -47,7 +47,8 @@ class DockerBackend(DeployBackend):
         super().__init__(state_path, **kwargs)
         import docker
 
-        self.client = client or docker.from_env()
+        # mypy takes `docker` for the repository's docker/ folder (a namespace package)
+        self.client = client or docker.from_env()  # type: ignore[attr-defined]
         self.image = image
         self.network = network
         self.memory_mb = memory_mb

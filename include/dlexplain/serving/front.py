@@ -15,8 +15,13 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import TYPE_CHECKING
 
+from dlexplain.errors import DlexplainError
 from dlexplain.serving.deployment import DeploymentState
+
+if TYPE_CHECKING:  # httpx is imported where the front forwards
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +59,7 @@ class Front:
         #: requests forwarded at once; one more gets 503 with Retry-After at once
         self.max_in_flight = max_in_flight
         self.in_flight = 0
-        self._client = None
+        self._client: httpx.AsyncClient | None = None  #: opened by the lifespan's startup
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
@@ -103,6 +108,8 @@ class Front:
     async def _forward(self, scope, body: bytes, active, send) -> None:
         import httpx
 
+        if self._client is None:
+            raise DlexplainError("the front's HTTP client is not open: run it with its lifespan")
         query = f"?{scope['query_string'].decode()}" if scope["query_string"] else ""
         headers = [
             (k.decode(), v.decode())
@@ -157,6 +164,7 @@ class Front:
                 self._client = httpx.AsyncClient(timeout=self.timeout)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                assert self._client is not None  # ASGI sends startup before shutdown
                 await self._client.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

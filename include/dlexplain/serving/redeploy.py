@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from dlexplain.config import Settings
 from dlexplain.model.lookup import explainer_for
@@ -140,7 +141,7 @@ def backend_from_settings(tracking_uri: str, settings: Settings) -> DeployBacken
     """The backend ``DLEXPLAIN_EAAS_BACKEND`` names, configured from the settings."""
     from dlexplain.tracking.users import credentials
 
-    options = {
+    options: dict[str, Any] = {
         "tracking_uri": tracking_uri,
         "host": settings.eaas.host,
         "limits": RequestLimits.from_settings(settings),

@@ -10,9 +10,6 @@ from importlib.util import find_spec
 EXIT_DETERMINISTIC = 2
 #: The job's last stderr line on such a failure starts with this.
 ERROR_PREFIX = "dlexplain batch_explain: error:"
-#: How the job explains: ``exact`` (shap), ``fast`` (the gated amortized network), or
-#: ``fast+audit`` (fast for every row, exact too for a seeded sample of texts, kept in AUDIT_DIR)
-METHODS = ("exact", "fast", "fast+audit")
 #: Folder of the audited rows inside the output; the underscore keeps Spark and Arrow readers of
 #: the output from taking it for data.
 AUDIT_DIR = "_audit"

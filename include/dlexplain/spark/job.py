@@ -2,8 +2,7 @@
 
     spark-submit include/dlexplain/spark/job.py --model-uri runs:/<run_id>/explainer \\
         --input data/reviews/ds=2026-01-03 --output out/ds=2026-01-03 [--text-column text] \\
-        [--id-column id] [--max-rows N] [--faithfulness true] \\
-        [--method exact|fast|fast+audit --audit-fraction 0.05 --audit-seed 0]
+        [--id-column id] [--max-rows N] [--request '{"method": "fast", "faithfulness": true}']
 
 Four steps: **read** the partition (spread over every core); **ship** the explainer (the driver
 downloads it once and adds it zipped with ``SparkContext.addFile``); **explain** with an iterator
@@ -12,15 +11,17 @@ struct (it replaces ``mlflow.pyfunc.spark_udf``, whose struct conversion turns n
 ``"None"``); **publish**: Parquet written to a temporary folder, counted, the summary
 (``dlexplain.spark.summary``) written beside it, then swapped into the output in one rename, so
 a re-run replaces a partition and readers never see half-written files. Every input row comes
-out, bad ones with ``explanation.error`` set; with ``--faithfulness true`` each explained row
-also gets its ``explanation.faithfulness`` (``dlexplain.quality.faithfulness``). ``--method fast``
-explains with the gated fast network of a fast explainer; ``fast+audit`` also explains a sample
-of the rows exactly (``--audit-fraction`` of the texts, chosen by a hash of the text seeded with
-``--audit-seed``) into the output's ``_audit`` folder, which the fidelity audit and the next
-fast explainer's training read. Texts the explainer already explained come from
-the explanation cache; model evaluations and cache hits are counted with accumulators. Torch
-threads per Python worker = ``spark.task.cpus``, so tasks × threads never exceed the cores.
-The temporary folders and the Spark session are removed whether the job succeeds or fails.
+out, bad ones with ``explanation.error`` set. ``--request`` is the run's
+:class:`~dlexplain.explain.request.RunRequest` as JSON (checked when read): with
+``faithfulness`` each explained row also gets its ``explanation.faithfulness``
+(``dlexplain.quality.faithfulness``); method ``fast`` explains with the gated fast network of a
+fast explainer and, with an ``audit_fraction``, also explains a sample of the rows exactly (the
+texts chosen by a hash of the text seeded with ``audit_seed``) into the output's ``_audit``
+folder, which the fidelity audit and the next fast explainer's training read. Texts the
+explainer already explained come from the explanation cache; model evaluations and cache hits
+are counted with accumulators. Torch threads per Python worker = ``spark.task.cpus``, so
+tasks × threads never exceed the cores. The temporary folders and the Spark session are
+removed whether the job succeeds or fails.
 """
 
 from __future__ import annotations
@@ -36,13 +37,11 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from dlexplain.base.tables import (
-    INPUT_FORMATS,
-)
+from dlexplain.base.tables import INPUT_FORMATS
 from dlexplain.errors import ConfigError, DlexplainError
-from dlexplain.explain.config import GRANULARITIES, check_granularity
+from dlexplain.explain.request import Method, RunRequest
 from dlexplain.explain.table import EXPLANATION_COLUMN
-from dlexplain.spark import AUDIT_DIR, ERROR_PREFIX, EXIT_DETERMINISTIC, METHODS
+from dlexplain.spark import AUDIT_DIR, ERROR_PREFIX, EXIT_DETERMINISTIC
 from dlexplain.spark.publish import OutputLock, publish
 from dlexplain.spark.read import hadoop_filesystem, read
 from dlexplain.spark.summary import JobSummary
@@ -61,12 +60,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--id-column", default="", help="sort the output by this column")
     parser.add_argument("--max-rows", type=int, help="explain at most this many rows")
     parser.add_argument(
-        "--faithfulness",
-        type=_flag,
-        default=False,
-        help="true: measure each explanation's faithfulness (~20 passes a text)",
-    )
-    parser.add_argument(
         "--format",
         choices=INPUT_FORMATS,
         help="input format (default: from the suffix of the file or of the "
@@ -78,21 +71,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=1.0,
         help="refuse to publish when a larger share of rows failed (the old output stays)",
     )
-    parser.add_argument("--method", choices=METHODS, default="exact")
     parser.add_argument(
-        "--granularity",
-        choices=GRANULARITIES,
-        default="token",
-        help="unit of the values: token, or words, sentences or paragraphs "
-        "masked as wholes (fast methods: token or word)",
+        "--request",
+        default="{}",
+        help="the run's RunRequest as JSON (method, granularity, faithfulness, audit_fraction, "
+        "audit_seed; default: exact, token, no faithfulness)",
     )
-    parser.add_argument(
-        "--audit-fraction",
-        type=_fraction,
-        default=0.05,
-        help="fast+audit: share of the texts also explained exactly",
-    )
-    parser.add_argument("--audit-seed", type=int, default=0, help="fast+audit: sample seed")
     return parser.parse_args(argv)
 
 
@@ -104,13 +88,6 @@ def _fraction(value: str) -> float:
     if not 0 <= number <= 1:
         raise argparse.ArgumentTypeError(f"{value!r} must be within [0, 1]")
     return number
-
-
-def _flag(value: str) -> bool:
-    """``true``/``false`` (any case; Airflow renders a boolean param as ``True``/``False``)."""
-    if value.lower() not in ("true", "false"):
-        raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
-    return value.lower() == "true"
 
 
 @contextmanager
@@ -156,7 +133,13 @@ def ship(spark, model_uri: str, workdir: str, method: str = "exact") -> tuple[st
 
 
 def explain(
-    spark, frame, args: argparse.Namespace, archive: str, model_text: str, tmp: str
+    spark,
+    frame,
+    args: argparse.Namespace,
+    request: RunRequest,
+    archive: str,
+    model_text: str,
+    tmp: str,
 ) -> tuple[int, int, int]:
     """Write ``frame`` plus its ``explanation`` column to ``tmp`` (and the audited rows to its
     ``_audit`` folder); (evaluations, cache hits, audited rows)."""
@@ -173,9 +156,9 @@ def explain(
             model_text,
             threads,
             counters,
-            faithfulness=args.faithfulness,
+            faithfulness=request.faithfulness,
             method=method,
-            granularity=args.granularity,
+            granularity=request.granularity,
         )
         out = rows.withColumn(EXPLANATION_COLUMN, udf(F.col(args.text_column).cast("string")))
         if args.id_column:
@@ -184,15 +167,13 @@ def explain(
             out = out.persist().orderBy(args.id_column)
         return out
 
-    explained(frame, "exact" if args.method == "exact" else "fast").write.mode("overwrite").parquet(
-        tmp
-    )
+    explained(frame, request.method).write.mode("overwrite").parquet(tmp)
     audited = 0
-    if args.method == "fast+audit":
+    if request.audited:
         sample = frame.filter(
-            audit_sample(F.col(args.text_column), args.audit_fraction, args.audit_seed)
+            audit_sample(F.col(args.text_column), request.audit_fraction, request.audit_seed)
         )
-        explained(sample, "exact").write.parquet(f"{tmp}/{AUDIT_DIR}")
+        explained(sample, Method.EXACT.value).write.parquet(f"{tmp}/{AUDIT_DIR}")
         audited = spark.read.parquet(f"{tmp}/{AUDIT_DIR}").count()
         logger.info("audit: %d rows also explained exactly", audited)
     return counters[0].value, counters[1].value, audited
@@ -216,7 +197,7 @@ def run(args: argparse.Namespace) -> JobSummary:
     from dlexplain.model.trust import NO_PICKLE
     from dlexplain.tracking.users import credentials
 
-    check_granularity(args.granularity, args.method)  # before any Spark work
+    request = RunRequest.from_json(args.request)  # checked before any Spark work
     if args.model_uri.startswith(("runs:/", "models:/")) and not MLFLOW_TRACKING_URI.is_set():
         raise ConfigError(
             "MLFLOW_TRACKING_URI is not set: the job cannot resolve "
@@ -240,9 +221,11 @@ def run(args: argparse.Namespace) -> JobSummary:
     try:
         frame, rows_in = read(spark, args)
         with _timed(seconds, "explainer_download_s"):
-            archive, model_text = ship(spark, args.model_uri, workdir, args.method)
+            archive, model_text = ship(spark, args.model_uri, workdir, request.method)
         with _timed(seconds, "explain_and_write_s"):
-            evaluations, hits, audited = explain(spark, frame, args, archive, model_text, tmp)
+            evaluations, hits, audited = explain(
+                spark, frame, args, request, archive, model_text, tmp
+            )
         return publish(
             spark,
             tmp,
@@ -254,9 +237,9 @@ def run(args: argparse.Namespace) -> JobSummary:
                 "model_uri": args.model_uri,
                 "model_evaluations": evaluations,
                 "cache_hits": hits,
-                "method": args.method,
+                "method": request.run_method,
                 "audited": audited,
-                "granularity": args.granularity,
+                "granularity": request.granularity,
                 **seconds,
             },
             args.max_failed_share,

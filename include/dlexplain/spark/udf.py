@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pandas as pd
 
@@ -64,7 +65,7 @@ def load_once(archive: str, torch_threads: int):
         # application ends (a folder of the system temp dir stayed, 88 MB per worker and job)
         folder = tempfile.mkdtemp(prefix="dlexplain-explainer-", dir=os.path.dirname(archive))
         shutil.unpack_archive(archive, folder, "zip")
-        _LOADED[archive] = load_checked(folder)  # the unpacked copy is checked again
+        _LOADED[archive] = load_checked(Path(folder))  # the unpacked copy is checked again
         logger.info("loaded explainer %s (torch threads %d)", archive, torch_threads)
     return _LOADED[archive]
 
@@ -90,7 +91,8 @@ def explain_udf(
     struct = explanation_struct()
     columns = struct.fieldNames()
 
-    @pandas_udf(struct)
+    # pyspark's stubs have no overload for the type-hinted form pandas_udf(returnType)
+    @pandas_udf(struct)  # type: ignore[call-overload]
     def explain(batches: Iterator[pd.Series]) -> Iterator[pd.DataFrame]:
         from pyspark import SparkFiles
 

@@ -141,7 +141,7 @@ def write_explanations(
     plotted = plotted_classes(results, class_names)
     importance = token_importance(results)
     summary = {
-        **summarize(list(results)),
+        **summarize(results).to_json_dict(),
         "faithfulness": faithfulness_summary(results),
         "plotted_classes": plotted,
         "errors": [{"row": i, "error": r.error} for i, r in enumerate(results) if not r.ok],

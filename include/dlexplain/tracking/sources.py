@@ -92,7 +92,7 @@ def describe_source(source: str | Path) -> SourceModel:
     )
 
 
-def _registered_version(uri: str, match: re.Match) -> tuple[str, str, str]:
+def _registered_version(uri: str, match: re.Match) -> tuple[str, str, str | None]:
     """(name, version, run that logged it) of a ``models:/name@alias`` or ``models:/name/N`` URI."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException

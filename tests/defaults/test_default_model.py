@@ -47,18 +47,18 @@ def test_files_are_readable_by_other_users(default_model):
         assert mode & stat.S_IROTH, f"{path} is not world-readable"
 
 
-def test_additivity_and_faithfulness_on_32_held_out_reviews(explainer, holdout_reviews):
+def test_additivity_and_faithfulness_on_16_held_out_reviews(explainer, holdout_reviews):
     """Every explanation adds up (recomputed, within 1e-6), and SHAP's ranking is at least
-    twice as comprehensive as a random one (``bench/bench_faithfulness.py`` prints the full
-    figures on more reviews)."""
+    twice as comprehensive as a random one (on these 16: 0.30 against 0.058, 2026-12-06;
+    ``bench/bench_faithfulness.py`` prints the full figures on more reviews)."""
     from dlexplain.quality.faithfulness import summarize, with_faithfulness
 
-    texts = [t[:200] for t in holdout_reviews["text"].head(32)]
+    texts = [t[:200] for t in holdout_reviews["text"].head(16)]
     results = explainer.explain(texts)
-    assert [r.error for r in results] == [None] * 32
+    assert [r.error for r in results] == [None] * 16
     assert_additive(results)
     figures = summarize(with_faithfulness(results, explainer.classifier.predict_proba))
-    assert figures["faithfulness_texts"] >= 30
+    assert figures["faithfulness_texts"] >= 15
     assert figures["comprehensiveness"] >= 2 * figures["random_comprehensiveness"], figures
     assert figures["sufficiency"] < figures["random_sufficiency"], figures
 

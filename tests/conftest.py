@@ -120,6 +120,16 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 @pytest.fixture(autouse=True)
+def restore_sys_path():
+    """``sys.path`` as the test found it. ``mlflow.pyfunc.load_model`` puts the model's ``code/``
+    folder first on the loading process's path: after a test loaded an explainer logged by 0.1, the
+    processes a later test spawned on the same worker found 0.1's flat ``dlexplain`` first."""
+    before = list(sys.path)
+    yield
+    sys.path[:] = before
+
+
+@pytest.fixture(autouse=True)
 def seed():
     """Every test starts from the same random state."""
     random.seed(0)

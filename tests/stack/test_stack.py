@@ -1,7 +1,8 @@
 """The stack, up for real (``make stack-test``): images built here, ``docker-compose up`` with the
-offline override, the nightly DAG through Airflow's REST API, its artifacts through MLflow (in the
-S3 service), the sensor replacing the EaaS container, a broken explainer rolled back, and the
-Airflow and MLflow UIs in headless Chromium. The tests run in order on one stack; logs of every
+offline override, a night triggered from the Airflow UI's form (headless Chromium), its artifacts
+through MLflow (in the S3 service) and in the MLflow UI, the sensor deploying the EaaS container
+(Airflow's REST API) and replacing it for a newer explainer, a broken explainer rolled back.
+The tests run in order on one stack; logs of every
 service and the screenshots are kept in ``.dlexplain/stack-test``."""
 
 from __future__ import annotations
@@ -100,12 +101,6 @@ def mlflow_admin(stack):
         os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
 
 
-def _explain_reviews(airflow: AirflowApi, conf: dict) -> str:
-    run_id = airflow.trigger("explain_reviews", conf)
-    _record_run(airflow, "explain_reviews", run_id)
-    return run_id
-
-
 def _record_run(airflow: AirflowApi, dag_id: str, run_id: str) -> None:
     """Wait for a run's success; its task durations are added to ``runs.json``."""
     state = airflow.wait_for_run(dag_id, run_id, timeout=1800)
@@ -150,15 +145,17 @@ def _production_run(mlflow_admin) -> str:
     return MlflowClient().get_model_version_by_alias(EXPLAINER, "production").run_id
 
 
-def test_nightly_run_succeeds_and_its_artifacts_are_in_s3(stack, airflow, mlflow_admin,
-                                                          docker_client):
+def test_a_night_from_the_ui_form_and_its_artifacts_are_in_s3(stack, airflow, mlflow_admin,
+                                                             docker_client):
     from dlexplain.tracking.report import explanation_report
+    from tests.stack.browser import trigger_from_the_form
 
     # meanwhile, an application without the stack's Spark secret tries the cluster
     _start_unauthenticated_spark_app(stack, docker_client)
     night = (date.today() - timedelta(days=1)).isoformat()
-    dag_run_id = _explain_reviews(airflow, {"partition_date": night, "max_evals": 40,
-                                            "row_limit": 4, "faithfulness": False})
+    dag_run_id = trigger_from_the_form(stack, airflow, {"partition_date": night, "max_evals": 40,
+                                                        "row_limit": 4}, OUT)
+    _record_run(airflow, "explain_reviews", dag_run_id)
     report = explanation_report(mlflow_admin["MLFLOW_TRACKING_URI"], "explain_reviews", night)
     assert report.rows == "4" and report.rows_failed == "0"
     assert report.bar_plots
@@ -269,24 +266,34 @@ def test_the_sensor_deploys_the_first_explainer_container(stack, airflow, mlflow
         refused[-3000:]  # refused for its missing authentication, not for anything else
 
 
-def test_ui_trigger_form_then_the_sensor_replaces_the_container(stack, airflow, mlflow_admin,
-                                                                docker_client):
-    from tests.stack.browser import trigger_from_the_form
+def _log_explainer(mlflow_admin, max_evals: int) -> dict:
+    """A new version of the stack's explainer, logged as the DAG's ``log_explainer`` logs it (from
+    this checkout: the same package, the champion classifier) with another ``max_evals``."""
+    code = ("import json; from dlexplain.config import Settings; "
+            "from dlexplain.pipelines.explain_reviews import RunRequest, ensure_explainer; "
+            "print(json.dumps(ensure_explainer('models:/sentiment-classifier@champion', "
+            f"RunRequest(max_evals={max_evals}), "
+            "Settings.from_env()).to_json_dict()))")
+    logged = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, **mlflow_admin}, timeout=900, cwd=REPO)
+    assert logged.returncode == 0, logged.stderr[-3000:]
+    return json.loads(logged.stdout.strip().splitlines()[-1])
 
+
+def test_a_new_explainer_version_and_the_sensor_replaces_the_container(stack, airflow,
+                                                                       mlflow_admin,
+                                                                       docker_client):
     first_run, first_container = SEEN["first"]
-    night = (date.today() - timedelta(days=2)).isoformat()
-    trigger_from_the_form(stack, airflow, {"partition_date": night, "max_evals": 50,
-                                           "row_limit": 4}, OUT)
+    newer = _log_explainer(mlflow_admin, max_evals=50)
     state, tasks = _redeploy(airflow)
     assert state == "success", tasks
     served = _production_run(mlflow_admin)
-    assert served != first_run
+    assert served == newer["run_id"] != first_run
     containers = _eaas_containers(docker_client)
     assert [c.labels[f"{LABEL}.run_id"] for c in containers] == [served]
     assert first_container not in [c.id for c in containers]
     assert _front_answers(stack) == served
     SEEN["second"] = (served, containers[0].id)
-    SEEN["ui_night"] = night
 
 
 def test_mlflow_ui_shows_the_bar_plot(stack, mlflow_admin):
@@ -294,7 +301,7 @@ def test_mlflow_ui_shows_the_bar_plot(stack, mlflow_admin):
     from tests.stack.browser import bar_plot_in_mlflow_ui
 
     report = explanation_report(mlflow_admin["MLFLOW_TRACKING_URI"], "explain_reviews",
-                                SEEN["ui_night"])
+                                SEEN["night"])
     png = _download(report.explanation_run_url, report.bar_plots[0])
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR"
     bar_plot_in_mlflow_ui(stack, report, struct.unpack(">II", png[16:24]), OUT)
@@ -303,18 +310,9 @@ def test_mlflow_ui_shows_the_bar_plot(stack, mlflow_admin):
 def test_a_broken_explainer_leaves_the_old_container_serving(stack, airflow, mlflow_admin,
                                                              docker_client):
     served, container_id = SEEN["second"]
-    # a third version, logged as the DAG logs it (from this checkout: the same package), then
-    # its classifier's weights emptied through MLflow (header kept): trusted, and fails when a
-    # server loads it
-    code = ("import json; from dlexplain.config import Settings; "
-            "from dlexplain.pipelines.explain_reviews import RunRequest, ensure_explainer; "
-            "print(json.dumps(ensure_explainer('models:/sentiment-classifier@champion', "
-            "RunRequest(max_evals=60), "
-            "Settings.from_env()).to_json_dict()))")
-    logged = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env={**os.environ, **mlflow_admin}, timeout=900, cwd=REPO)
-    assert logged.returncode == 0, logged.stderr[-3000:]
-    broken = json.loads(logged.stdout.strip().splitlines()[-1])
+    # a third version, its classifier's weights emptied through MLflow (header kept): trusted,
+    # and fails when a server loads it
+    broken = _log_explainer(mlflow_admin, max_evals=60)
     from tests.serving.conftest import break_weights
 
     break_weights(EXPLAINER, broken["version"])

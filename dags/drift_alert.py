@@ -2,9 +2,12 @@
 ### drift_alert
 
 Runs each time `explain_reviews` finds that a night's explanations drifted from their baseline
-(an event of the Asset `dlexplain_drift_detected`): it logs one WARNING per event with the
-night, the nDCG score, the threshold and the drift report's URL. Replace `alert` (or add a task)
-to notify people: e.g. the Slack or SMTP provider's notifier with the same fields.
+(an event of the Asset `dlexplain_drift_detected`: the score was below the threshold and below
+what chance gives). For each event it logs a WARNING with the night, the nDCG score, the
+threshold, the chance band, the p-value and the drift report's URL, and sends the same through
+the notifier of the Airflow connection `DLEXPLAIN_ALERT_CONN_ID` (default
+`dlexplain_drift_alert`): of type `smtp`, an e-mail to `DLEXPLAIN_ALERT_TO` by the SMTP
+provider's notifier. Without that connection the warnings are all.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dlexplain.config import Settings
 
 from dag_defaults import dag_defaults
 from dlexplain_assets import DRIFT_DETECTED
+from fail_fast import fail_fast
 
 logger = logging.getLogger(__name__)
 SETTINGS = Settings.from_env()
@@ -36,12 +40,25 @@ SETTINGS = Settings.from_env()
 )
 def drift_alert():
     @task(inlets=[DRIFT_DETECTED])
+    @fail_fast
     def alert(*, triggering_asset_events=None) -> list[dict]:
-        from dlexplain.pipelines.drift_alert import alert_lines
+        from airflow.sdk import get_current_context
+
+        from dlexplain.pipelines.drift_alert import alert_messages
+        from drift_notify import notifiers
 
         events = [event.extra for event in triggering_asset_events[DRIFT_DETECTED]]
-        for line in alert_lines(events):
-            logger.warning("%s", line)
+        messages = alert_messages(events)
+        for message in messages:
+            logger.warning("%s", message.line)
+        sending = notifiers(SETTINGS.alert, messages)
+        if sending is None:
+            logger.warning(
+                "no Airflow connection %r: nobody was notified (see the DAG's docs)",
+                SETTINGS.alert.conn_id,
+            )
+        for notifier in sending or ():
+            notifier.notify(get_current_context())
         return events
 
     alert()

@@ -37,9 +37,13 @@ the explanations where people look.
    and its metrics (rows, errors, faithfulness) into the run and into the DAG's trend run, where
    MLflow charts them across nights;
 6. **check_drift** compares tonight's token ranking with the baseline (the previous
-   `drift_baseline_nights` nights pooled, or the pinned `drift_baseline_from`..`drift_baseline_to`)
-   with nDCG@50 and logs the report `quality/drift.html`. Below `drift_threshold` it emits an
-   event of the Asset `dlexplain_drift_detected` (the DAG `drift_alert` runs on it): the night's
+   `drift_baseline_nights` nights of the same classifier pooled, or the pinned
+   `drift_baseline_from`..`drift_baseline_to`) with nDCG@50, against the noise floor of chance
+   (draws of tonight's size from the baseline's own texts, each scored against the rest), and
+   logs the report `quality/drift.html`. A night has drifted when its score is below
+   `drift_threshold` and its p-value below `drift_alpha`; with fewer than `drift_min_texts` texts
+   tonight or in the baseline it is `too_small`. A drifted night emits an event of the Asset
+   `dlexplain_drift_detected` (the DAG `drift_alert` runs on it and notifies people): the night's
    explanations still succeed, and the alert is a recorded, visible event any DAG can act on.
 
 Deterministic errors (a bad param, a missing partition or column, an unknown class, a model that
@@ -65,8 +69,9 @@ from dlexplain.pipelines.explain_reviews import (
     INPUT_FORMATS,
     NO_PICKLE,
     OUTPUT_TEMPLATE,
-    THRESHOLD,
+    DriftRule,
     application_path,
+    drift_param_schemas,
     param_schemas,
 )
 
@@ -77,6 +82,9 @@ from fail_fast import BatchExplainOperator, fail_fast
 SETTINGS = Settings.from_env()
 #: the request params' schemas, from the rules RunRequest checks
 REQUEST = param_schemas()
+#: the drift params' schemas, from the rules DriftRule checks
+DRIFT = drift_param_schemas()
+RULE = DriftRule()
 
 
 @dag(
@@ -179,27 +187,34 @@ REQUEST = param_schemas()
             "forward passes a text)",
         ),
         "drift_threshold": Param(
-            THRESHOLD,
-            type="number",
-            minimum=0,
-            maximum=1,
-            description="nDCG@50 below which the night has drifted",
+            RULE.threshold,
+            **DRIFT["drift_threshold"],
+            description="nDCG@50 below which the night may have drifted",
+        ),
+        "drift_alpha": Param(
+            RULE.alpha,
+            **DRIFT["drift_alpha"],
+            description="drifted only if chance gives a score as low less often than this "
+            "(the night's p-value against draws from the baseline's own texts)",
+        ),
+        "drift_min_texts": Param(
+            RULE.min_texts,
+            **DRIFT["drift_min_texts"],
+            description="fewer texts tonight or in the baseline: status too_small, no alert",
         ),
         "drift_baseline_nights": Param(
-            7,
-            type="integer",
-            minimum=1,
-            maximum=366,
-            description="baseline: this many latest nights before the run's, pooled",
+            RULE.baseline_nights,
+            **DRIFT["drift_baseline_nights"],
+            description="baseline: this many latest nights of the same classifier, pooled",
         ),
         "drift_baseline_from": Param(
             None,
-            type=["null", "string"],
-            format="date",
-            description="baseline: pinned first night (with or without drift_baseline_to)",
+            **DRIFT["drift_baseline_from"],
+            description="baseline: pinned first night, any classifier (with or without "
+            "drift_baseline_to)",
         ),
         "drift_baseline_to": Param(
-            None, type=["null", "string"], format="date", description="baseline: pinned last night"
+            None, **DRIFT["drift_baseline_to"], description="baseline: pinned last night"
         ),
     },
 )
@@ -207,11 +222,12 @@ def explain_reviews():
     @task(multiple_outputs=True)
     @fail_fast
     def prepare() -> dict:
-        from dlexplain.pipelines.explain_reviews import RunRequest, prepare_run
+        from dlexplain.pipelines.explain_reviews import DriftRule, RunRequest, prepare_run
 
         context = get_current_context()
         params = context["params"]
         request = RunRequest.from_params(params)  # the run's settings, checked once
+        DriftRule.from_params(params)  # a bad drift param fails here, before Spark starts
         day = (
             params["partition_date"]
             or (context.get("logical_date") or context["dag_run"].run_after).date().isoformat()
@@ -326,6 +342,7 @@ def explain_reviews():
     @task(outlets=[DRIFT_ALIAS])
     @fail_fast
     def check_drift(plan: dict, batches: list[dict], *, outlet_events=None) -> dict:
+        from dlexplain.pipelines.explain_reviews import DriftRule
         from dlexplain.pipelines.night_quality import check_drift as check
 
         context = get_current_context()
@@ -335,10 +352,7 @@ def explain_reviews():
             dag_id=context["dag"].dag_id,
             run_id=batches[0]["run_id"],
             ds=night,
-            threshold=params["drift_threshold"],
-            nights=params["drift_baseline_nights"],
-            date_from=params["drift_baseline_from"],
-            date_to=params["drift_baseline_to"],
+            rule=DriftRule.from_params(params),
         )
         if result.drifted:
             outlet_events[DRIFT_ALIAS].add(
@@ -348,6 +362,10 @@ def explain_reviews():
                     "night": night,
                     "score": result.score,
                     "threshold": result.threshold,
+                    "chance_low": result.chance_low,
+                    "p_value": result.p_value,
+                    "alpha": result.alpha,
+                    "texts": result.texts,
                     "report_url": result.report_url,
                 },
             )

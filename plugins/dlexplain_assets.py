@@ -4,7 +4,9 @@
   (``open_explanation_run``), with ``extra`` = night, output, exact explainer run and its
   registered name; ``train_fast_explainer`` runs on it.
 - ``DRIFT_DETECTED``: an event each night whose explanations drifted from their baseline
-  (``check_drift``), with ``extra`` = night, score, threshold, report URL. ``check_drift`` emits
+  (``check_drift``: below the threshold and below chance), with ``extra`` = night, score,
+  threshold, chance band (``chance_low``, ``alpha``), ``p_value``, texts, report URL.
+  ``check_drift`` emits
   it through ``DRIFT_ALIAS`` (an ``AssetAlias`` lets a task decide at run time whether to emit),
   so a stable night emits nothing and any DAG scheduled on ``DRIFT_DETECTED`` is an alert.
 """

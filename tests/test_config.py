@@ -37,7 +37,8 @@ def test_values_are_parsed():
                                        ("DLEXPLAIN_MAX_EVALS", "lots"),
                                        ("DLEXPLAIN_DEVICE", "tpu"),
                                        ("DLEXPLAIN_BACKEND", "fp16"),
-                                       ("DLEXPLAIN_EXPLANATION_CACHE", "maybe")])
+                                       ("DLEXPLAIN_EXPLANATION_CACHE", "maybe"),
+                                       ("DLEXPLAIN_ALERT_TO", "oncall, ops@example.org")])
 def test_bad_value_names_the_variable(var, value):
     with pytest.raises(ConfigError, match=f"{var}={value!r}"):
         Settings.from_env({var: value})
@@ -85,7 +86,8 @@ def test_every_variable_is_declared_once_and_the_names_stayed():
            "EAAS_HOST", "EAAS_MLFLOW_USER", "EAAS_MLFLOW_PASSWORD", "EAAS_IMAGE",
            "EAAS_DOCKER_NETWORK", "EAAS_MEMORY_MB", "EAAS_HEALTH_TIMEOUT", "EAAS_STATE_PATH",
            "EAAS_SCHEDULE", "EAAS_POKE_INTERVAL", "EAAS_SENSOR_TIMEOUT", "SPARK_MLFLOW_USER",
-           "SPARK_MLFLOW_PASSWORD", "MAX_EVALS", "BATCH_SIZE", "BACKEND", "SERVE_MODEL_URI"}
+           "SPARK_MLFLOW_PASSWORD", "MAX_EVALS", "BATCH_SIZE", "BACKEND", "SERVE_MODEL_URI",
+           "ALERT_CONN_ID", "ALERT_TO"}
     assert set(names) == {f"DLEXPLAIN_{name}" for name in old}
     # each section's variable reaches its field
     settings = Settings.from_env({"DLEXPLAIN_SERVE_MAX_WORK": "7", "DLEXPLAIN_EAAS_HOST": "h",

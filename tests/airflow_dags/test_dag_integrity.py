@@ -59,8 +59,8 @@ def test_explain_reviews_wiring(dagbag):
     assert set(dag.params) >= {"source_model", "dataset_path_template", "max_evals",
                                "rows_per_batch", "class_to_plot", "row_limit", "text_column",
                                "id_column", "explainer_name", "faithfulness", "drift_threshold",
-                               "drift_baseline_nights", "drift_baseline_from",
-                               "drift_baseline_to"}
+                               "drift_alpha", "drift_min_texts", "drift_baseline_nights",
+                               "drift_baseline_from", "drift_baseline_to"}
     assert dag.params["faithfulness"] is True and dag.params["drift_threshold"] == 0.9
     assert dag.params["class_to_plot"] is None, "empty: every class a batch predicts"
     assert dag.get_task("log_explainer").upstream_task_ids == {"prepare"}
@@ -83,9 +83,12 @@ def test_explain_reviews_wiring(dagbag):
                    if a not in ("{{ params.text_column }}", "{{ params.id_column }}",
                                 "{{ params.row_limit or 0 }}"))
     from dlexplain.explain.request import param_schemas
+    from dlexplain.quality.rule import DriftRule
+    from dlexplain.quality.rule import param_schemas as drift_schemas
 
-    for name, schema in param_schemas().items():
+    for name, schema in (param_schemas() | drift_schemas()).items():
         assert dag.params.get_param(name).schema | schema == dag.params.get_param(name).schema, name
+    assert DriftRule.from_params(dict(dag.params)) == DriftRule(), "the forms' defaults: the rule's"
 
 
 def test_quality_tasks_and_the_drift_alert(dagbag):

@@ -21,6 +21,7 @@ from dlexplain.config import Settings
 from dlexplain.explain.request import RunRequest
 from dlexplain.pipelines.explain_reviews import ensure_explainer, prepare_run
 from dlexplain.pipelines.partitions import DATASET_TEMPLATE, OUTPUT_TEMPLATE
+from dlexplain.quality.rule import DriftRule
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins"))
 from fail_fast import fail_fast  # noqa: E402  (plugins/ is on Airflow's path, not pytest's)
@@ -62,6 +63,9 @@ def _no_weights(dirs, tmp_path) -> str:
     ("bad param", lambda dirs, tmp: ensure_explainer(
         str(dirs["bert"]), RunRequest.from_params({"max_evals": 1}), Settings.from_env()),
      "max_evals=1 must be an integer from 2 to 10000"),
+    ("bad drift param", lambda dirs, tmp: DriftRule.from_params(
+        {"drift_baseline_from": "2026-05-03", "drift_baseline_to": "2026-05-02"}),
+     "drift baseline range is empty: 2026-05-03 is after 2026-05-02"),
     ("missing partition", lambda dirs, tmp: _prepare(str(dirs["bert"]), day="2026-04-02"),
      "does not exist"),
     ("wrong input format", lambda dirs, tmp: _prepare(str(dirs["bert"]), input_format="csv"),

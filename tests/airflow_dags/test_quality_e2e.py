@@ -1,16 +1,19 @@
 """Faithfulness, global importance, drift and trend through the whole DAG (``dag.test()``).
 
 Three nights explained by a tiny BERT: night 1 and 2 draw their texts from one vocabulary, night
-3 from another. Night 1 has no baseline; night 2 stays above the threshold against night 1;
-night 3, whose top tokens the baseline never saw, drifts: ``check_drift`` emits an event of the
-``dlexplain_drift_detected`` Asset and its report renders in a real browser from the MLflow
-artifact URL. The trend run holds one point per night.
+3 from another. Night 1 has no baseline; night 2 is stable against night 1; night 3, whose top
+tokens the baseline never saw, drifts (below the threshold and below chance): ``check_drift``
+emits an event of the ``dlexplain_drift_detected`` Asset and its report renders in a real
+browser from the MLflow artifact URL. The ``drift_alert`` DAG runs on that event and a local SMTP
+server receives the e-mail with the report's URL. The trend run holds one point per night.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 from datetime import date
+from email import message_from_bytes
 
 import numpy as np
 import pandas as pd
@@ -64,16 +67,68 @@ def partitions(dlexplain_home):
                       "text": texts}).to_parquet(path, index=False)
 
 
-def _drift_events() -> list[dict]:
+def _drift_events() -> list:
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
-    with create_session() as session:
+    with create_session(scoped=False) as session:
         query = (select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
                  .where(AssetModel.name == "dlexplain_drift_detected"))
-        return [event.extra for event in session.scalars(query)
-                if event.extra.get("night") in {str(day) for day in NIGHTS}]
+        events = [event for event in session.scalars(query)
+                  if event.extra.get("night") in {str(day) for day in NIGHTS}]
+        session.expunge_all()
+        return events
+
+
+@pytest.fixture()
+def smtp_server(monkeypatch):
+    """A local SMTP server (aiosmtpd), the Airflow connection drift_alert sends through, and the
+    messages it received."""
+    from aiosmtpd.controller import Controller
+
+    from dlexplain.base.processes import free_port
+
+    received: list = []
+
+    class Keep:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+            received.append(envelope)
+            return "250 OK"
+
+    controller = Controller(Keep(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    monkeypatch.setenv("AIRFLOW_CONN_DLEXPLAIN_DRIFT_ALERT", json.dumps({
+        "conn_type": "smtp", "host": "127.0.0.1", "port": controller.port,
+        "extra": {"from_email": "dlexplain@example.org", "disable_tls": True,
+                  "disable_ssl": True}}))
+    monkeypatch.setenv("DLEXPLAIN_ALERT_TO", "oncall@example.org")
+    try:
+        yield received
+    finally:
+        controller.stop()
+
+
+def _alert_on(events: list, monkeypatch, day: int = 4):
+    """``drift_alert`` run by ``dag.test()`` on the asset ``events``: the run consumes them, as
+    the scheduler's asset-triggered runs do (``dag.test()`` creates a manual run)."""
+    import airflow.models.dagrun as dagrun_module
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.conftest import REPO
+
+    create = getattr(dagrun_module.get_or_create_dagrun, "original", dagrun_module.get_or_create_dagrun)
+
+    def consuming(**kwargs):
+        run = create(**kwargs)
+        run.consumed_asset_events.extend(kwargs["session"].merge(e) for e in events)
+        kwargs["session"].commit()
+        return run
+
+    consuming.original = create
+    monkeypatch.setattr(dagrun_module, "get_or_create_dagrun", consuming)
+    dag = DagBag(dag_folder=str(REPO / "dags")).dags["drift_alert"]
+    return dag.test(logical_date=pendulum.datetime(2026, 2, day, tz="UTC"))
 
 
 def _history(run_id: str, key: str) -> dict[int, float]:
@@ -100,15 +155,16 @@ def _pixels_of(screenshot, color: str) -> int:
     return int(np.all(np.abs(pixels - rgb) < 0.03, axis=-1).sum())
 
 
-def test_faithfulness_importance_drift_and_trend(airflow_db, own_tracking_uri, dlexplain_home,
-                                                  partitions, tiny_model_dir, tmp_path):
+def test_faithfulness_importance_drift_trend_and_alert(airflow_db, own_tracking_uri,
+                                                        dlexplain_home, partitions, tiny_model_dir,
+                                                        smtp_server, monkeypatch, tmp_path):
     from airflow.dag_processing.dagbag import DagBag
 
     from tests.conftest import REPO
 
     dag = DagBag(dag_folder=str(REPO / "dags")).dags["explain_reviews"]
     conf = {"source_model": str(tiny_model_dir), "rows_per_batch": 24, "max_evals": 100,
-            "drift_baseline_nights": 7}
+            "drift_baseline_nights": 7, "drift_min_texts": 16}  # the nights have 24 texts
     checks, night_runs = [], []
     for day in NIGHTS:
         run = dag.test(logical_date=pendulum.datetime(day.year, day.month, day.day, tz="UTC"),
@@ -126,12 +182,28 @@ def test_faithfulness_importance_drift_and_trend(airflow_db, own_tracking_uri, d
 
     # night 1: nothing to compare with; night 2: same vocabulary; night 3: another one
     assert [c["status"] for c in checks] == ["no_baseline", "stable", "drift"]
-    assert checks[1]["score"] >= 0.9 > checks[2]["score"]
+    assert checks[2]["score"] < 0.9 and checks[2]["p_value"] < 0.01 < checks[1]["p_value"]
+    assert checks[2]["chance_low"] > checks[2]["score"]
     assert checks[1]["baseline_nights"] == [str(NIGHTS[0])]
     assert checks[2]["baseline_nights"] == [str(NIGHTS[0]), str(NIGHTS[1])]
     (event,) = _drift_events()  # the stable night emitted nothing
-    assert event["night"] == str(NIGHTS[2]) and event["score"] == checks[2]["score"]
-    assert event["report_url"] == checks[2]["report_url"]
+    assert event.extra["night"] == str(NIGHTS[2]) and event.extra["score"] == checks[2]["score"]
+    assert event.extra["report_url"] == checks[2]["report_url"]
+    assert event.extra["p_value"] == checks[2]["p_value"]
+
+    # drift_alert on that event: the e-mail reaches the SMTP server, with the report's URL
+    alert = _alert_on([event], monkeypatch)
+    assert alert.state == "success", run_failures(alert)
+    (mail,) = smtp_server
+    assert mail.rcpt_tos == ["oncall@example.org"]
+    message = message_from_bytes(mail.original_content)
+    assert str(NIGHTS[2]) in message["Subject"]
+    body = "".join(part.get_payload(decode=True).decode() for part in message.walk()
+                   if part.get_content_type() == "text/html")
+    assert checks[2]["report_url"] in body and f"{checks[2]['p_value']:.3f}" in body
+    # without the connection: the run succeeds and nobody is mailed (its log says so)
+    monkeypatch.delenv("AIRFLOW_CONN_DLEXPLAIN_DRIFT_ALERT")
+    assert _alert_on([event], monkeypatch, day=5).state == "success" and len(smtp_server) == 1
 
     client = MlflowClient()
     for run_id in night_runs:

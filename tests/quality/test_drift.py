@@ -1,4 +1,4 @@
-"""Global token importance, pooling and nDCG drift on hand-made explanations."""
+"""Global token importance, pooling, nDCG drift and its noise floor on hand-made explanations."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import pytest
 
 from dlexplain.errors import DataError
 from dlexplain.explain.row import TextExplanation
-from dlexplain.quality.drift import compare, ndcg
-from dlexplain.quality.importance import pool, token_importance, top_signed
+from dlexplain.quality.chance import ndcg_of
+from dlexplain.quality.drift import compare
+from dlexplain.quality.importance import aggregate, pool, text_tokens, token_importance, top_signed
 from dlexplain.quality.report import drift_html
 
 NAMES = ("NEGATIVE", "POSITIVE")
@@ -54,38 +55,76 @@ def test_importance_table_counts_and_means():
 
 
 def test_pooling_adds_sums_and_counts():
-    a = token_importance(night(MOVIES, 10, 0))
-    b = token_importance(night(MOVIES, 30, 1))
-    pooled = pool([a, b]).set_index(["class", "token"])
-    both = token_importance(night(MOVIES, 10, 0) + night(MOVIES, 30, 1)).set_index(
-        ["class", "token"])
+    a, b = night(MOVIES, 10, 0), night(MOVIES, 30, 1)
+    pooled = aggregate(pool([text_tokens(a), text_tokens(b)])).set_index(["class", "token"])
+    both = token_importance(a + b).set_index(["class", "token"])
     pd.testing.assert_frame_equal(pooled.sort_index(), both.sort_index(), check_like=True)
 
 
 def test_ndcg_is_one_for_the_same_ranking_and_falls_with_new_tokens():
-    base = pd.Series({"great": 0.3, "awful": 0.2, "film": 0.1})
-    assert ndcg(base, base) == pytest.approx(1.0)
-    assert ndcg(pd.Series({"great": 0.1, "awful": 0.2, "film": 0.3}), base) < 0.9
-    assert ndcg(pd.Series({"battery": 0.5, "screen": 0.4}), base) == 0.0
+    nan = np.nan
+    # vocabulary: awful, battery, film, great, screen
+    base = np.array([0.2, nan, 0.1, 0.3, nan])
+    assert ndcg_of(base, base, 50) == pytest.approx(1.0)
+    assert ndcg_of(np.array([0.2, nan, 0.3, 0.1, nan]), base, 50) < 0.9
+    assert ndcg_of(np.array([nan, 0.5, nan, nan, 0.4]), base, 50) == 0.0
+    assert ndcg_of(base, np.full(5, nan), 50) == 1.0  # nothing to rank before
+
+
+def _nights(vocabulary, texts: int, seeds) -> list[pd.DataFrame]:
+    return [text_tokens(night(vocabulary, texts, seed)) for seed in seeds]
 
 
 def test_same_distribution_is_stable_and_new_vocabulary_drifts():
-    baseline = pool([token_importance(night(MOVIES, 40, s)) for s in (0, 1)])
-    same = compare(token_importance(night(MOVIES, 40, 2)), baseline, baseline_nights=["d1", "d2"])
-    assert not same.drifted and same.score > 0.9
-    other = compare(token_importance(night(PHONES, 40, 3)), baseline)
-    assert other.drifted and other.score < 0.5
+    baseline = pool(_nights(MOVIES, 40, (0, 1)))
+    same = compare(text_tokens(night(MOVIES, 40, 2)), baseline, baseline_nights=["d1", "d2"])
+    assert same.status == "stable" and same.score > 0.9 and same.chance.p_value > 0.01
+    phones = text_tokens(night(PHONES, 40, 3))
+    other = compare(phones, baseline)
+    assert other.status == "drift" and other.score < 0.5 and other.chance.p_value < 0.01
+    assert other.chance.low > other.score and other.chance.sample_size == 40
     positive = next(c for c in other.classes if c.class_name == "POSITIVE")
     assert {"battery", "fast"} <= set(positive.entered)
     assert {"great", "awful"} <= set(positive.left)
-    # the report names the score and the tokens, and round-trips as JSON
-    html = drift_html(other, token_importance(night(PHONES, 40, 3)), baseline, night="d3")
+    # the report names the status, the score, the chance band, the p-value and the tokens, and
+    # round-trips as JSON
+    html = drift_html(other, aggregate(phones), aggregate(baseline), night="d3")
     assert "DRIFT" in html and f"{other.score:.3f}" in html and "battery" in html
-    assert type(other).from_json_dict(other.to_json_dict()).score == other.score
+    assert f"{other.chance.low:.3f}" in html and f"{other.chance.p_value:.3f}" in html
+    assert type(other).from_json(other.to_json()).to_json() == other.to_json()
+
+
+def test_same_distribution_at_the_demo_size_never_drifts():
+    """Nights of 8 texts (the demo's) from one distribution: the threshold alone alarms on many
+    of 30 pairs; with the noise floor none drifts, whether the sample-size rule applies (too
+    small) or not (stable)."""
+    pairs = [(text_tokens(night(MOVIES, 8, 1000 + s)), text_tokens(night(MOVIES, 8, 2000 + s)))
+             for s in range(30)]
+    judged = [compare(a, b) for a, b in pairs]
+    assert {d.status for d in judged} == {"too_small"} and all(d.chance is None for d in judged)
+    assert sum(d.score < d.threshold for d in judged) >= 6, "the old rule alarms on noise"
+    floor = [compare(a, b, min_texts=4) for a, b in pairs]
+    assert {d.status for d in floor} == {"stable"}
+    # a night of another vocabulary at that size drifts, with a p-value below alpha
+    shifted = compare(text_tokens(night(PHONES, 8, 7)), pool([b for _, b in pairs[:10]]),
+                      min_texts=4)
+    assert shifted.status == "drift" and shifted.chance.p_value < shifted.alpha
+
+
+def test_threshold_and_alpha_each_decide():
+    """A night of 12 texts, 5 of them about phones: nDCG 0.87 with p-value 0.006."""
+    baseline = pool(_nights(MOVIES, 40, (0, 1)))
+    tonight = text_tokens(night(MOVIES, 7, 5) + night(PHONES, 5, 55))
+    drifted = compare(tonight, baseline, min_texts=4)
+    assert drifted.status == "drift" and 0.85 < drifted.score < 0.9
+    assert 0.005 <= drifted.chance.p_value < 0.01
+    assert compare(tonight, baseline, min_texts=4, alpha=0.005).status == "stable"
+    assert compare(tonight, baseline, min_texts=4, threshold=0.85).status == "stable"
+    assert compare(tonight, baseline, min_texts=13).status == "too_small"
 
 
 def test_other_classes_are_refused():
-    table = token_importance(night(MOVIES, 5, 0))
+    table = text_tokens(night(MOVIES, 5, 0))
     renamed = table.assign(**{"class": table["class"].str.lower()})
     with pytest.raises(DataError, match="different classifiers"):
         compare(table, renamed)

@@ -1,4 +1,6 @@
-"""Quality in MLflow: importance tables round-trip, baselines are chosen by date, the trend."""
+"""Quality in MLflow: importance and per-text tables round-trip; the baseline is chosen by date,
+by classifier (or a pinned range) and by what was logged; each drift param changes the outcome
+of ``check_drift``; the trend."""
 
 from __future__ import annotations
 
@@ -6,15 +8,17 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from dlexplain.errors import DataError
+from dlexplain.errors import ConfigError
+from dlexplain.pipelines.drift_baseline import choose_baseline
 from dlexplain.pipelines.night_quality import check_drift
-from dlexplain.quality.importance import token_importance
+from dlexplain.quality.importance import aggregate, text_tokens
+from dlexplain.quality.rule import DriftRule
 from dlexplain.tracking.quality_runs import (
-    baseline_runs,
-    importance_of,
+    TAG_TEXTS,
     log_importance,
     log_night_metrics,
     night_step,
+    texts_of,
     trend_run,
 )
 from dlexplain.tracking.runs import (
@@ -22,65 +26,113 @@ from dlexplain.tracking.runs import (
     TAG_DAG_ID,
     TAG_KIND,
     TAG_LOGICAL_DATE,
+    TAG_SOURCE_KEY,
     find_or_create_run,
 )
 from tests.quality.test_drift import MOVIES, PHONES, night
 
-NIGHTS = ["2026-05-01", "2026-05-02", "2026-05-03", "2026-05-05", "2026-05-06"]
+#: the nights of one DAG, and the classifier that explained each: two classifiers with the same
+#: labels alternate; the last night is about phones
+NIGHTS = {"2026-05-01": "A", "2026-05-02": "B", "2026-05-03": "A", "2026-05-04": "B",
+          "2026-05-05": "A", "2026-05-06": "A"}
+DAYS = list(NIGHTS)
+#: enough texts for the rule's sample size (the nights have 30)
+SMALL = DriftRule(min_texts=16)
 
 
 @pytest.fixture()
 def nights(tracking_uri, unique):
-    """Five nights of DAG ``dag-<unique>``: movie reviews, the last one about phones."""
+    """The nights of DAG ``dag-<unique>``, logged as ``measure_night`` logs them."""
     dag_id = f"dag-{unique}"
     runs = {}
-    for i, day in enumerate(NIGHTS):
+    for i, (day, classifier) in enumerate(NIGHTS.items()):
         run_id = find_or_create_run(EXPLANATIONS_EXPERIMENT, key={
             TAG_KIND: "explanations", TAG_DAG_ID: dag_id, TAG_LOGICAL_DATE: day})
-        vocabulary = PHONES if day == NIGHTS[-1] else MOVIES
-        log_importance(run_id, token_importance(night(vocabulary, 30, i)), {})
+        MlflowClient().set_tag(run_id, TAG_SOURCE_KEY, f"sha256:{classifier}")
+        texts = text_tokens(night(PHONES if day == DAYS[-1] else MOVIES, 30, i))
+        log_importance(run_id, aggregate(texts), {}, texts)
         runs[day] = run_id
     return dag_id, runs
 
 
-def test_importance_round_trips(nights):
+def _check(nights, day, rule=SMALL):
+    dag_id, runs = nights
+    return check_drift(dag_id=dag_id, run_id=runs[day], ds=day, rule=rule)
+
+
+def test_tables_round_trip(nights):
     _, runs = nights
-    table = importance_of(runs[NIGHTS[0]])
-    pd.testing.assert_frame_equal(table, token_importance(night(MOVIES, 30, 0)))
+    texts = text_tokens(night(MOVIES, 30, 0))
+    pd.testing.assert_frame_equal(texts_of(runs[DAYS[0]]), texts)
+    files = {a.path for a in MlflowClient().list_artifacts(runs[DAYS[0]], "quality")}
+    assert {"quality/importance.parquet", "quality/importance.json"} <= files
 
 
-def test_baseline_nights_by_count_or_pinned_range(nights):
+def test_baseline_by_classifier_count_and_pinned_range(nights):
     dag_id, runs = nights
-    assert baseline_runs(dag_id, "2026-05-05", nights=2) == [
-        ("2026-05-02", runs["2026-05-02"]), ("2026-05-03", runs["2026-05-03"])]
-    assert [d for d, _ in baseline_runs(dag_id, "2026-05-01", nights=7)] == []
-    # a pinned range (open at either end) never includes the night itself
-    assert [d for d, _ in baseline_runs(dag_id, "2026-05-02", nights=7, date_from="2026-05-01",
-                                        date_to="2026-05-05")] == [
-        "2026-05-01", "2026-05-03", "2026-05-05"]
-    assert [d for d, _ in baseline_runs(dag_id, "2026-05-06", nights=1,
-                                        date_from="2026-05-03")] == ["2026-05-03", "2026-05-05"]
+
+    def days(day, **rule):
+        return choose_baseline(dag_id, day, runs[day], DriftRule(**rule))
+
+    # two classifiers with the same labels, alternating: each night pools only its own
+    chosen = days("2026-05-05")
+    assert chosen.nights == ["2026-05-01", "2026-05-03"]
+    assert chosen.run_ids == [runs["2026-05-01"], runs["2026-05-03"]]
+    assert [d for d, _ in chosen.left_out] == ["2026-05-04", "2026-05-02"]
+    assert all("another classifier (sha256:B; tonight sha256:A)" == why
+               for _, why in chosen.left_out)
+    assert days("2026-05-04").nights == ["2026-05-02"]
+    # drift_baseline_nights: the latest nights of the classifier
+    assert days("2026-05-06", baseline_nights=2).nights == ["2026-05-03", "2026-05-05"]
+    assert days("2026-05-01").nights == []
+    # a pinned range (open at either end): every night in it, any classifier, never tonight
+    assert days("2026-05-02", baseline_from="2026-05-01", baseline_to="2026-05-04").nights == [
+        "2026-05-01", "2026-05-03", "2026-05-04"]
+    assert days("2026-05-06", baseline_nights=1, baseline_from="2026-05-04").nights == [
+        "2026-05-04", "2026-05-05"]
+    # a night logged before per-text tables is passed over, and says why
+    MlflowClient().delete_tag(runs["2026-05-03"], TAG_TEXTS)
+    chosen = days("2026-05-05")
+    assert chosen.nights == ["2026-05-01"]
+    assert ["2026-05-03", "logged before per-text tables: no noise floor to draw"] in \
+        chosen.left_out
 
 
-def test_check_drift_from_the_logged_nights(nights):
-    dag_id, runs = nights
-    stable = check_drift(dag_id=dag_id, run_id=runs["2026-05-05"], ds="2026-05-05",
-                         threshold=0.9, nights=3)
-    assert stable.status == "stable" and stable.baseline_nights == NIGHTS[:3]
-    drifted = check_drift(dag_id=dag_id, run_id=runs["2026-05-06"], ds="2026-05-06",
-                          threshold=0.9, nights=1, date_from="2026-05-01", date_to="2026-05-02")
-    assert drifted.status == "drift" and drifted.score < 0.5
-    assert drifted.baseline_nights == NIGHTS[:2]
-    assert drifted.report_url.endswith(f"/runs/{runs['2026-05-06']}/artifacts/quality/drift.html")
-    first = check_drift(dag_id=dag_id, run_id=runs["2026-05-01"], ds="2026-05-01",
-                        threshold=0.9, nights=7)
+def test_each_drift_param_changes_the_outcome(nights):
+    stable = _check(nights, "2026-05-05")
+    assert stable.status == "stable" and stable.baseline_nights == ["2026-05-01", "2026-05-03"]
+    assert stable.p_value > SMALL.alpha and stable.texts == 30 and stable.baseline_texts == 60
+    drifted = _check(nights, "2026-05-06")
+    assert drifted.status == "drift" and drifted.score < 0.5 and drifted.p_value < 0.01
+    assert drifted.chance_low > drifted.score
+    assert drifted.baseline_nights == ["2026-05-01", "2026-05-03", "2026-05-05"]
+    assert drifted.report_url.endswith(f"/runs/{nights[1]['2026-05-06']}/artifacts/quality/"
+                                       "drift.html")
+    # drift_threshold: a score above it is no drift, however unlikely by chance
+    assert _check(nights, "2026-05-06", DriftRule(min_texts=16, threshold=0.0)).status == "stable"
+    # drift_min_texts: too few texts tonight (30) is too small to tell, and never an alert
+    small = _check(nights, "2026-05-06", DriftRule())
+    assert small.status == "too_small" and small.p_value is None and DriftRule().min_texts > 30
+    # drift_baseline_nights: one night of the classifier
+    assert _check(nights, "2026-05-06", DriftRule(min_texts=16, baseline_nights=1)
+                  ).baseline_nights == ["2026-05-05"]
+    # a pinned range pools other classifiers' nights too
+    pinned = _check(nights, "2026-05-06", DriftRule(min_texts=16, baseline_from="2026-05-02",
+                                                    baseline_to="2026-05-02"))
+    assert pinned.baseline_nights == ["2026-05-02"] and pinned.status == "drift"
+    # the first night has nothing to compare with
+    first = _check(nights, "2026-05-01")
     assert first.status == "no_baseline" and first.score is None
-    with pytest.raises(DataError, match="is after"):
-        check_drift(dag_id=dag_id, run_id=runs["2026-05-01"], ds="2026-05-01", threshold=0.9,
-                    nights=7, date_from="2026-05-03", date_to="2026-05-02")
-    trend = trend_run(dag_id)
-    history = MlflowClient().get_metric_history(trend, "drift_ndcg")
-    assert {m.step for m in history} == {night_step("2026-05-05")[0], night_step("2026-05-06")[0]}
+    with pytest.raises(ConfigError, match="is after"):
+        DriftRule(baseline_from="2026-05-03", baseline_to="2026-05-02")
+    # the report says which nights were pooled and why the others were not
+    report = MlflowClient().download_artifacts(nights[1]["2026-05-05"], "quality/drift.json")
+    logged = pd.read_json(report, typ="series")
+    assert logged["status"] == "stable" and logged["chance"]["draws"] == 499
+    assert [d for d, _ in logged["left_out"]] == ["2026-05-04", "2026-05-02"]
+    trend = trend_run(nights[0])
+    steps = {m.step for m in MlflowClient().get_metric_history(trend, "drift_p_value")}
+    assert steps == {night_step(day)[0] for day in ("2026-05-05", "2026-05-06")}
 
 
 def test_night_metrics_go_to_the_night_and_the_trend(tracking_uri, unique):

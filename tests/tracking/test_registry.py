@@ -14,7 +14,8 @@ from dlexplain.explain.config import ExplainerConfig
 from dlexplain.model import pyfunc
 from dlexplain.model.identity import explainer_identity
 from dlexplain.model.lookup import newest_explainer
-from dlexplain.model.registry import TAG_IDENTITY, TAG_SOURCE_KEY, ExplainerSpec, log_explainer
+from dlexplain.model.registry import TAG_IDENTITY, ExplainerSpec, log_explainer
+from dlexplain.tracking.runs import TAG_SOURCE_KEY
 from dlexplain.model.source_model import register_classifier
 from dlexplain.tracking.filters import quote, where
 from dlexplain.tracking.runs import experiment_id

@@ -19,6 +19,7 @@ from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
 from dlexplain.config.sections import (
+    AlertSettings,
     CacheSettings,
     PathSettings,
     RunSettings,
@@ -39,6 +40,7 @@ SECTIONS: dict[str, type] = {
     "serve": ServeSettings,
     "eaas": EaasSettings,
     "spark": SparkSettings,
+    "alert": AlertSettings,
 }
 
 #: ExplainerConfig fields set by ``DLEXPLAIN_<FIELD>``; parsed here, validated by ExplainerConfig.
@@ -64,6 +66,7 @@ class Settings:
     serve: ServeSettings = ServeSettings()
     eaas: EaasSettings = EaasSettings()
     spark: SparkSettings = SparkSettings()
+    alert: AlertSettings = AlertSettings()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -44,6 +44,14 @@ def roots(value: str) -> tuple[str, ...]:
     return roots
 
 
+def addresses(value: str) -> tuple[str, ...]:
+    found = tuple(part.strip() for part in value.split(",") if part.strip())
+    bad = [a for a in found if "@" not in a or any(c.isspace() for c in a)]
+    if bad:
+        raise ValueError(f"must be e-mail addresses, comma-separated (not {bad})")
+    return found
+
+
 def share(value: str) -> float:
     share = float(value)
     if not 0 <= share <= 1:

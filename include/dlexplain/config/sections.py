@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from dlexplain.config.parsers import (
+    addresses,
     count,
     device,
     nonempty,
@@ -174,3 +175,22 @@ class SparkSettings:
         env="SPARK_MLFLOW_USER",
     )
     mlflow_password: str = setting("", str, "That user's password.", env="SPARK_MLFLOW_PASSWORD")
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Who hears of explanation drift: the ``drift_alert`` DAG's notifier."""
+
+    conn_id: str = setting(
+        "dlexplain_drift_alert",
+        nonempty,
+        "Airflow connection drift_alert notifies through (type smtp: an e-mail by the SMTP "
+        "provider's notifier); when it does not exist, a warning in the task log.",
+        env="ALERT_CONN_ID",
+    )
+    to: tuple[str, ...] = setting(
+        (),
+        addresses,
+        "Who the drift e-mail goes to (comma-separated addresses; needed with an smtp connection).",
+        env="ALERT_TO",
+    )

@@ -27,7 +27,6 @@ from dlexplain.model import pyfunc
 from dlexplain.model.refs import ExplainerRef
 from dlexplain.model.registry import (
     TAG_IDENTITY,
-    TAG_SOURCE_KEY,
     ExplainerSpec,
     log_explainer_model,
 )
@@ -38,6 +37,7 @@ from dlexplain.tracking.runs import (
     KIND_FAST,
     TAG_EXACT_RUN_ID,
     TAG_KIND,
+    TAG_SOURCE_KEY,
     experiment_id,
 )
 

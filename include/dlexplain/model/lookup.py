@@ -10,9 +10,10 @@ from mlflow.exceptions import MlflowException
 
 from dlexplain.errors import ModelError
 from dlexplain.model.refs import ExplainerRef, ref_of_version
-from dlexplain.model.registry import DEFAULT_REGISTERED_EXPLAINER, TAG_SOURCE_KEY, explainer_name
+from dlexplain.model.registry import DEFAULT_REGISTERED_EXPLAINER, explainer_name
 from dlexplain.tracking.filters import where
 from dlexplain.tracking.provenance import own_versions
+from dlexplain.tracking.runs import TAG_SOURCE_KEY
 from dlexplain.tracking.sources import (
     describe_source,
 )

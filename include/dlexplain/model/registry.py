@@ -26,6 +26,7 @@ from dlexplain.tracking.runs import (
     EXPLAINERS_EXPERIMENT,
     KIND_EXPLAINER,
     TAG_KIND,
+    TAG_SOURCE_KEY,
     experiment_id,
     find_run,
 )
@@ -40,7 +41,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_REGISTERED_EXPLAINER = "sentiment-explainer"
 
 TAG_SOURCE_URI = "dlexplain.source_model"
-TAG_SOURCE_KEY = "dlexplain.source_key"
 TAG_IDENTITY = "dlexplain.explainer_identity"
 #: why the explainer masks as its config's ``masking`` says (the tokenizer probe's finding)
 TAG_MASKING_REASON = "dlexplain.masking_reason"

@@ -8,7 +8,7 @@ testable without Airflow. What the plugins need from the rest of the package is 
 
 from __future__ import annotations
 
-from dlexplain.errors import DlexplainError
+from dlexplain.errors import ConfigError, DlexplainError
 from dlexplain.spark import ERROR_PREFIX, EXIT_DETERMINISTIC
 
-__all__ = ["DlexplainError", "ERROR_PREFIX", "EXIT_DETERMINISTIC"]
+__all__ = ["ConfigError", "DlexplainError", "ERROR_PREFIX", "EXIT_DETERMINISTIC"]

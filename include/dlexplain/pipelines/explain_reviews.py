@@ -26,7 +26,8 @@ from dlexplain.pipelines.partitions import (
     PartitionPlan,
     plan_partition,
 )
-from dlexplain.quality.drift import THRESHOLD
+from dlexplain.quality.rule import DriftRule
+from dlexplain.quality.rule import param_schemas as drift_param_schemas
 from dlexplain.spark import application_path
 from dlexplain.spark.output import read_output
 
@@ -162,6 +163,10 @@ def open_explanation_run(
         runs.TAG_ROWS: str(rows),
         runs.TAG_ROWS_FAILED: str(failed),
     }
+    # the classifier the night explained: its drift baseline pools only nights of the same one
+    classifier = runs.run_tags(explainer.run_id).get(runs.TAG_SOURCE_KEY)
+    if classifier:
+        tags[runs.TAG_SOURCE_KEY] = classifier
     # one metric point per DAG run: re-runs' history
     metrics = ("model_evaluations", "cache_hits", "explain_and_write_s", "audited")
     runs.record(run_id, tags, {key: getattr(job, key) for key in metrics})
@@ -199,7 +204,8 @@ __all__ = [
     "param_schemas",
     "NO_PICKLE",
     "OUTPUT_TEMPLATE",
-    "THRESHOLD",
+    "DriftRule",
+    "drift_param_schemas",
     "ExplainerRef",
     "PartitionPlan",
     "application_path",

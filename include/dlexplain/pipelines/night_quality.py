@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import logging
+import zlib
 from dataclasses import dataclass
 
 from dlexplain.base.records import Record
-from dlexplain.errors import DataError
 from dlexplain.pipelines.partitions import PartitionPlan
+from dlexplain.quality.rule import DriftRule
 from dlexplain.spark.output import read_audit, read_output
 
 logger = logging.getLogger(__name__)
@@ -24,12 +25,20 @@ class NightQuality(Record):
 
 @dataclass(frozen=True)
 class DriftCheck(Record):
-    """Tonight against its baseline: ``drift``, ``stable`` or ``no_baseline``."""
+    """Tonight against its baseline: ``drift``, ``stable``, ``too_small`` or ``no_baseline``,
+    with the score, the noise floor (``chance_low``: the ``alpha`` quantile of chance's scores;
+    ``p_value``) and the nights pooled and passed over."""
 
     status: str
     score: float | None
     threshold: float
+    alpha: float
+    p_value: float | None
+    chance_low: float | None
+    texts: int
+    baseline_texts: int
     baseline_nights: list
+    left_out: list  #: ``[night, why]`` of nights not pooled
     report_url: str | None
 
     @property
@@ -45,17 +54,18 @@ def measure_night(*, dag_id: str, run_id: str, plan: PartitionPlan) -> NightQual
     from dlexplain.explain.table import read_explanations, summarize
     from dlexplain.fast.fidelity import audit_fidelity
     from dlexplain.quality import faithfulness
-    from dlexplain.quality.importance import classes, token_importance
+    from dlexplain.quality.importance import aggregate, classes, text_tokens
     from dlexplain.quality.report import signed_importance_png
     from dlexplain.tracking.quality_runs import log_importance, log_night_metrics
 
     results = read_explanations(read_output(plan.output))
-    table = token_importance(results)
+    texts = text_tokens(results)
+    table = aggregate(texts)
     plots = {
         name: signed_importance_png(table, name, title=f"{name}, night {plan.ds}")
         for name in classes(table)
     }
-    path = log_importance(run_id, table, plots)
+    path = log_importance(run_id, table, plots, texts)
     counts = summarize(results)
     audit = read_audit(plan.output)
     metrics = {
@@ -70,88 +80,86 @@ def measure_night(*, dag_id: str, run_id: str, plan: PartitionPlan) -> NightQual
     return NightQuality(metrics=metrics, importance=path)
 
 
-def check_drift(
-    *,
-    dag_id: str,
-    run_id: str,
-    ds: str,
-    threshold: float,
-    nights: int,
-    date_from: str | None = None,
-    date_to: str | None = None,
-) -> DriftCheck:
-    """Compare tonight's importance with the baseline (the ``nights`` latest nights before, or
-    the pinned ``[date_from, date_to]``), log the report and the score; nights explained with
-    other classes, or by another unit (granularity), are left out of the baseline."""
+def check_drift(*, dag_id: str, run_id: str, ds: str, rule: DriftRule) -> DriftCheck:
+    """Compare tonight's explanations with the baseline ``rule`` chooses
+    (:func:`dlexplain.pipelines.drift_baseline.choose_baseline`; nights explained with other
+    classes are passed over too), above the noise floor; log the report and the metrics."""
+    from dlexplain.pipelines.drift_baseline import choose_baseline
     from dlexplain.quality.drift import compare
-    from dlexplain.quality.importance import classes, pool
+    from dlexplain.quality.importance import aggregate, classes, pool, text_count
     from dlexplain.quality.report import drift_html
-    from dlexplain.tracking.quality_runs import (
-        baseline_runs,
-        granularity_of,
-        importance_of,
-        log_drift,
-        log_night_metrics,
-        metric_name,
-    )
+    from dlexplain.tracking.quality_runs import log_drift, log_night_metrics, metric_name, texts_of
 
-    if date_from and date_to and date_from > date_to:
-        raise DataError(f"drift baseline range is empty: {date_from} is after {date_to}")
-    tonight = importance_of(run_id)
-    found = [
-        (night, importance_of(night_run))
-        for night, night_run in baseline_runs(
-            dag_id,
-            ds,
-            nights=nights,
-            date_from=date_from,
-            date_to=date_to,
-            granularity=granularity_of(run_id),
-        )
-    ]
-    usable = [(night, t) for night, t in found if set(classes(t)) == set(classes(tonight))]
+    baseline = choose_baseline(dag_id, ds, run_id, rule)
+    tonight = texts_of(run_id)
+    usable, left_out = [], list(baseline.left_out)
+    for night, night_run in zip(baseline.nights, baseline.run_ids):
+        table = texts_of(night_run)
+        if set(classes(table)) == set(classes(tonight)):
+            usable.append((night, table))
+        else:
+            left_out.append([night, f"other classes {classes(table)}"])
     if not usable or tonight.empty:
         logger.info(
-            "night %s: no baseline to compare with (%d nights found, %d with the same classes)",
-            ds,
-            len(found),
-            len(usable),
+            "night %s: no baseline to compare with (passed over: %s)", ds, left_out or "none"
         )
         return DriftCheck(
             status="no_baseline",
             score=None,
-            threshold=threshold,
+            threshold=rule.threshold,
+            alpha=rule.alpha,
+            p_value=None,
+            chance_low=None,
+            texts=text_count(tonight),
+            baseline_texts=0,
             baseline_nights=[],
+            left_out=left_out,
             report_url=None,
         )
-    baseline = pool(t for _, t in usable)
-    drift = compare(tonight, baseline, baseline_nights=[n for n, _ in usable], threshold=threshold)
-    url = log_drift(run_id, drift_html(drift, tonight, baseline, night=ds), drift.to_json_dict())
-    log_night_metrics(
-        dag_id,
-        ds,
-        run_id,
-        {
-            "drift_ndcg": drift.score,
-            **{f"drift_ndcg_{metric_name(c.class_name)}": c.ndcg for c in drift.classes},
-        },
+    pooled = pool(t for _, t in usable)
+    drift = compare(
+        tonight,
+        pooled,
+        baseline_nights=[n for n, _ in usable],
+        threshold=rule.threshold,
+        alpha=rule.alpha,
+        min_texts=rule.min_texts,
+        seed=zlib.crc32(ds.encode()),
     )
-    status = "drift" if drift.drifted else "stable"
+    report = drift_html(drift, aggregate(tonight), aggregate(pooled), night=ds, left_out=left_out)
+    url = log_drift(run_id, report, {**drift.to_json_dict(), "left_out": left_out})
+    chance = drift.chance
+    metrics = {
+        "drift_ndcg": drift.score,
+        **{f"drift_ndcg_{metric_name(c.class_name)}": c.ndcg for c in drift.classes},
+    }
+    if chance is not None:
+        metrics |= {"drift_p_value": chance.p_value, "drift_chance_low": chance.low}
+    log_night_metrics(dag_id, ds, run_id, metrics)
     logger.log(
         logging.WARNING if drift.drifted else logging.INFO,
-        "night %s: nDCG@%d %.3f against %d nights (threshold %.2f): %s; report %s",
+        "night %s: nDCG@%d %.3f against %d nights (%d texts; threshold %.2f; chance: %s): %s; "
+        "report %s",
         ds,
         drift.top_k,
         drift.score,
         len(usable),
-        threshold,
-        status,
+        drift.baseline_texts,
+        rule.threshold,
+        "too few texts" if chance is None else f"p={chance.p_value:.3f}, low {chance.low:.3f}",
+        drift.status,
         url,
     )
     return DriftCheck(
-        status=status,
+        status=drift.status,
         score=drift.score,
-        threshold=threshold,
-        baseline_nights=[n for n, _ in usable],
+        threshold=rule.threshold,
+        alpha=rule.alpha,
+        p_value=None if chance is None else chance.p_value,
+        chance_low=None if chance is None else chance.low,
+        texts=drift.texts,
+        baseline_texts=drift.baseline_texts,
+        baseline_nights=list(drift.baseline_nights),
+        left_out=left_out,
         report_url=url,
     )

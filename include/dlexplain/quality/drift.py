@@ -1,4 +1,5 @@
-"""Explanation drift: tonight's global token ranking against a baseline, with nDCG@k.
+"""Explanation drift: tonight's global token ranking against a baseline, with nDCG@k, above the
+noise floor of chance.
 
 As SageMaker Clarify compares feature attributions, with tokens for features: the ranking is
 tonight's top ``k`` tokens by importance (``dlexplain.quality.importance``); each earns its
@@ -9,43 +10,42 @@ seen in both count), discounted by ``log2(rank + 1)``; the ideal is the baseline
 
 1 means tonight ranks what mattered before in the same order; new tokens at the top or a
 reshuffle lower it. A class-wise score is computed for every class; the night's score is the
-lowest, and below ``threshold`` (Clarify: 0.9) the night has drifted.
+lowest. Clarify's threshold (0.9) is meant for large samples: with a few dozen texts a night the
+ranking moves by chance alone. So a night has drifted only when its score is below ``threshold``
+**and** below what chance gives (``dlexplain.quality.chance``: draws of tonight's size from the
+baseline's own texts, each scored against the rest; the night's p-value below ``alpha``). With
+fewer than ``min_texts`` texts tonight or in the baseline the status is ``too_small``.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dlexplain.base.records import Record
 from dlexplain.errors import DataError
+from dlexplain.quality.chance import Chance
 
 if TYPE_CHECKING:  # pandas is imported where tables are compared: DAG files read THRESHOLD
     import pandas as pd
 
 #: Tokens compared (nDCG@k, entered/left the top k).
 TOP_K = 50
-#: Below this the night has drifted (Clarify's default).
+#: Below this the night may have drifted (Clarify's default).
 THRESHOLD = 0.9
+#: A night has drifted only when chance gives a score as low as its own less often than this.
+ALPHA = 0.01
+#: Texts needed tonight and in the baseline before drift is judged (``bench/bench_drift.py``).
+MIN_TEXTS = 32
+#: Draws of the noise floor (p-values in steps of 1 / (DRAWS + 1)).
+DRAWS = 499
+#: A night's status.
+DRIFT, STABLE, TOO_SMALL = "drift", "stable", "too_small"
 #: Tokens seen fewer times than this in a night (or pooled baseline) are not ranked.
 MIN_COUNT = 2
 #: Largest signed changes reported per class.
 CHANGES = 10
-
-
-def ndcg(current: pd.Series, baseline: pd.Series, k: int = TOP_K) -> float:
-    """nDCG@k of the ranking ``current`` (token → importance) with ``baseline``'s importance as
-    relevance (1.0 when the baseline has nothing to rank)."""
-
-    def dcg(tokens) -> float:
-        return sum(float(baseline.get(t, 0.0)) / math.log2(i + 2) for i, t in enumerate(tokens))
-
-    ideal = dcg(baseline.sort_values(ascending=False).index[:k])
-    if ideal <= 0:
-        return 1.0
-    return dcg(current.sort_values(ascending=False).index[:k]) / ideal
 
 
 @dataclass(frozen=True)
@@ -63,33 +63,42 @@ class ClassDrift(Record):
 
 @dataclass(frozen=True)
 class Drift(Record):
-    """Tonight against the baseline: the score (lowest class nDCG) and what moved."""
+    """Tonight against the baseline: the status, the score (lowest class nDCG), the noise floor
+    it was judged against (``None`` when too small) and what moved."""
 
+    status: str
     score: float
     threshold: float
+    alpha: float
     top_k: int
     min_count: int
+    min_texts: int
+    texts: int  #: tonight's explained texts
+    baseline_texts: int
     baseline_nights: tuple[str, ...]
+    chance: Chance | None
     classes: tuple[ClassDrift, ...]
 
     @property
     def drifted(self) -> bool:
-        return self.score < self.threshold
+        return self.status == DRIFT
 
     def to_json_dict(self) -> dict:
         data = super().to_json_dict()
         data["classes"] = [c.to_json_dict() for c in self.classes]
+        data["chance"] = None if self.chance is None else self.chance.to_json_dict()
         return data
 
     @classmethod
     def from_json_dict(cls, data: Mapping[str, Any]) -> Drift:
         values = dict(data)
         values["classes"] = [ClassDrift.from_json_dict(c) for c in data["classes"]]
+        values["chance"] = None if data["chance"] is None else Chance.from_json_dict(data["chance"])
         return super().from_json_dict(values)
 
 
 def _class_drift(
-    tonight: pd.DataFrame, baseline: pd.DataFrame, name: str, k: int, min_count: int
+    tonight: pd.DataFrame, baseline: pd.DataFrame, name: str, score: float, k: int, min_count: int
 ) -> ClassDrift:
     from dlexplain.quality.importance import for_class
 
@@ -101,7 +110,7 @@ def _class_drift(
     largest = change.abs().sort_values(ascending=False, kind="stable").index[:CHANGES]
     return ClassDrift(
         class_name=name,
-        ndcg=ndcg(now["importance"], before["importance"], k),
+        ndcg=score,
         shared_tokens=len(shared),
         entered=tuple(t for t in top_now if t not in set(top_before)),
         left=tuple(t for t in top_before if t not in set(top_now)),
@@ -118,23 +127,68 @@ def compare(
     baseline_nights=(),
     k: int = TOP_K,
     threshold: float = THRESHOLD,
+    alpha: float = ALPHA,
+    min_texts: int = MIN_TEXTS,
     min_count: int = MIN_COUNT,
+    draws: int = DRAWS,
+    seed: int = 0,
 ) -> Drift:
-    """Drift of ``tonight``'s importance table against ``baseline``'s (same classes)."""
-    from dlexplain.quality.importance import classes
+    """Drift of ``tonight``'s per-text table against ``baseline``'s (same classes; see
+    ``dlexplain.quality.importance.text_tokens``)."""
+    import numpy as np
 
-    names = classes(tonight)
-    if set(names) != set(classes(baseline)):
+    from dlexplain.quality.chance import (
+        TextMatrix,
+        chance_scores,
+        ndcg_of,
+        sample_size,
+        summarize,
+        vocabulary,
+    )
+    from dlexplain.quality.importance import aggregate, classes, text_count
+
+    tonight_table, baseline_table = aggregate(tonight), aggregate(baseline)
+    names = classes(tonight_table)
+    if set(names) != set(classes(baseline_table)):
         raise DataError(
             f"tonight's classes {names} differ from the baseline's "
-            f"{classes(baseline)}: explanations of different classifiers"
+            f"{classes(baseline_table)}: explanations of different classifiers"
         )
-    per_class = tuple(_class_drift(tonight, baseline, name, k, min_count) for name in names)
+    words = vocabulary(tonight, baseline)
+    now = TextMatrix(tonight, names, words)
+    before = TextMatrix(baseline, names, words)
+    scores = [
+        ndcg_of(a, b, k)
+        for a, b in zip(
+            now.importance(np.ones(now.texts), min_count),
+            before.importance(np.ones(before.texts), min_count),
+        )
+    ]
+    per_class = tuple(
+        _class_drift(tonight_table, baseline_table, name, value, k, min_count)
+        for name, value in zip(names, scores)
+    )
+    texts, baseline_texts = text_count(tonight), text_count(baseline)
+    lowest = min(scores)
+    chance, status = None, TOO_SMALL
+    if min(texts, baseline_texts) >= min_texts:
+        size = sample_size(texts, baseline_texts)
+        found = chance_scores(
+            baseline, names, size, k=k, min_count=min_count, draws=draws, seed=seed
+        )
+        chance = summarize(found, lowest, size, alpha)
+        status = DRIFT if lowest < threshold and chance.p_value < alpha else STABLE
     return Drift(
-        score=min(c.ndcg for c in per_class),
+        status=status,
+        score=lowest,
         threshold=threshold,
+        alpha=alpha,
         top_k=k,
         min_count=min_count,
+        min_texts=min_texts,
+        texts=texts,
+        baseline_texts=baseline_texts,
         baseline_nights=tuple(baseline_nights),
+        chance=chance,
         classes=per_class,
     )

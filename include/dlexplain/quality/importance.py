@@ -54,47 +54,74 @@ def _with_means(table: pd.DataFrame) -> pd.DataFrame:
     )[COLUMNS]
 
 
-def token_importance(rows: Sequence[TextExplanation]) -> pd.DataFrame:
-    """The importance table (see the module docstring) of the explained ``rows``."""
+#: The per-text table (one row per explained text, class and token; ``text`` numbers the texts
+#: from 0): what the drift check's noise floor draws samples of texts from.
+TEXT_COLUMNS = ["text", "class", "token", "count", "sum_abs", "sum_value"]
+
+
+def _empty(columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {name: pd.Series(dtype=object if name in ("class", "token") else float) for name in columns}
+    )
+
+
+def text_tokens(rows: Sequence[TextExplanation]) -> pd.DataFrame:
+    """The per-text table (:data:`TEXT_COLUMNS`) of the explained ``rows``; :func:`aggregate`
+    turns it, or any part of it, into an importance table."""
     good = [row for row in rows if row.ok and row.tokens]
     if not good:
-        return pd.DataFrame(
-            {
-                name: pd.Series(dtype=object if name in ("class", "token") else float)
-                for name in COLUMNS
-            }
-        )
+        return _empty(TEXT_COLUMNS)
     names = good[0].output_names
+    text = np.repeat(np.arange(len(good)), [len(row.tokens) for row in good])
     tokens = [normalize_token(t) for row in good for t in row.tokens]
     values = np.concatenate([row.values for row in good])
     frames = []
     for index, name in enumerate(names):
-        frame = pd.DataFrame({"token": tokens, "value": values[:, index]})
+        frame = pd.DataFrame({"text": text, "token": tokens, "value": values[:, index]})
         frame = frame[frame["token"] != ""]
         frame["abs"] = frame["value"].abs()
-        grouped = frame.groupby("token", sort=False).agg(
+        grouped = frame.groupby(["text", "token"], sort=False).agg(
             count=("value", "size"), sum_abs=("abs", "sum"), sum_value=("value", "sum")
         )
         frames.append(grouped.reset_index().assign(**{"class": name}))
-    table = pd.concat(frames, ignore_index=True)
-    table["texts"] = len(good)
-    return _with_means(table)
+    return pd.concat(frames, ignore_index=True)[TEXT_COLUMNS]
 
 
-def pool(tables: Iterable[pd.DataFrame]) -> pd.DataFrame:
-    """Several nights' tables as one (sums and counts added, means recomputed)."""
-    tables = [t for t in tables if len(t)]
-    if not tables:
-        return token_importance([])
-    texts = sum(int(t["texts"].iloc[0]) for t in tables)
+def aggregate(texts: pd.DataFrame) -> pd.DataFrame:
+    """The importance table of a per-text table (its texts: those with a ranked token)."""
+    if texts.empty:
+        return _empty(COLUMNS)
     summed = (
-        pd.concat(tables, ignore_index=True)
-        .groupby(["class", "token"], sort=False)[["count", "sum_abs", "sum_value"]]
+        texts.groupby(["class", "token"], sort=False)[["count", "sum_abs", "sum_value"]]
         .sum()
         .reset_index()
     )
-    summed["texts"] = texts
+    summed["texts"] = texts["text"].nunique()
     return _with_means(summed)
+
+
+def token_importance(rows: Sequence[TextExplanation]) -> pd.DataFrame:
+    """The importance table (see the module docstring) of the explained ``rows``."""
+    return aggregate(text_tokens(rows))
+
+
+def pool(tables: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Several nights' per-text tables as one, the texts numbered anew."""
+    parts, offset = [], 0
+    for table in tables:
+        if table.empty:
+            continue
+        numbers, _ = pd.factorize(table["text"], sort=True)
+        parts.append(table.assign(text=numbers + offset))
+        offset += int(numbers.max()) + 1
+    if not parts:
+        return text_tokens([])
+    return pd.concat(parts, ignore_index=True)
+
+
+def text_count(texts: pd.DataFrame) -> int:
+    """How many texts a per-text table holds."""
+    return int(texts["text"].nunique())
 
 
 def classes(table: pd.DataFrame) -> list[str]:

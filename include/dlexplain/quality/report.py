@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -90,10 +91,35 @@ def _list(items) -> str:
     return ", ".join(f"<code>{html.escape(str(i))}</code>" for i in items) or "none"
 
 
-def drift_html(drift: Drift, tonight: pd.DataFrame, baseline: pd.DataFrame, *, night: str) -> str:
-    """The drift report of one night: score, status, and per class the nDCG, the tokens that
-    entered or left the top k, the largest signed changes and a comparison plot."""
-    status = "DRIFT" if drift.drifted else "no drift"
+def _chance_text(drift: Drift) -> str:
+    """The noise floor in words."""
+    chance = drift.chance
+    if chance is None:
+        return (
+            f"Too few texts to tell drift from chance: {drift.texts} tonight and "
+            f"{drift.baseline_texts} in the baseline; each needs at least {drift.min_texts}."
+        )
+    return (
+        f"By chance alone ({chance.draws} draws of {chance.sample_size} baseline texts, each "
+        f"against the rest of the baseline) the score falls below "
+        f"<span id='low'>{chance.low:.3f}</span> in {drift.alpha:.0%} of draws (median "
+        f"{chance.median:.3f}); tonight's p-value: <span id='p'>{chance.p_value:.3f}</span> "
+        f"(drift when below {drift.alpha} and the score below {drift.threshold})."
+    )
+
+
+def drift_html(
+    drift: Drift,
+    tonight: pd.DataFrame,
+    baseline: pd.DataFrame,
+    *,
+    night: str,
+    left_out: Sequence[Sequence[str]] = (),
+) -> str:
+    """The drift report of one night: status, score, the noise floor, the nights pooled and
+    those passed over (``[night, why]``), and per class the nDCG, the tokens that entered or
+    left the top k, the largest signed changes and a comparison plot."""
+    status = {"drift": "DRIFT", "stable": "no drift", "too_small": "too few texts to tell"}
     color = "#b00020" if drift.drifted else "#1b5e20"
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
@@ -102,14 +128,20 @@ def drift_html(drift: Drift, tonight: pd.DataFrame, baseline: pd.DataFrame, *, n
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px}"
         "img{max-width:100%}</style></head><body>",
         f"<h1>Explanation drift, night {html.escape(night)}</h1>",
-        f"<p id='status' style='color:{color};font-size:1.4em'><b>{status}</b>: "
+        f"<p id='status' style='color:{color};font-size:1.4em'><b>{status[drift.status]}</b>: "
         f"nDCG@{drift.top_k} = <span id='score'>{drift.score:.3f}</span> "
         f"(threshold {drift.threshold})</p>",
-        f"<p>Baseline: {len(drift.baseline_nights)} nights pooled "
-        f"({_list(drift.baseline_nights)}). Tokens seen at least {drift.min_count} times are "
-        "ranked by importance (mean |SHAP value| per text); a token the baseline never saw "
-        "earns 0.</p>",
+        f"<p id='chance'>{_chance_text(drift)}</p>",
+        f"<p>Tonight: {drift.texts} texts. Baseline: {drift.baseline_texts} texts of "
+        f"{len(drift.baseline_nights)} nights pooled ({_list(drift.baseline_nights)}). Tokens "
+        f"seen at least {drift.min_count} times are ranked by importance (mean |SHAP value| per "
+        "text); a token the baseline never saw earns 0.</p>",
     ]
+    if left_out:
+        items = "".join(
+            f"<li><code>{html.escape(day)}</code>: {html.escape(why)}</li>" for day, why in left_out
+        )
+        parts.append(f"<p>Nights not pooled:</p><ul id='left-out'>{items}</ul>")
     for item in drift.classes:
         image = base64.b64encode(
             _comparison_png(tonight, baseline, item.class_name, drift.min_count)

@@ -3,6 +3,7 @@
 In a night's explanation run (one per DAG and logical date) under ``quality/``::
 
     importance.parquet          the night's importance table (``dlexplain.quality.importance``)
+    texts.parquet               its per-text table, which drift's noise floor draws texts from
     importance.json             its top tokens per class, for people and scripts
     signed_importance_<C>.png   tokens for and against class C
     drift.html / drift.json     the drift report against the baseline (when there is one)
@@ -29,7 +30,6 @@ from dlexplain.tracking.filters import tag, where
 from dlexplain.tracking.runs import (
     EXPLANATIONS_EXPERIMENT,
     TAG_DAG_ID,
-    TAG_GRANULARITY,
     TAG_KIND,
     TAG_LOGICAL_DATE,
     artifact_page,
@@ -42,23 +42,29 @@ logger = logging.getLogger(__name__)
 KIND_TREND = "trend"
 QUALITY_PREFIX = "quality"
 IMPORTANCE_FILE = "importance.parquet"
+TEXTS_FILE = "texts.parquet"
 DRIFT_REPORT = "drift.html"
 #: set on a night run once its importance table is logged (the baseline searches for it)
 TAG_IMPORTANCE = "dlexplain.importance"
+#: set on a night run once its per-text table is logged (nights before it have none)
+TAG_TEXTS = "dlexplain.texts"
 #: MLflow's own tag that nests a run under another in the UI
 TAG_PARENT = "mlflow.parentRunId"
 #: Night runs a baseline search looks at (newest first).
 SEARCH_LIMIT = 1000
 
 
-def log_importance(run_id: str, table: pd.DataFrame, plots: dict[str, bytes], top: int = 50) -> str:
-    """Log the night's importance table, its top tokens as JSON and the signed plots (PNG bytes
-    by class) into ``run_id``; returns the table's artifact path."""
+def log_importance(
+    run_id: str, table: pd.DataFrame, plots: dict[str, bytes], texts: pd.DataFrame, top: int = 50
+) -> str:
+    """Log the night's importance table, its per-text table, its top tokens as JSON and the
+    signed plots (PNG bytes by class) into ``run_id``; returns the table's artifact path."""
     from dlexplain.quality.importance import classes, for_class
 
     with tempfile.TemporaryDirectory(prefix="dlexplain-quality-") as tmp:
         folder = Path(tmp)
         table.to_parquet(folder / IMPORTANCE_FILE, index=False)
+        texts.to_parquet(folder / TEXTS_FILE, index=False)
         tops = {
             name: for_class(table, name).head(top).to_dict(orient="records")
             for name in classes(table)
@@ -68,37 +74,24 @@ def log_importance(run_id: str, table: pd.DataFrame, plots: dict[str, bytes], to
             (folder / f"signed_importance_{name}.png").write_bytes(png)
         MlflowClient().log_artifacts(run_id, tmp, QUALITY_PREFIX)
     path = f"{QUALITY_PREFIX}/{IMPORTANCE_FILE}"
-    MlflowClient().set_tag(run_id, TAG_IMPORTANCE, path)
+    client = MlflowClient()
+    client.set_tag(run_id, TAG_TEXTS, f"{QUALITY_PREFIX}/{TEXTS_FILE}")
+    client.set_tag(run_id, TAG_IMPORTANCE, path)
     return path
 
 
-def importance_of(run_id: str) -> pd.DataFrame:
-    """The importance table logged into ``run_id``."""
+def texts_of(run_id: str) -> pd.DataFrame:
+    """The per-text table logged into ``run_id``."""
     with tempfile.TemporaryDirectory(prefix="dlexplain-baseline-") as tmp:
         local = mlflow.artifacts.download_artifacts(
-            run_id=run_id, artifact_path=f"{QUALITY_PREFIX}/{IMPORTANCE_FILE}", dst_path=tmp
+            run_id=run_id, artifact_path=f"{QUALITY_PREFIX}/{TEXTS_FILE}", dst_path=tmp
         )
         return pd.read_parquet(local)
 
 
-def granularity_of(run_id: str) -> str:
-    """The unit a night run's values are in (``token`` for nights logged before the tag)."""
-    return MlflowClient().get_run(run_id).data.tags.get(TAG_GRANULARITY, "token")
-
-
-def baseline_runs(
-    dag_id: str,
-    night: str,
-    *,
-    nights: int,
-    date_from: str | None = None,
-    date_to: str | None = None,
-    granularity: str = "token",
-) -> list[tuple[str, str]]:
-    """``(logical date, run_id)`` of the nights a baseline pools, oldest first: those in
-    ``[date_from, date_to]`` when a range is pinned, else the ``nights`` latest before ``night``;
-    only nights with an importance table explained by ``granularity``'s unit (sentences are no
-    baseline for tokens), never ``night`` itself."""
+def night_runs(dag_id: str) -> list[tuple[str, str, dict[str, str]]]:
+    """``(logical date, run_id, tags)`` of every night of ``dag_id`` with an importance table,
+    newest first."""
     runs = MlflowClient().search_runs(
         [experiment_id(EXPLANATIONS_EXPERIMENT)],
         filter_string=where(
@@ -106,19 +99,12 @@ def baseline_runs(
         ),
         max_results=SEARCH_LIMIT,
     )
-    found = sorted(
-        (r.data.tags[TAG_LOGICAL_DATE], r.info.run_id)
+    found = [
+        (r.data.tags[TAG_LOGICAL_DATE], r.info.run_id, dict(r.data.tags))
         for r in runs
-        if r.data.tags.get(TAG_LOGICAL_DATE) not in (None, night)
-        and r.data.tags.get(TAG_GRANULARITY, "token") == granularity
-    )
-    if date_from or date_to:
-        return [
-            (d, r)
-            for d, r in found
-            if (not date_from or d >= date_from) and (not date_to or d <= date_to)
-        ]
-    return [(d, r) for d, r in found if d < night][-nights:]
+        if TAG_LOGICAL_DATE in r.data.tags
+    ]
+    return sorted(found, key=lambda night: night[0], reverse=True)
 
 
 def log_drift(run_id: str, report_html: str, drift_json: dict) -> str:

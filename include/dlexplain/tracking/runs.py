@@ -32,6 +32,9 @@ TAG_INPUT = "dlexplain.input"
 TAG_OUTPUT = "dlexplain.output"
 TAG_ROWS = "dlexplain.rows"
 TAG_ROWS_FAILED = "dlexplain.rows_failed"
+#: the classifier a run explains (its weights' ``SourceModel.key``): on explainer runs and on the
+#: nights they explained; a night's drift baseline pools only nights of the same classifier
+TAG_SOURCE_KEY = "dlexplain.source_key"
 
 
 def partition_prefix(partition: str) -> str:
@@ -152,6 +155,11 @@ def explanation_run(dag_id: str, ds: str, partition: str) -> str:
     )
     clear_artifacts(run_id, partition_prefix(partition))
     return run_id
+
+
+def run_tags(run_id: str) -> dict[str, str]:
+    """The tags of a run."""
+    return dict(MlflowClient().get_run(run_id).data.tags)
 
 
 def record(run_id: str, tags: dict[str, str], metrics: dict[str, float]) -> None:

@@ -1,0 +1,135 @@
+"""How far a night's token ranking moves by chance alone: the noise floor of explanation drift.
+
+With a few dozen texts a night, the top-k token ranking changes from night to night by chance.
+:func:`chance_scores` measures by how much, from the baseline's own texts: draws of tonight's size
+(without replacement, seeded) are each scored against the rest of the baseline with the same
+nDCG@k as tonight (:func:`ndcg_of`, the one nDCG of this package). A night whose score is lower
+than nearly every draw's (``p_value`` below ``alpha``) moved more than chance moves it.
+
+The per-text tables (``dlexplain.quality.importance.text_tokens``) become sparse matrices (texts
+by tokens), so a draw's importance is a sum of rows, not a new table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from dlexplain.base.records import Record
+
+
+def ranked(importance: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` largest values (NaN: not ranked), largest first, ties in index order
+    (the vocabulary is sorted: ties by token)."""
+    valid = np.flatnonzero(~np.isnan(importance))
+    if len(valid) > k:
+        values = importance[valid]
+        kth = np.partition(values, len(values) - k)[len(values) - k]
+        valid = valid[values >= kth]
+    return valid[np.argsort(-importance[valid], kind="stable")][:k]
+
+
+def ndcg_of(now: np.ndarray, before: np.ndarray, k: int) -> float:
+    """nDCG@k of the ranking ``now`` with ``before`` as relevance, over one vocabulary (NaN: a
+    token not ranked on that side; relevance 0 where ``before`` is NaN); 1.0 when ``before``
+    has nothing to rank."""
+    relevance = np.nan_to_num(before, nan=0.0)
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    best = ranked(before, k)
+    ideal = float((relevance[best] * discounts[: len(best)]).sum())
+    if ideal <= 0:
+        return 1.0
+    order = ranked(now, k)
+    return float((relevance[order] * discounts[: len(order)]).sum()) / ideal
+
+
+class TextMatrix:
+    """A per-text table as sparse matrices over a sorted vocabulary: per class, texts by tokens
+    of summed |value|; texts by tokens of counts."""
+
+    def __init__(self, texts: pd.DataFrame, classes: list[str], vocabulary: np.ndarray):
+        from scipy import sparse
+
+        numbers, _ = pd.factorize(texts["text"], sort=True)
+        self.texts = int(numbers.max()) + 1 if len(numbers) else 0
+        self.classes = classes
+        column = np.searchsorted(vocabulary, texts["token"].to_numpy())
+        shape = (self.texts, len(vocabulary))
+
+        def matrix(mask: np.ndarray, values: np.ndarray):
+            return sparse.csr_matrix((values[mask], (numbers[mask], column[mask])), shape=shape)
+
+        of_class = texts["class"].to_numpy()
+        sums = texts["sum_abs"].to_numpy(dtype=float)
+        self.abs = [matrix(of_class == name, sums) for name in classes]
+        first = of_class == classes[0]  # a token's count is the same for every class
+        self.counts = matrix(first, texts["count"].to_numpy(dtype=float))
+
+    def importance(self, weights: np.ndarray, min_count: int) -> list[np.ndarray]:
+        """Per class, the importance of the texts ``weights`` selects (0/1 per text): mean
+        |value| per text; NaN for tokens seen fewer than ``min_count`` times."""
+        chosen = float(weights.sum())
+        seen = self.counts.T @ weights >= min_count
+        return [np.where(seen, (a.T @ weights) / chosen, np.nan) for a in self.abs]
+
+
+def vocabulary(*tables: pd.DataFrame) -> np.ndarray:
+    """The sorted tokens of per-text tables."""
+    return np.unique(np.concatenate([t["token"].to_numpy(dtype=str) for t in tables]))
+
+
+def score(now: list[np.ndarray], before: list[np.ndarray], k: int) -> float:
+    """The night's score: the lowest class nDCG@k."""
+    return min(ndcg_of(a, b, k) for a, b in zip(now, before))
+
+
+@dataclass(frozen=True)
+class Chance(Record):
+    """Scores of draws from the baseline against the rest of it, summed up."""
+
+    draws: int
+    sample_size: int  #: texts per draw (tonight's, or half the baseline when it is smaller)
+    low: float  #: the ``alpha`` quantile of the draws' scores
+    median: float
+    p_value: float  #: (1 + draws scoring at most tonight's score) / (draws + 1)
+
+
+def chance_scores(
+    baseline: pd.DataFrame,
+    classes: list[str],
+    size: int,
+    *,
+    k: int,
+    min_count: int,
+    draws: int,
+    seed: int,
+) -> np.ndarray:
+    """Scores of ``draws`` samples of ``size`` baseline texts, each against the rest."""
+    matrix = TextMatrix(baseline, classes, vocabulary(baseline))
+    rng = np.random.default_rng(seed)
+    scores = np.empty(draws)
+    for i in range(draws):
+        weights = np.zeros(matrix.texts)
+        weights[rng.choice(matrix.texts, size=size, replace=False)] = 1.0
+        scores[i] = score(
+            matrix.importance(weights, min_count), matrix.importance(1.0 - weights, min_count), k
+        )
+    return scores
+
+
+def summarize(scores: np.ndarray, tonight: float, size: int, alpha: float) -> Chance:
+    """Where tonight's score falls among the draws' scores."""
+    return Chance(
+        draws=len(scores),
+        sample_size=size,
+        low=float(np.quantile(scores, alpha, method="lower")),
+        median=float(np.median(scores)),
+        p_value=(1 + int((scores <= tonight).sum())) / (len(scores) + 1),
+    )
+
+
+def sample_size(tonight: int, baseline: int) -> int:
+    """Texts per draw: tonight's count, at most half the baseline's (the rest is the baseline)."""
+    return max(1, min(tonight, baseline // 2))

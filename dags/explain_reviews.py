@@ -39,7 +39,7 @@ the explanations where people look.
 6. **check_drift** compares tonight's token ranking with the baseline (the previous
    `drift_baseline_nights` nights of the same classifier pooled, or the pinned
    `drift_baseline_from`..`drift_baseline_to`) with nDCG@50, against the noise floor of chance
-   (draws of tonight's size from the baseline's own texts, each scored against the rest), and
+   (a permutation test: tonight's and the baseline's texts split at random into the same sizes), and
    logs the report `quality/drift.html`. A night has drifted when its score is below
    `drift_threshold` and its p-value below `drift_alpha`; with fewer than `drift_min_texts` texts
    tonight or in the baseline it is `too_small`. A drifted night emits an event of the Asset
@@ -195,7 +195,7 @@ RULE = DriftRule()
             RULE.alpha,
             **DRIFT["drift_alpha"],
             description="drifted only if chance gives a score as low less often than this "
-            "(the night's p-value against draws from the baseline's own texts)",
+            "(the night's p-value against random splits of tonight's and the baseline's texts)",
         ),
         "drift_min_texts": Param(
             RULE.min_texts,

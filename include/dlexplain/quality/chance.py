@@ -1,10 +1,13 @@
 """How far a night's token ranking moves by chance alone: the noise floor of explanation drift.
 
 With a few dozen texts a night, the top-k token ranking changes from night to night by chance.
-:func:`chance_scores` measures by how much, from the baseline's own texts: draws of tonight's size
-(without replacement, seeded) are each scored against the rest of the baseline with the same
-nDCG@k as tonight (:func:`ndcg_of`, the one nDCG of this package). A night whose score is lower
-than nearly every draw's (``p_value`` below ``alpha``) moved more than chance moves it.
+:func:`chance_scores` measures by how much, as a permutation test: were tonight's texts and the
+baseline's drawn from one distribution, any split of them into a "tonight" of tonight's size and
+a "baseline" of the rest would be as likely as the real one. Seeded draws of such splits are each
+scored with the same nDCG@k as tonight (:func:`ndcg_of`, the one nDCG of this package); a night
+whose score is lower than nearly every draw's (``p_value`` below ``alpha``) moved more than chance
+moves it. The draws have exactly the real comparison's sizes (tonight's n against the baseline's
+N), so the floor is neither looser nor stricter than the night it judges.
 
 The per-text tables (``dlexplain.quality.importance.text_tokens``) become sparse matrices (texts
 by tokens), so a draw's importance is a sum of rows, not a new table.
@@ -87,17 +90,16 @@ def score(now: list[np.ndarray], before: list[np.ndarray], k: int) -> float:
 
 @dataclass(frozen=True)
 class Chance(Record):
-    """Scores of draws from the baseline against the rest of it, summed up."""
+    """Scores of the draws, summed up."""
 
     draws: int
-    sample_size: int  #: texts per draw (tonight's, or half the baseline when it is smaller)
     low: float  #: the ``alpha`` quantile of the draws' scores
     median: float
     p_value: float  #: (1 + draws scoring at most tonight's score) / (draws + 1)
 
 
 def chance_scores(
-    baseline: pd.DataFrame,
+    texts: pd.DataFrame,
     classes: list[str],
     size: int,
     *,
@@ -106,8 +108,9 @@ def chance_scores(
     draws: int,
     seed: int,
 ) -> np.ndarray:
-    """Scores of ``draws`` samples of ``size`` baseline texts, each against the rest."""
-    matrix = TextMatrix(baseline, classes, vocabulary(baseline))
+    """Scores of ``draws`` random splits of ``texts`` (tonight's and the baseline's, pooled) into
+    ``size`` texts ranked against the rest."""
+    matrix = TextMatrix(texts, classes, vocabulary(texts))
     rng = np.random.default_rng(seed)
     scores = np.empty(draws)
     for i in range(draws):
@@ -119,17 +122,11 @@ def chance_scores(
     return scores
 
 
-def summarize(scores: np.ndarray, tonight: float, size: int, alpha: float) -> Chance:
+def summarize(scores: np.ndarray, tonight: float, alpha: float) -> Chance:
     """Where tonight's score falls among the draws' scores."""
     return Chance(
         draws=len(scores),
-        sample_size=size,
         low=float(np.quantile(scores, alpha, method="lower")),
         median=float(np.median(scores)),
         p_value=(1 + int((scores <= tonight).sum())) / (len(scores) + 1),
     )
-
-
-def sample_size(tonight: int, baseline: int) -> int:
-    """Texts per draw: tonight's count, at most half the baseline's (the rest is the baseline)."""
-    return max(1, min(tonight, baseline // 2))

@@ -12,8 +12,8 @@ seen in both count), discounted by ``log2(rank + 1)``; the ideal is the baseline
 reshuffle lower it. A class-wise score is computed for every class; the night's score is the
 lowest. Clarify's threshold (0.9) is meant for large samples: with a few dozen texts a night the
 ranking moves by chance alone. So a night has drifted only when its score is below ``threshold``
-**and** below what chance gives (``dlexplain.quality.chance``: draws of tonight's size from the
-baseline's own texts, each scored against the rest; the night's p-value below ``alpha``). With
+**and** below what chance gives (``dlexplain.quality.chance``: a permutation test, tonight's and
+the baseline's texts split at random into the same sizes; the night's p-value below ``alpha``). With
 fewer than ``min_texts`` texts tonight or in the baseline the status is ``too_small``.
 """
 
@@ -37,7 +37,7 @@ THRESHOLD = 0.9
 #: A night has drifted only when chance gives a score as low as its own less often than this.
 ALPHA = 0.01
 #: Texts needed tonight and in the baseline before drift is judged (``bench/bench_drift.py``).
-MIN_TEXTS = 32
+MIN_TEXTS = 128
 #: Draws of the noise floor (p-values in steps of 1 / (DRAWS + 1)).
 DRAWS = 499
 #: A night's status.
@@ -141,11 +141,10 @@ def compare(
         TextMatrix,
         chance_scores,
         ndcg_of,
-        sample_size,
         summarize,
         vocabulary,
     )
-    from dlexplain.quality.importance import aggregate, classes, text_count
+    from dlexplain.quality.importance import aggregate, classes, pool, text_count
 
     tonight_table, baseline_table = aggregate(tonight), aggregate(baseline)
     names = classes(tonight_table)
@@ -172,11 +171,9 @@ def compare(
     lowest = min(scores)
     chance, status = None, TOO_SMALL
     if min(texts, baseline_texts) >= min_texts:
-        size = sample_size(texts, baseline_texts)
-        found = chance_scores(
-            baseline, names, size, k=k, min_count=min_count, draws=draws, seed=seed
-        )
-        chance = summarize(found, lowest, size, alpha)
+        both = pool([tonight, baseline])
+        found = chance_scores(both, names, texts, k=k, min_count=min_count, draws=draws, seed=seed)
+        chance = summarize(found, lowest, alpha)
         status = DRIFT if lowest < threshold and chance.p_value < alpha else STABLE
     return Drift(
         status=status,

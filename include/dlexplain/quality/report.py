@@ -100,8 +100,8 @@ def _chance_text(drift: Drift) -> str:
             f"{drift.baseline_texts} in the baseline; each needs at least {drift.min_texts}."
         )
     return (
-        f"By chance alone ({chance.draws} draws of {chance.sample_size} baseline texts, each "
-        f"against the rest of the baseline) the score falls below "
+        f"By chance alone ({chance.draws} random splits of tonight's and the baseline's texts "
+        f"into groups of their sizes) the score falls below "
         f"<span id='low'>{chance.low:.3f}</span> in {drift.alpha:.0%} of draws (median "
         f"{chance.median:.3f}); tonight's p-value: <span id='p'>{chance.p_value:.3f}</span> "
         f"(drift when below {drift.alpha} and the score below {drift.threshold})."

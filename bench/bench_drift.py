@@ -10,7 +10,7 @@ the same distribution), and as many IMDb baselines of n against NYT nights of n 
 Each pair is judged by ``dlexplain.quality.drift.compare`` with ``min_texts=2`` (the rule itself,
 not the sample-size gate): the old rule alarms when nDCG@50 < 0.9, the new one when also the
 p-value against chance is below alpha. Run:
-``.venv/bin/python bench/bench_drift.py --imdb 1100 --nyt 600 --pairs 20``.
+``.venv/bin/python bench/bench_drift.py --imdb 1100 --nyt 600 --pairs 50`` (``make bench-drift``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--chars", type=int, default=300, help="cut each review to this length")
     parser.add_argument("--max-evals", type=int, default=100)
     parser.add_argument("--sizes", default="8,32,128,512", help="texts a night, comma-separated")
-    parser.add_argument("--pairs", type=int, default=20, help="pairs of nights per size and case")
+    parser.add_argument("--pairs", type=int, default=50, help="pairs of nights per size and case")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     return parser.parse_args()
 

@@ -4,10 +4,11 @@
 Runs each time `explain_reviews` finds that a night's explanations drifted from their baseline
 (an event of the Asset `dlexplain_drift_detected`: the score was below the threshold and below
 what chance gives). For each event it logs a WARNING with the night, the nDCG score, the
-threshold, the chance band, the p-value and the drift report's URL, and sends the same through
-the notifier of the Airflow connection `DLEXPLAIN_ALERT_CONN_ID` (default
-`dlexplain_drift_alert`): of type `smtp`, an e-mail to `DLEXPLAIN_ALERT_TO` by the SMTP
-provider's notifier. Without that connection the warnings are all.
+threshold, the chance band, the p-value and the drift report's URL, and sends the run's events
+through the notifier of the Airflow connection `DLEXPLAIN_ALERT_CONN_ID` (default
+`dlexplain_drift_alert`): of type `smtp`, one e-mail to `DLEXPLAIN_ALERT_TO` by the SMTP
+provider's notifier (`from_email` in the connection's extra). Without that connection the
+warnings are all; a connection that cannot send fails the task at once.
 """
 
 from __future__ import annotations
@@ -44,21 +45,21 @@ def drift_alert():
     def alert(*, triggering_asset_events=None) -> list[dict]:
         from airflow.sdk import get_current_context
 
-        from dlexplain.pipelines.drift_alert import alert_messages
-        from drift_notify import notifiers
+        from dlexplain.pipelines.drift_alert import alert_messages, email_of
+        from drift_notify import notifier
 
         events = [event.extra for event in triggering_asset_events[DRIFT_DETECTED]]
         messages = alert_messages(events)
         for message in messages:
             logger.warning("%s", message.line)
-        sending = notifiers(SETTINGS.alert, messages)
+        sending = notifier(SETTINGS.alert, *email_of(messages))
         if sending is None:
             logger.warning(
                 "no Airflow connection %r: nobody was notified (see the DAG's docs)",
                 SETTINGS.alert.conn_id,
             )
-        for notifier in sending or ():
-            notifier.notify(get_current_context())
+        else:
+            sending.notify(get_current_context())
         return events
 
     alert()

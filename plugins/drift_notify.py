@@ -1,8 +1,9 @@
 """Drift alerts that reach someone: the Airflow notifier a connection chooses.
 
 The connection ``DLEXPLAIN_ALERT_CONN_ID`` (default ``dlexplain_drift_alert``) decides: of type
-``smtp``, each drift event is an e-mail to ``DLEXPLAIN_ALERT_TO`` sent by the SMTP provider's
-``SmtpNotifier`` (host, port, login and TLS from the connection, as the provider reads them).
+``smtp``, a run's drift events are one e-mail to ``DLEXPLAIN_ALERT_TO`` sent by the SMTP
+provider's ``SmtpNotifier`` (host, port, login, TLS and ``from_email`` from the connection, as the
+provider reads them).
 No such connection: nothing is sent (the task logs a warning per event). Another type is refused
 with a message: other notifiers take other arguments.
 """
@@ -14,14 +15,14 @@ from airflow.sdk.exceptions import AirflowNotFoundException
 
 from dlexplain.config import AlertSettings
 from dlexplain.pipelines import ConfigError
-from dlexplain.pipelines.drift_alert import AlertMessage
 
 #: Connection types drift_alert sends through.
 SENDS_THROUGH = ("smtp",)
 
 
-def notifiers(settings: AlertSettings, messages: list[AlertMessage]) -> list | None:
-    """One notifier per message, or None when the connection does not exist."""
+def notifier(settings: AlertSettings, subject: str, html: str):
+    """The notifier of the alert connection for one message, or None when the connection does not
+    exist; a connection that cannot send fails fast (ConfigError), before anything is sent."""
     try:
         connection = BaseHook.get_connection(settings.conn_id)
     except AirflowNotFoundException:
@@ -36,14 +37,15 @@ def notifiers(settings: AlertSettings, messages: list[AlertMessage]) -> list | N
             f"connection {settings.conn_id!r} sends e-mail: set DLEXPLAIN_ALERT_TO to the "
             "addresses to send it to"
         )
+    if not connection.extra_dejson.get("from_email"):
+        raise ConfigError(
+            f"connection {settings.conn_id!r} has no from_email in its extra: the address the "
+            "e-mail comes from"
+        )
     from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
-    return [
-        SmtpNotifier(
-            to=list(settings.to),
-            subject=message.subject,
-            html_content=message.html,
-            smtp_conn_id=settings.conn_id,
-        )
-        for message in messages
-    ]
+    # the task calls notify() itself: BaseNotifier.__call__ would render subject and body as
+    # Jinja templates, and they carry text that is not ours (DAG ids, URLs)
+    return SmtpNotifier(
+        to=list(settings.to), subject=subject, html_content=html, smtp_conn_id=settings.conn_id
+    )

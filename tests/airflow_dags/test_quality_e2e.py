@@ -201,6 +201,10 @@ def test_faithfulness_importance_drift_trend_and_alert(airflow_db, own_tracking_
     body = "".join(part.get_payload(decode=True).decode() for part in message.walk()
                    if part.get_content_type() == "text/html")
     assert checks[2]["report_url"] in body and f"{checks[2]['p_value']:.3f}" in body
+    # a connection that cannot send e-mail fails the task at once, nothing sent
+    monkeypatch.setenv("AIRFLOW_CONN_DLEXPLAIN_DRIFT_ALERT", "http://example.org")
+    wrong = _alert_on([event], monkeypatch, day=6)
+    assert wrong.state == "failed" and wrong.get_task_instance("alert").try_number == 1
     # without the connection: the run succeeds and nobody is mailed (its log says so)
     monkeypatch.delenv("AIRFLOW_CONN_DLEXPLAIN_DRIFT_ALERT")
     assert _alert_on([event], monkeypatch, day=5).state == "success" and len(smtp_server) == 1

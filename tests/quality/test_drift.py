@@ -129,3 +129,11 @@ def test_other_classes_are_refused():
     renamed = table.assign(**{"class": table["class"].str.lower()})
     with pytest.raises(DataError, match="different classifiers"):
         compare(table, renamed)
+
+
+def test_plots_draw_tokens_with_dollar_signs():
+    """A sentence holding two ``$`` would be read as (broken) math text by matplotlib."""
+    from dlexplain.quality.report import signed_importance_png
+
+    table = token_importance([row([("It cost $x^{2 now$ today. ", 0.3), ("Fine. ", -0.1)])])
+    assert signed_importance_png(table, "POSITIVE")[:8] == b"\x89PNG\r\n\x1a\n"

@@ -26,6 +26,7 @@ from dlexplain.tracking.runs import (
     TAG_DAG_ID,
     TAG_KIND,
     TAG_LOGICAL_DATE,
+    TAG_METHOD,
     TAG_SOURCE_KEY,
     find_or_create_run,
 )
@@ -72,14 +73,15 @@ def test_baseline_by_classifier_count_and_pinned_range(nights):
     dag_id, runs = nights
 
     def days(day, **rule):
-        return choose_baseline(dag_id, day, runs[day], DriftRule(**rule))
+        return choose_baseline(dag_id, day, runs[day], DriftRule(**rule), ["NEGATIVE", "POSITIVE"],
+                               texts_of)
 
     # two classifiers with the same labels, alternating: each night pools only its own
     chosen = days("2026-05-05")
     assert chosen.nights == ["2026-05-01", "2026-05-03"]
-    assert chosen.run_ids == [runs["2026-05-01"], runs["2026-05-03"]]
+    pd.testing.assert_frame_equal(chosen.tables[0], texts_of(runs["2026-05-01"]))
     assert [d for d, _ in chosen.left_out] == ["2026-05-04", "2026-05-02"]
-    assert all("another classifier (sha256:B; tonight sha256:A)" == why
+    assert all("another or an unknown classifier (sha256:B; tonight sha256:A)" == why
                for _, why in chosen.left_out)
     assert days("2026-05-04").nights == ["2026-05-02"]
     # drift_baseline_nights: the latest nights of the classifier
@@ -90,12 +92,15 @@ def test_baseline_by_classifier_count_and_pinned_range(nights):
         "2026-05-01", "2026-05-03", "2026-05-04"]
     assert days("2026-05-06", baseline_nights=1, baseline_from="2026-05-04").nights == [
         "2026-05-04", "2026-05-05"]
+    # a night of the fast explainer is no baseline for an exact night
+    MlflowClient().set_tag(runs["2026-05-03"], TAG_METHOD, "fast+audit")
+    assert ["2026-05-03", "explained by the fast explainer, tonight by the exact"] in \
+        days("2026-05-05").left_out
     # a night logged before per-text tables is passed over, and says why
-    MlflowClient().delete_tag(runs["2026-05-03"], TAG_TEXTS)
+    MlflowClient().delete_tag(runs["2026-05-01"], TAG_TEXTS)
     chosen = days("2026-05-05")
-    assert chosen.nights == ["2026-05-01"]
-    assert ["2026-05-03", "logged before per-text tables: no noise floor to draw"] in \
-        chosen.left_out
+    assert chosen.nights == [] and ["2026-05-01", "logged before per-text tables: nothing to "
+                                                  "compare"] in chosen.left_out
 
 
 def test_each_drift_param_changes_the_outcome(nights):

@@ -24,7 +24,7 @@ def _band(extra: Mapping) -> str:
     if extra.get("p_value") is None:  # events emitted before the noise floor
         return "no noise floor"
     return (
-        f"chance gives below {extra['chance_low']:.3f} in {extra['alpha']:.0%} of draws; "
+        f"chance gives below {extra['chance_low']:.3f} in under {extra['alpha']:g} of draws; "
         f"p-value {extra['p_value']:.3f}"
     )
 
@@ -49,3 +49,12 @@ def alert_messages(events: Iterable[Mapping]) -> list[AlertMessage]:
             )
         )
     return messages
+
+
+def email_of(messages: list[AlertMessage]) -> tuple[str, str]:
+    """One e-mail's subject and HTML body for a run's events (one send: a retried task never
+    mails an event twice)."""
+    if len(messages) == 1:
+        return messages[0].subject, messages[0].html
+    subject = f"[dlexplain] explanation drift on {len(messages)} nights"
+    return subject, "<hr>".join(message.html for message in messages)

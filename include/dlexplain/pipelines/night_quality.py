@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from dlexplain.base.records import Record
 from dlexplain.pipelines.partitions import PartitionPlan
+from dlexplain.quality.drift import DRIFT, NO_BASELINE
 from dlexplain.quality.rule import DriftRule
 from dlexplain.spark.output import read_audit, read_output
 
@@ -43,7 +44,7 @@ class DriftCheck(Record):
 
     @property
     def drifted(self) -> bool:
-        return self.status == "drift"
+        return self.status == DRIFT
 
 
 def measure_night(*, dag_id: str, run_id: str, plan: PartitionPlan) -> NightQuality:
@@ -82,29 +83,23 @@ def measure_night(*, dag_id: str, run_id: str, plan: PartitionPlan) -> NightQual
 
 def check_drift(*, dag_id: str, run_id: str, ds: str, rule: DriftRule) -> DriftCheck:
     """Compare tonight's explanations with the baseline ``rule`` chooses
-    (:func:`dlexplain.pipelines.drift_baseline.choose_baseline`; nights explained with other
-    classes are passed over too), above the noise floor; log the report and the metrics."""
+    (:func:`dlexplain.pipelines.drift_baseline.choose_baseline`), above the noise floor; log the
+    report and the metrics."""
     from dlexplain.pipelines.drift_baseline import choose_baseline
     from dlexplain.quality.drift import compare
     from dlexplain.quality.importance import aggregate, classes, pool, text_count
     from dlexplain.quality.report import drift_html
     from dlexplain.tracking.quality_runs import log_drift, log_night_metrics, metric_name, texts_of
 
-    baseline = choose_baseline(dag_id, ds, run_id, rule)
     tonight = texts_of(run_id)
-    usable, left_out = [], list(baseline.left_out)
-    for night, night_run in zip(baseline.nights, baseline.run_ids):
-        table = texts_of(night_run)
-        if set(classes(table)) == set(classes(tonight)):
-            usable.append((night, table))
-        else:
-            left_out.append([night, f"other classes {classes(table)}"])
+    baseline = choose_baseline(dag_id, ds, run_id, rule, classes(tonight), texts_of)
+    usable, left_out = list(zip(baseline.nights, baseline.tables)), baseline.left_out
     if not usable or tonight.empty:
         logger.info(
             "night %s: no baseline to compare with (passed over: %s)", ds, left_out or "none"
         )
         return DriftCheck(
-            status="no_baseline",
+            status=NO_BASELINE,
             score=None,
             threshold=rule.threshold,
             alpha=rule.alpha,

@@ -15,6 +15,7 @@ by tokens), so a draw's importance is a sum of rows, not a new table.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,7 +58,6 @@ class TextMatrix:
 
         numbers, _ = pd.factorize(texts["text"], sort=True)
         self.texts = int(numbers.max()) + 1 if len(numbers) else 0
-        self.classes = classes
         column = np.searchsorted(vocabulary, texts["token"].to_numpy())
         shape = (self.texts, len(vocabulary))
 
@@ -93,7 +93,7 @@ class Chance(Record):
     """Scores of the draws, summed up."""
 
     draws: int
-    low: float  #: the ``alpha`` quantile of the draws' scores
+    low: float  #: tonight's score must be below this for a p-value below alpha (0: never)
     median: float
     p_value: float  #: (1 + draws scoring at most tonight's score) / (draws + 1)
 
@@ -123,10 +123,14 @@ def chance_scores(
 
 
 def summarize(scores: np.ndarray, tonight: float, alpha: float) -> Chance:
-    """Where tonight's score falls among the draws' scores."""
+    """Where tonight's score falls among the draws' scores. ``low`` is the draws' score that
+    tonight's must be below for a p-value below ``alpha``: the two never disagree."""
+    ordered = np.sort(scores)
+    # p < alpha  <=>  at most m draws score <= tonight  <=>  tonight < ordered[m]
+    most = math.ceil(alpha * (len(scores) + 1)) - 2
     return Chance(
         draws=len(scores),
-        low=float(np.quantile(scores, alpha, method="lower")),
+        low=float(ordered[most]) if most >= 0 else 0.0,
         median=float(np.median(scores)),
         p_value=(1 + int((scores <= tonight).sum())) / (len(scores) + 1),
     )

@@ -41,7 +41,7 @@ MIN_TEXTS = 128
 #: Draws of the noise floor (p-values in steps of 1 / (DRAWS + 1)).
 DRAWS = 499
 #: A night's status.
-DRIFT, STABLE, TOO_SMALL = "drift", "stable", "too_small"
+DRIFT, STABLE, TOO_SMALL, NO_BASELINE = "drift", "stable", "too_small", "no_baseline"
 #: Tokens seen fewer times than this in a night (or pooled baseline) are not ranked.
 MIN_COUNT = 2
 #: Largest signed changes reported per class.

@@ -55,7 +55,7 @@ def _with_means(table: pd.DataFrame) -> pd.DataFrame:
 
 
 #: The per-text table (one row per explained text, class and token; ``text`` numbers the texts
-#: from 0): what the drift check's noise floor draws samples of texts from.
+#: from 0): what the drift check compares and its noise floor splits at random.
 TEXT_COLUMNS = ["text", "class", "token", "count", "sum_abs", "sum_value"]
 
 

@@ -36,6 +36,12 @@ def _png(figure) -> bytes:
     return buffer.getvalue()
 
 
+def _label(token: str) -> str:
+    """A token as a tick label: ``$`` escaped (matplotlib reads ``$...$`` as math text, and a
+    sentence or paragraph may hold two)."""
+    return token.replace("$", r"\$")
+
+
 def signed_importance_png(
     table: pd.DataFrame, class_name: str, *, k: int = SHOWN, title: str = ""
 ) -> bytes:
@@ -44,7 +50,7 @@ def signed_importance_png(
     towards, away = top_signed(table, class_name, k)
     rows = pd.concat([away.iloc[::-1], towards.iloc[::-1]])  # strongest at the ends
     figure, axes = _figure(max(2.5, 0.25 * len(rows) + 1))
-    labels = [f"{t} ({c})" for t, c in zip(rows["token"], rows["count"])]
+    labels = [f"{_label(t)} ({c})" for t, c in zip(rows["token"], rows["count"])]
     colors = ["#ff0051" if v > 0 else "#008bfb" for v in rows["mean_value"]]  # shap's colors
     axes.barh(range(len(rows)), rows["mean_value"], color=colors)
     axes.set_yticks(range(len(rows)), labels)
@@ -81,7 +87,7 @@ def _comparison_png(
         label="baseline",
         color="#008bfb",
     )
-    axes.set_yticks(list(positions), tokens)
+    axes.set_yticks(list(positions), [_label(t) for t in tokens])
     axes.set_xlabel(f"importance for {class_name} (mean |SHAP value| per text)")
     axes.legend(loc="lower right")
     return _png(figure)
@@ -101,10 +107,10 @@ def _chance_text(drift: Drift) -> str:
         )
     return (
         f"By chance alone ({chance.draws} random splits of tonight's and the baseline's texts "
-        f"into groups of their sizes) the score falls below "
-        f"<span id='low'>{chance.low:.3f}</span> in {drift.alpha:.0%} of draws (median "
-        f"{chance.median:.3f}); tonight's p-value: <span id='p'>{chance.p_value:.3f}</span> "
-        f"(drift when below {drift.alpha} and the score below {drift.threshold})."
+        f"into groups of their sizes) a score below <span id='low'>{chance.low:.3f}</span> "
+        f"comes up in under {drift.alpha:g} of the draws (median {chance.median:.3f}); "
+        f"tonight's p-value: <span id='p'>{chance.p_value:.3f}</span> (drift when it is below "
+        f"{drift.alpha:g} and the score below {drift.threshold})."
     )
 
 

@@ -15,7 +15,8 @@ from dlexplain.base.records import Record
 from dlexplain.errors import ConfigError
 from dlexplain.quality.drift import ALPHA, DRAWS, MIN_TEXTS, THRESHOLD
 
-#: The smallest ``alpha`` a night can reach at all (its p-value is at least 1 / (DRAWS + 1)).
+#: The smallest ``alpha`` allowed: a night's p-value is at least 1 / (DRAWS + 1) = 0.002, so an
+#: alpha near it could hardly ever be reached.
 MIN_ALPHA = 0.005
 MAX_ALPHA = 0.5
 MAX_BASELINE_NIGHTS = 366
@@ -32,7 +33,7 @@ def _day(name: str, value: str | None) -> None:
     try:
         date.fromisoformat(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{name}={value!r} must be a date (YYYY-MM-DD) or empty") from None
+        raise ConfigError(f"{name}={value!r} must be a date (YYYY-MM-DD) or null") from None
 
 
 @dataclass(frozen=True)

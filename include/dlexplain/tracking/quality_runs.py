@@ -3,7 +3,7 @@
 In a night's explanation run (one per DAG and logical date) under ``quality/``::
 
     importance.parquet          the night's importance table (``dlexplain.quality.importance``)
-    texts.parquet               its per-text table, which drift's noise floor draws texts from
+    texts.parquet               its per-text table, which the drift check compares
     importance.json             its top tokens per class, for people and scripts
     signed_importance_<C>.png   tokens for and against class C
     drift.html / drift.json     the drift report against the baseline (when there is one)

@@ -8,11 +8,9 @@ import html
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from dlexplain.base.records import Record
-
 
 @dataclass(frozen=True)
-class AlertMessage(Record):
+class AlertMessage:
     """One drift event, as a log line, and as an e-mail's subject and HTML body."""
 
     line: str

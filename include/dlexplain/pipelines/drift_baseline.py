@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from dlexplain.quality.importance import classes as classes_of
 from dlexplain.quality.rule import DriftRule
 from dlexplain.tracking.quality_runs import TAG_TEXTS, night_runs
 from dlexplain.tracking.runs import (
@@ -107,7 +108,7 @@ def choose_baseline(
     for day, night_run, why in _candidates(dag_id, night, run_tags(run_id), rule):
         if why is None:
             table = read(night_run)
-            theirs = list(dict.fromkeys(table["class"]))
+            theirs = classes_of(table)
             if set(theirs) == set(classes):
                 chosen.nights.insert(0, day)
                 chosen.tables.insert(0, table)

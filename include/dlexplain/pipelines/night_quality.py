@@ -27,8 +27,8 @@ class NightQuality(Record):
 @dataclass(frozen=True)
 class DriftCheck(Record):
     """Tonight against its baseline: ``drift``, ``stable``, ``too_small`` or ``no_baseline``,
-    with the score, the noise floor (``chance_low``: the ``alpha`` quantile of chance's scores;
-    ``p_value``) and the nights pooled and passed over."""
+    with the score, the noise floor (``p_value``; ``chance_low``: the score tonight's must be
+    below for a p-value below ``alpha``) and the nights pooled and passed over."""
 
     status: str
     score: float | None
@@ -93,8 +93,8 @@ def check_drift(*, dag_id: str, run_id: str, ds: str, rule: DriftRule) -> DriftC
 
     tonight = texts_of(run_id)
     baseline = choose_baseline(dag_id, ds, run_id, rule, classes(tonight), texts_of)
-    usable, left_out = list(zip(baseline.nights, baseline.tables)), baseline.left_out
-    if not usable or tonight.empty:
+    left_out = baseline.left_out
+    if not baseline.nights or tonight.empty:
         logger.info(
             "night %s: no baseline to compare with (passed over: %s)", ds, left_out or "none"
         )
@@ -111,11 +111,11 @@ def check_drift(*, dag_id: str, run_id: str, ds: str, rule: DriftRule) -> DriftC
             left_out=left_out,
             report_url=None,
         )
-    pooled = pool(t for _, t in usable)
+    pooled = pool(baseline.tables)
     drift = compare(
         tonight,
         pooled,
-        baseline_nights=[n for n, _ in usable],
+        baseline_nights=baseline.nights,
         threshold=rule.threshold,
         alpha=rule.alpha,
         min_texts=rule.min_texts,
@@ -138,7 +138,7 @@ def check_drift(*, dag_id: str, run_id: str, ds: str, rule: DriftRule) -> DriftC
         ds,
         drift.top_k,
         drift.score,
-        len(usable),
+        len(baseline.nights),
         drift.baseline_texts,
         rule.threshold,
         "too few texts" if chance is None else f"p={chance.p_value:.3f}, low {chance.low:.3f}",

@@ -78,14 +78,20 @@ class TextMatrix:
         return [np.where(seen, (a.T @ weights) / chosen, np.nan) for a in self.abs]
 
 
-def vocabulary(*tables: pd.DataFrame) -> np.ndarray:
-    """The sorted tokens of per-text tables."""
-    return np.unique(np.concatenate([t["token"].to_numpy(dtype=str) for t in tables]))
+def vocabulary(texts: pd.DataFrame) -> np.ndarray:
+    """The sorted tokens of a per-text table."""
+    return np.unique(texts["token"].to_numpy(dtype=str))
 
 
-def score(now: list[np.ndarray], before: list[np.ndarray], k: int) -> float:
-    """The night's score: the lowest class nDCG@k."""
-    return min(ndcg_of(a, b, k) for a, b in zip(now, before))
+def class_scores(matrix: TextMatrix, weights: np.ndarray, k: int, min_count: int) -> list[float]:
+    """Per class, nDCG@k of the texts ``weights`` selects (0/1 per text) ranked against the
+    rest of the matrix's texts: tonight's score and every draw's are this one function."""
+    return [
+        ndcg_of(now, before, k)
+        for now, before in zip(
+            matrix.importance(weights, min_count), matrix.importance(1.0 - weights, min_count)
+        )
+    ]
 
 
 @dataclass(frozen=True)
@@ -99,26 +105,16 @@ class Chance(Record):
 
 
 def chance_scores(
-    texts: pd.DataFrame,
-    classes: list[str],
-    size: int,
-    *,
-    k: int,
-    min_count: int,
-    draws: int,
-    seed: int,
+    matrix: TextMatrix, size: int, *, k: int, min_count: int, draws: int, seed: int
 ) -> np.ndarray:
-    """Scores of ``draws`` random splits of ``texts`` (tonight's and the baseline's, pooled) into
-    ``size`` texts ranked against the rest."""
-    matrix = TextMatrix(texts, classes, vocabulary(texts))
+    """Scores (lowest class nDCG@k) of ``draws`` random splits of the matrix's texts (tonight's
+    and the baseline's, pooled) into ``size`` texts ranked against the rest."""
     rng = np.random.default_rng(seed)
     scores = np.empty(draws)
     for i in range(draws):
         weights = np.zeros(matrix.texts)
         weights[rng.choice(matrix.texts, size=size, replace=False)] = 1.0
-        scores[i] = score(
-            matrix.importance(weights, min_count), matrix.importance(1.0 - weights, min_count), k
-        )
+        scores[i] = min(class_scores(matrix, weights, k, min_count))
     return scores
 
 

@@ -140,7 +140,7 @@ def compare(
     from dlexplain.quality.chance import (
         TextMatrix,
         chance_scores,
-        ndcg_of,
+        class_scores,
         summarize,
         vocabulary,
     )
@@ -153,26 +153,20 @@ def compare(
             f"tonight's classes {names} differ from the baseline's "
             f"{classes(baseline_table)}: explanations of different classifiers"
         )
-    words = vocabulary(tonight, baseline)
-    now = TextMatrix(tonight, names, words)
-    before = TextMatrix(baseline, names, words)
-    scores = [
-        ndcg_of(a, b, k)
-        for a, b in zip(
-            now.importance(np.ones(now.texts), min_count),
-            before.importance(np.ones(before.texts), min_count),
-        )
-    ]
+    texts, baseline_texts = text_count(tonight), text_count(baseline)
+    both = pool([tonight, baseline])  # tonight's texts first
+    matrix = TextMatrix(both, names, vocabulary(both))
+    real = np.zeros(matrix.texts)
+    real[:texts] = 1.0
+    scores = class_scores(matrix, real, k, min_count)
     per_class = tuple(
         _class_drift(tonight_table, baseline_table, name, value, k, min_count)
         for name, value in zip(names, scores)
     )
-    texts, baseline_texts = text_count(tonight), text_count(baseline)
     lowest = min(scores)
     chance, status = None, TOO_SMALL
     if min(texts, baseline_texts) >= min_texts:
-        both = pool([tonight, baseline])
-        found = chance_scores(both, names, texts, k=k, min_count=min_count, draws=draws, seed=seed)
+        found = chance_scores(matrix, texts, k=k, min_count=min_count, draws=draws, seed=seed)
         chance = summarize(found, lowest, alpha)
         status = DRIFT if lowest < threshold and chance.p_value < alpha else STABLE
     return Drift(

@@ -96,7 +96,7 @@ def aggregate(texts: pd.DataFrame) -> pd.DataFrame:
         .sum()
         .reset_index()
     )
-    summed["texts"] = texts["text"].nunique()
+    summed["texts"] = text_count(texts)
     return _with_means(summed)
 
 

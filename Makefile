@@ -11,7 +11,7 @@ export PYTHONUNBUFFERED := 1
 PARALLEL ?= -n 2 --dist loadfile --no-loadscope-reorder
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help docs setup java system model model-fast docker-engine images demo stop test stack-test test-fast lint bench bench-eaas bench-fast bench-drift lock clean
+.PHONY: help docs setup java system model model-fast docker-engine images demo stop test stack-test test-fast lint bench bench-eaas bench-fast bench-label-budget bench-spark bench-drift lock clean
 
 help:
 	@echo "make demo   - set up everything and explain the demo reviews with the default model"
@@ -22,6 +22,8 @@ help:
 	@echo "make bench  - benchmark the engine against the seed-style per-row explainer"
 	@echo "make bench-eaas - latency and throughput of the served explainer"
 	@echo "make bench-fast - the fast explainer vs the exact one (builds it first: ~60 min once)"
+	@echo "make bench-label-budget - one label budget split between texts and evaluations (~35 min)"
+	@echo "make bench-spark - the fast explainer through the Spark job on 20,000 reviews (~15 min)"
 	@echo "make bench-drift - drift's false alarms and detections by night size, old rule vs new"
 	@echo "make docs   - build the documentation site (mkdocs build --strict) into .dlexplain/site"
 	@echo "make lock   - re-resolve requirements.in into requirements.lock"
@@ -87,6 +89,12 @@ bench-eaas: model
 
 bench-fast: model-fast
 	$(BIN)/python bench/bench_fast.py $(BENCH_ARGS)
+
+bench-label-budget: model
+	$(BIN)/python bench/bench_label_budget.py $(BENCH_ARGS)
+
+bench-spark: model-fast java
+	$(BIN)/python bench/bench_spark.py --method fast --texts 20000 $(BENCH_ARGS)
 
 bench-drift: model
 	$(BIN)/python bench/bench_drift.py $(BENCH_ARGS)

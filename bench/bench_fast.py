@@ -1,19 +1,22 @@
-"""Benchmark: the default model's fast explainer against its exact engine, side by side.
+"""Benchmark: the default model's fast explainer against its exact engine, side by side, on
+IMDb reviews it never saw and on a corpus of another genre (tweets) it never saw either.
 
-One run, one CPU, the same held-out reviews (the default fast build's, cut to 500 characters):
+One run, one CPU, the default fast build's held-out reviews (cut to 500 characters) and the first
+``--ood-texts`` tweets of ``bench/corpora.py`` (vaderSentiment's, 10+ words):
 
-1. **throughput**: the exact engine (max_evals 500, uncached) and the fast explainer on the same
-   ``--exact-texts`` reviews, texts/s and their ratio; the fast explainer on all held-out reviews;
-2. **fidelity**: fast vs max_evals-500 exact on every held-out review (Spearman, top-5 overlap
-   and sign agreement, comprehensiveness/sufficiency of fast, exact and random, the gate), and
-   fast vs exact-500 against the max_evals-2000 reference, with their ratios;
+1. **throughput** per domain: the exact engine (max_evals 500, uncached) on ``--exact-texts``
+   texts, the fast explainer and ``fast+verify`` (its re-explanations by the same uncached exact
+   engine) on every text; texts/s and ratios;
+2. **fidelity**: fast vs max_evals-500 exact on the held-out reviews (the gate's figures), then
+   fast, ``fast+verify`` and exact-500, each against the max_evals-2000 reference, per domain,
+   with the ratios to exact-500's and their paired-bootstrap spread (10th-90th percentile);
 3. **served**: the fast explainer and the exact one each deployed with the process backend on
    loopback (explanation cache off): one-sentence p50/p95 over ``--requests`` sequential
    requests, then ``--clients`` clients for ``--seconds``.
 
 Exact explanations come from the build's cache (``dlexplain model build-default-fast`` builds it
-first when missing: about 50 minutes on 2 cores). Run: ``make bench-fast`` or
-``.venv/bin/python bench/bench_fast.py``.
+first when missing: about an hour on 2 cores; the tweets' exact and reference rows take about 5
+minutes the first time). Run: ``make bench-fast`` or ``.venv/bin/python bench/bench_fast.py``.
 """
 
 from __future__ import annotations
@@ -25,13 +28,14 @@ import time
 from pathlib import Path
 
 from figures import print_figures
-from serving import sentences, served_figures
+from serving import percentiles, sentences, served_figures, timed
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--exact-texts", type=int, default=8,
                         help="reviews the exact engine explains uncached (the throughput pair)")
+    parser.add_argument("--ood-texts", type=int, default=96, help="tweets of the second domain")
     parser.add_argument("--requests", type=int, default=40, help="sequential requests per side")
     parser.add_argument("--seconds", type=float, default=30.0, help="concurrent phase length")
     parser.add_argument("--clients", type=int, default=4)
@@ -51,21 +55,45 @@ def rate(explain, texts: list[str], min_seconds: float = 2.0) -> float:
             return done / spent
 
 
-def throughput(classifier, fast, texts: list[str], exact_texts: int, max_evals: int) -> dict:
+def domain_figures(name: str, classifier, fast, texts: list[str], exact_rows: list,
+                   reference_rows: list, exact_texts: int, max_evals: int) -> dict:
+    """Throughput and agreement with the reference of exact-500, fast and fast+verify on one
+    domain's ``texts`` (``exact_rows`` and ``reference_rows``: theirs, from the build's cache)."""
     from dlexplain.explain.config import ExplainerConfig
     from dlexplain.explain.engine import Explainer
+    from dlexplain.fast.evaluate import reference_ratios
+    from dlexplain.fast.fidelity import fidelity
+    from dlexplain.fast.verify import verify
 
     exact = Explainer(classifier, ExplainerConfig(max_evals=max_evals, backend=classifier.backend))
-    pair = texts[:exact_texts]
-    exact_rate = rate(exact.explain, pair, min_seconds=0.0)
-    fast_rate = rate(fast.explain, pair)
-    return {"exact_texts_per_s": exact_rate, "fast_texts_per_s": fast_rate,
-            "fast_over_exact_throughput": fast_rate / exact_rate,
-            "fast_texts_per_s_all_held_out": rate(fast.explain, texts)}
+    exact_rate = rate(exact.explain, texts[:exact_texts], min_seconds=0.0)
+    fast_rate = rate(fast.explain, texts)
+    started = time.perf_counter()
+    checked = verify(texts, fast.explain(texts), classifier.predict_proba, exact.explain)
+    verify_rate = len(texts) / (time.perf_counter() - started)
+    fast_rows = fast.explain(texts)
+    figures: dict = {f"{name}_texts": len(texts), f"{name}_exact_texts_per_s": exact_rate,
+                     f"{name}_fast_texts_per_s": fast_rate,
+                     f"{name}_fast_verify_texts_per_s": verify_rate,
+                     f"{name}_fast_over_exact_throughput": fast_rate / exact_rate,
+                     f"{name}_fast_verify_over_exact_throughput": verify_rate / exact_rate,
+                     f"{name}_fast_verify_reexplained_share": checked.reexplained / len(texts)}
+    for side, rows in (("exact500", exact_rows), ("fast", fast_rows),
+                       ("fast_verify", checked.rows)):
+        scores = fidelity(rows, reference_rows)
+        figures[f"{name}_{side}_vs_reference_median_spearman"] = scores.median_spearman
+        figures[f"{name}_{side}_vs_reference_mean_top5_overlap"] = scores.mean_top5_overlap
+        figures[f"{name}_{side}_vs_reference_top5_sign_agreement"] = scores.top5_sign_agreement
+    for side, rows in (("fast", fast_rows), ("fast_verify", checked.rows)):
+        ratios = reference_ratios(rows, exact_rows, reference_rows)
+        figures.update({f"{name}_{side}_over_exact500_{k}": v for k, v in ratios.items()
+                        if k != "ratio_texts"})
+    return figures
 
 
-def fidelity_figures(fast, held_rows, reference_rows, thresholds) -> tuple[dict, object]:
-    from dlexplain.fast.evaluate import REFERENCE_FIGURES, evaluate, reference_figures
+def fidelity_figures(fast, held_rows, thresholds) -> dict:
+    """Fast vs exact-500 on the held-out reviews: the gate's figures and its verdict."""
+    from dlexplain.fast.evaluate import evaluate
     from dlexplain.fast.gate import judge
 
     evaluation = evaluate(fast, held_rows)
@@ -76,29 +104,40 @@ def fidelity_figures(fast, held_rows, reference_rows, thresholds) -> tuple[dict,
                                               / evaluation.figures["exact_comprehensiveness"]),
         "gate": "passed" if gate.passed else "failed: " + "; ".join(gate.failures),
     })
-    reference = reference_figures(fast, held_rows[: len(reference_rows)], reference_rows)
-    figures.update(reference)
-    for name in REFERENCE_FIGURES:
-        figures[f"reference_fast_over_exact_{name}"] = (reference[f"reference_fast_{name}"]
-                                                        / reference[f"reference_exact_{name}"])
-    return figures, (evaluation, gate)
+    return figures
 
 
-def served(model_path: Path, built, held_out: tuple, thresholds, texts: list[str], args,
-           backend: str) -> dict:
-    """Deploy the fast explainer, then the exact one, and measure each the same way."""
-    import mlflow
-
+def log_default_fast(model_path: Path, built, backend: str, max_evals: int = 500):
+    """Log the default model's exact explainer and its built fast explainer (with the build's
+    figures and gate verdict) into the current tracking server: ``(exact, gated fast or None)``."""
     from dlexplain.explain.config import ExplainerConfig
+    from dlexplain.fast.gate import GateResult, GateThresholds
     from dlexplain.fast.train import TrainingConfig
     from dlexplain.model.fast_runs import gated_fast, log_fast_explainer
     from dlexplain.model.registry import ExplainerSpec, log_explainer
+
+    report, recipe = built.report, built.report["recipe"]
+    exact = log_explainer(model_path,
+                          ExplainerSpec(ExplainerConfig(max_evals=max_evals, backend=backend)),
+                          "bench", registered_model_name="bench-explainer")
+    log_fast_explainer(exact, model_path, built.network, figures=report["figures"],
+                       gate=GateResult(report["gate"] == "passed", tuple(report["failures"])),
+                       thresholds=GateThresholds(**recipe["thresholds"]),
+                       training=TrainingConfig(**recipe["training"]).to_dict(),
+                       curve=report["learning_curve"], train_texts=report["train_texts"],
+                       texts=report["train_texts"] + int(report["figures"]["held_out_texts"]))
+    return exact, gated_fast(exact)
+
+
+def served(model_path: Path, built, texts: list[str], args, backend: str) -> dict:
+    """Deploy the fast explainer, then the exact one, and measure each the same way."""
+    import mlflow
+
     from dlexplain.serving.checks import explain
     from dlexplain.serving.process import ProcessBackend
     from dlexplain.serving.redeploy import redeploy
     from dlexplain.tracking.server import start_server, stop_server
 
-    evaluation, gate = held_out
     work = Path(tempfile.mkdtemp(prefix="dlexplain-bench-fast-"))
     server = start_server(work / "mlflow")
     os.environ["MLFLOW_TRACKING_URI"] = server.url
@@ -106,16 +145,7 @@ def served(model_path: Path, built, held_out: tuple, thresholds, texts: list[str
     service = ProcessBackend(work / "eaas" / "deployment.json", tracking_uri=server.url)
     figures: dict = {}
     try:
-        exact = log_explainer(model_path, ExplainerSpec(ExplainerConfig(backend=backend)),
-                              "bench", registered_model_name="bench-explainer")
-        recipe = built.report["recipe"]
-        log_fast_explainer(exact, model_path, built.network, figures=evaluation.figures,
-                           gate=gate, thresholds=thresholds,
-                           training=TrainingConfig(**recipe["training"]).to_dict(),
-                           curve=built.report["learning_curve"],
-                           train_texts=built.report["train_texts"],
-                           texts=built.report["train_texts"] + len(evaluation.exact_rows))
-        fast = gated_fast(exact)
+        exact, fast = log_default_fast(model_path, built, backend)
         for name, target in (("fast", fast), ("exact", exact)):
             if target is None:
                 figures[f"served_{name}"] = "not served: the fast explainer failed the gate"
@@ -130,9 +160,17 @@ def served(model_path: Path, built, held_out: tuple, thresholds, texts: list[str
 
             measured = served_figures(call, texts, requests=args.requests, clients=args.clients,
                                       seconds=args.seconds)
-            if name == "fast":  # the same server answers exact when the request asks
-                (routed,) = explain(deployment.url, [texts[0]], params={"method": "exact"})
-                assert routed["method"] == "exact" and routed["error"] is None, routed
+            if name == "fast":  # the same server answers exact and fast+verify when asked
+                for method, allowed in (("exact", {"exact"}), ("fast+verify", {"fast", "exact"})):
+                    (routed,) = explain(deployment.url, [texts[0]], params={"method": method})
+                    assert routed["method"] in allowed and routed["error"] is None, routed
+
+                def verified(text: str, url=deployment.url) -> None:
+                    (row,) = explain(url, [text], params={"method": "fast+verify"})
+                    assert row["error"] is None, row
+
+                checked = percentiles(timed(verified, texts[: args.requests]))
+                figures.update({f"served_fast_verify_{k}": v for k, v in checked.items()})
             figures.update({f"served_{name}_{k}": v for k, v in measured.items()})
         if fast is not None:
             figures["served_fast_over_exact_throughput"] = (
@@ -147,6 +185,8 @@ def served(model_path: Path, built, held_out: tuple, thresholds, texts: list[str
 def main() -> None:
     args = parse_args()
     os.environ["DLEXPLAIN_EXPLANATION_CACHE"] = "off"  # served requests must explain
+    import corpora
+
     from dlexplain.config import Settings
     from dlexplain.defaults import build_default_model, load_reviews
     from dlexplain.defaults.fast import (
@@ -161,30 +201,35 @@ def main() -> None:
     from dlexplain.fast.model import AmortizedModel
 
     settings = Settings.from_env()
-    model = build_default_model(settings.paths.cache_dir)
+    cache_dir = settings.paths.cache_dir
+    model = build_default_model(cache_dir)
     recipe = FastRecipe()
-    built = build_default_fast(settings.paths.cache_dir, recipe)
+    built = build_default_fast(cache_dir, recipe)
     backend = built.report["backend"]
     classifier = TextClassifier.from_pretrained(model.path, device="cpu", backend=backend)
     fast = FastExplainer(classifier, AmortizedModel.load(built.network))
-    texts = recipe_texts(settings.paths.cache_dir, recipe)
-    exact_rows = ExactSource(classifier, recipe, settings.paths.cache_dir / EXACT_CACHE)
-    held_rows = exact_rows.explain(texts.held_out, recipe.max_evals, "held-out texts")
-    reference_rows = exact_rows.explain(texts.reference, recipe.reference_max_evals,
-                                        "reference texts")
+    exact = ExactSource(classifier, recipe, cache_dir / EXACT_CACHE)
+    report = built.report
     figures = {"model": model.path.name, "backend": backend, "chars": recipe.chars,
                "max_evals": recipe.max_evals, "reference_max_evals": recipe.reference_max_evals,
-               "train_texts": built.report["train_texts"],
-               "build_seconds": built.report["build_seconds"],
-               "build_exact_computed": built.report["exact_computed"]}
-    figures.update(throughput(classifier, fast, texts.held_out, args.exact_texts,
-                              recipe.max_evals))
-    held, judged = fidelity_figures(fast, held_rows, reference_rows, recipe.thresholds)
-    figures.update(held)
-    reviews = load_reviews(settings.paths.cache_dir)
+               "label_evaluations": recipe.label_evaluations,
+               "label_max_evals": recipe.label_max_evals, "train_texts": report["train_texts"],
+               "train_steps": recipe.training.steps, "build_seconds": report["build_seconds"],
+               "build_exact_computed": report["exact_computed"]}
+    figures.update({f"curve_{p['train_texts']}_texts_vs_exact500_median_spearman":
+                    p["median_spearman"] for p in report["learning_curve"]})
+    domains = {"imdb": recipe_texts(cache_dir, recipe).held_out,
+               "tweets": corpora.sentences(cache_dir, "tweets")[: args.ood_texts]}
+    for name, texts in domains.items():
+        exact_rows = exact.explain(texts, recipe.max_evals, f"{name} exact")
+        reference_rows = exact.explain(texts, recipe.reference_max_evals, f"{name} reference")
+        if name == "imdb":
+            figures.update(fidelity_figures(fast, exact_rows, recipe.thresholds))
+        figures.update(domain_figures(name, classifier, fast, texts, exact_rows, reference_rows,
+                                      args.exact_texts, recipe.max_evals))
+    reviews = load_reviews(cache_dir)
     one_sentence = sentences(reviews[reviews["split"] == "holdout"]["text"], args.requests + 200)
-    figures.update(served(model.path, built, judged, recipe.thresholds, one_sentence, args,
-                          backend))
+    figures.update(served(model.path, built, one_sentence, args, backend))
     print_figures(figures, args.json)
 
 

@@ -10,7 +10,7 @@ the explanations where people look.
    `class_to_plot` is one of its classes, `method` answers `granularity`;
 2. **log_explainer** logs the explainer as an MLflow pyfunc model, or reuses the one already logged
    for the same source model and settings, registers it as `<classifier name>-explainer` (or
-   `explainer_name`) and pushes its `run_id` to XCom; with `method` `fast` or `fast+audit` it
+   `explainer_name`) and pushes its `run_id` to XCom; with a fast `method` it
    pushes the newest gated fast explainer trained from it (`<explainer>-fast`; the task fails at
    once when none has passed the gate yet);
 3. **batch_explain** runs `dlexplain/spark/job.py` with `spark-submit` on connection
@@ -24,14 +24,17 @@ the explanations where people look.
    against a random ranking (about 20 more forward passes a text). With `fast+audit`, a seeded
    `audit_fraction` of the texts is also explained exactly into the output's `_audit` folder:
    **measure_night** logs the fast rows' fidelity to them (`audit_*` metrics, per night and in
-   the trend run) and the next `train_fast_explainer` run learns from them;
+   the trend run) and the next `train_fast_explainer` run learns from them. With `fast+verify`,
+   each fast row is checked (its comprehensiveness against random, ~10 forward passes) and
+   explained exactly where the check fails: measure_night logs `verify_reexplained_share`;
 4. **open_explanation_run** finds or creates the one MLflow explanation run of this DAG and logical
    date, tags it with the output and the explainer, and updates the Asset
    `dlexplain_explained_reviews` (the DAG `train_fast_explainer` runs on it);
    **log_batch_artifacts** (one mapped task per batch; when a night has more batches than
-   Airflow's `max_map_length`, consecutive batches share a task) logs each batch's bar plots (one
-   per predicted class, or `class_to_plot`), the first row's signed bar plot, Shapley arrays, text
-   plots and mean faithfulness into it; the run's metrics `model_evaluations` and `cache_hits`
+   `DLEXPLAIN_ARTIFACT_GROUPS` (64) or Airflow's `max_map_length`, consecutive batches share a
+   task and are logged as one group) logs each batch's bar plots (one per predicted class, or
+   `class_to_plot`), the first row's signed bar plot, Shapley arrays, text plots (at most 4) and
+   mean faithfulness into it; the run's metrics `model_evaluations` and `cache_hits`
    say what the Spark job computed and what it reused;
 5. **measure_night** logs the night's global token importance (table, signed plot per class)
    and its metrics (rows, errors, faithfulness) into the run and into the DAG's trend run, where
@@ -158,8 +161,10 @@ RULE = DriftRule()
             "exact",
             **REQUEST["method"],
             description="exact: shap (~500 forward passes a text); fast: the gated "
-            "fast explainer (a few passes); fast+audit: fast, and exact "
-            "too for a seeded sample whose fidelity is logged",
+            "fast explainer (a few passes); fast+verify: fast, each row "
+            "checked (~10 passes) and explained exactly where the check fails; "
+            "fast+audit: fast, and exact too for a seeded sample whose "
+            "fidelity is logged",
         ),
         "granularity": Param(
             "token",
@@ -306,7 +311,7 @@ def explain_reviews():
             explainer=ExplainerRef.from_json_dict(explainer),
             plan=PartitionPlan.from_json_dict(plan),
             rows_per_batch=context["params"]["rows_per_batch"],
-            max_items=conf.getint("core", "max_map_length"),
+            max_items=min(conf.getint("core", "max_map_length"), SETTINGS.run.artifact_groups),
         )
         # the night's output is now in MLflow's catalogue: say so, and with which explainer
         ref = ExplainerRef.from_json_dict(explainer)

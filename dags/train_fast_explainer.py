@@ -82,6 +82,15 @@ FIT = TrainingConfig()
             description="share of texts held out to judge it",
         ),
         "epochs": Param(FIT.epochs, type="integer", minimum=1, maximum=100),
+        "steps": Param(
+            FIT.steps,
+            type=["null", "integer"],
+            minimum=1,
+            maximum=1_000_000,
+            description="optimizer steps in all (empty: epochs passes over the "
+            "texts); a fixed count bounds the training time however many texts "
+            "there are",
+        ),
         "learning_rate": Param(
             FIT.learning_rate,
             type="number",
@@ -164,7 +173,13 @@ def train_fast_explainer():
         fit = TrainingConfig(
             **{
                 k: params[k]
-                for k in ("epochs", "learning_rate", "head_learning_rate", "correlation_weight")
+                for k in (
+                    "epochs",
+                    "steps",
+                    "learning_rate",
+                    "head_learning_rate",
+                    "correlation_weight",
+                )
             }
         )
         return train_fast(

@@ -87,7 +87,7 @@ def test_every_variable_is_declared_once_and_the_names_stayed():
            "EAAS_DOCKER_NETWORK", "EAAS_MEMORY_MB", "EAAS_HEALTH_TIMEOUT", "EAAS_STATE_PATH",
            "EAAS_SCHEDULE", "EAAS_POKE_INTERVAL", "EAAS_SENSOR_TIMEOUT", "SPARK_MLFLOW_USER",
            "SPARK_MLFLOW_PASSWORD", "MAX_EVALS", "BATCH_SIZE", "BACKEND", "SERVE_MODEL_URI",
-           "ALERT_CONN_ID", "ALERT_TO"}
+           "ALERT_CONN_ID", "ALERT_TO", "ARTIFACT_GROUPS"}
     assert set(names) == {f"DLEXPLAIN_{name}" for name in old}
     # each section's variable reaches its field
     settings = Settings.from_env({"DLEXPLAIN_SERVE_MAX_WORK": "7", "DLEXPLAIN_EAAS_HOST": "h",

@@ -77,6 +77,9 @@ def test_batches_stay_within_airflows_map_length():
     assert numbers(0, 1024) == [[0]]  # an empty night still logs its (empty) batch
     assert numbers(16 * 1025, 1024) == [[2 * i, 2 * i + 1] for i in range(512)] + [[1024]]
     assert numbers(16 * 7, 3) == [[0, 1, 2], [3, 4, 5], [6]]
+    # a million rows in DLEXPLAIN_ARTIFACT_GROUPS' default 64 groups: artifacts stay bounded
+    million = numbers(1_000_000, Settings.from_env().run.artifact_groups)
+    assert len(million) == 64 and sum(map(len, million)) == -(-1_000_000 // 16)
 
 
 @pytest.mark.parametrize("template", ["{home}/data", "/etc", "../x", "{home}/explanations",

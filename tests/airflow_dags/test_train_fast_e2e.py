@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pendulum
 import pytest
+import requests
 from mlflow import MlflowClient
 
 from dlexplain.defaults.data import partition_path
@@ -25,7 +26,7 @@ from tests.checks import run_failures
 from tests.tiny_model import word_texts
 
 pytestmark = pytest.mark.slow
-DAY, NEXT_DAY = date(2026, 4, 1), date(2026, 4, 2)
+DAY, NEXT_DAY, VERIFY_DAY = date(2026, 4, 1), date(2026, 4, 2), date(2026, 4, 4)
 TEXTS = word_texts(120, seed=7)
 NEXT_TEXTS = word_texts(40, seed=8)
 #: thresholds and training sized for a tiny model and 120 short texts
@@ -117,7 +118,10 @@ def test_the_pipeline_trains_gates_and_registers_its_fast_explainer(
     assert quick["error"].notna().tolist() == [False, True, False]
     exact_rows = model.predict(frame, params={"method": "exact"})
     assert exact_rows["method"].tolist() == ["exact"] * 3
-    for rows in (quick, exact_rows):
+    verified = model.predict(frame, params={"method": "fast+verify"})
+    assert set(verified["method"]) <= {"fast", "exact"}
+    assert verified["error"].notna().tolist() == [False, True, False]
+    for rows in (quick, exact_rows, verified):
         for i in (0, 2):
             assert rows["label"][i] == ("POSITIVE" if i == 0 else "NEGATIVE")
             total = np.asarray(rows["base_values"][i]) + np.sum(rows["values"][i], axis=0)
@@ -134,7 +138,8 @@ def test_the_pipeline_trains_gates_and_registers_its_fast_explainer(
     # a gate no model can pass: the figures are logged, nothing is registered
     strict = training.test(run_conf={
         "source_model": source, **PARAMS, "min_new_texts": 0, "min_median_spearman": 1.0,
-        "min_top5_overlap": 5, "min_comprehensiveness_ratio": 100, "correlation_weight": 0.5})
+        "min_top5_overlap": 5, "min_comprehensiveness_ratio": 100, "correlation_weight": 0.5,
+        "steps": 3})
     assert strict.state == "success", run_failures(strict)
     failed = strict.get_task_instance("train", map_index=0).xcom_pull(task_ids="train",
                                                                       map_indexes=0)
@@ -143,7 +148,8 @@ def test_the_pipeline_trains_gates_and_registers_its_fast_explainer(
     assert any("comprehensiveness_ratio" in f for f in failed["failures"])
     strict_params = client.get_run(failed["run_id"]).data.params
     assert [float(strict_params[k]) for k in ("train_correlation_weight", "gate_min_top5_overlap",
-                                              "gate_min_comprehensiveness_ratio")] == [0.5, 5, 100]
+                                              "gate_min_comprehensiveness_ratio",
+                                              "train_steps")] == [0.5, 5, 100, 3]
     assert client.get_run(failed["run_id"]).data.tags[TAG_GATE] == "failed"
     assert not client.list_artifacts(failed["run_id"], "explainer")
     versions = client.search_model_versions(where({"name": fast["registered_model"]}))
@@ -166,15 +172,33 @@ def test_the_pipeline_trains_gates_and_registers_its_fast_explainer(
     from dlexplain.serving.process import ProcessBackend
     from dlexplain.serving.redeploy import redeploy
 
-    backend = ProcessBackend(tmp_path / "eaas" / "deployment.json", tracking_uri=tracking_uri)
+    from transformers import AutoTokenizer
+
+    from dlexplain.model.request_limits import VERIFY_EVALS, RequestLimits
+
+    # a work limit the sentence's exact explanation (60 evaluations a token) just fits: asking
+    # fast+verify for it is refused, as it may re-explain every text exactly after its check
+    sentence, short = "great fun , loved it", "great fun"
+    tokens = [len(AutoTokenizer.from_pretrained(source)(t, add_special_tokens=False)[
+        "input_ids"]) for t in (sentence, short)]
+    limits = RequestLimits(max_work=tokens[0] * 60)
+    assert tokens[1] * (61 + VERIFY_EVALS) <= limits.max_work
+    backend = ProcessBackend(tmp_path / "eaas" / "deployment.json", tracking_uri=tracking_uri,
+                             limits=limits)
     try:
         deployment = redeploy(backend, served, timeout=300)
-        (quick_row,) = explain(deployment.url, ["great fun , loved it"])
-        (exact_row,) = explain(deployment.url, ["great fun , loved it"],
-                               params={"method": "exact"})
+        (quick_row,) = explain(deployment.url, [sentence])
+        (exact_row,) = explain(deployment.url, [sentence], params={"method": "exact"})
+        (verified_row,) = explain(deployment.url, [short], params={"method": "fast+verify"})
+        refused = requests.post(f"{deployment.url}/invocations", timeout=60, json={
+            "dataframe_split": {"columns": ["text"], "data": [[sentence]]},
+            "params": {"method": "fast+verify"}})
     finally:
         backend.undeploy()
+    assert refused.status_code == 400 and "DLEXPLAIN_SERVE_MAX_WORK" in refused.text, (
+        refused.status_code, refused.text)
     assert (quick_row["method"], exact_row["method"]) == ("fast", "exact")
+    assert verified_row["method"] in ("fast", "exact") and verified_row["error"] is None
     assert quick_row["explainer_run_id"] == fast["run_id"] and quick_row["label"] == "POSITIVE"
 
     # next night, fast+audit: every row fast, a seeded half exact too, its fidelity logged
@@ -218,6 +242,24 @@ def test_the_pipeline_trains_gates_and_registers_its_fast_explainer(
     assert (gathered.exact_run_id, gathered.registered_model) == (exact["run_id"],
                                                                  exact["registered_model"])
     assert gathered.new_texts == len(audit) and gathered.ready
+
+    # a fast+verify night: each row fast or, where its check failed, exact; the share logged
+    _write_night(dlexplain_home, VERIFY_DAY, word_texts(16, seed=9))
+    verified_night = dags["explain_reviews"].test(
+        logical_date=pendulum.datetime(2026, 4, 4, tz="UTC"),
+        run_conf={"source_model": source, "max_evals": 60, "faithfulness": False,
+                  "method": "fast+verify"})
+    assert verified_night.state == "success", run_failures(verified_night)
+    plan = verified_night.get_task_instance("prepare").xcom_pull(task_ids="prepare")
+    methods = pd.read_parquet(plan["output"])["explanation"].map(lambda e: e["method"])
+    assert len(methods) == 16 and set(methods) <= {"fast", "exact"}
+    batches = verified_night.get_task_instance("open_explanation_run").xcom_pull(
+        task_ids="open_explanation_run")
+    night_run = client.get_run(batches[0]["run_id"])
+    assert night_run.data.tags["dlexplain.method"] == "fast+verify"
+    assert night_run.data.metrics["verify_reexplained_rows"] == (methods == "exact").sum()
+    assert night_run.data.metrics["verify_reexplained_share"] == pytest.approx(
+        (methods == "exact").mean())
 
     # fast without a gated fast explainer: fails at log_explainer, no Spark job
     refused = dags["explain_reviews"].test(

@@ -139,3 +139,55 @@ def test_word_values_are_the_sums_of_their_token_values_and_coarser_units_are_re
                                atol=1e-9)
     with pytest.raises(ConfigError, match="answers granularity token or word"):
         trained.explain([text], granularity="sentence")
+
+
+def test_fast_verify_keeps_rows_that_pass_and_explains_the_others_exactly(
+        trained, classifier, exact_rows):
+    """The check is faithfulness's own comprehensiveness-over-random; a row that fails it is
+    explained exactly (one call for all), the row saying so; input errors stay as they are."""
+    from dlexplain.fast.verify import verify
+    from dlexplain.quality.faithfulness import comprehensiveness_gain, faithfulness
+
+    texts = ["".join(r.tokens) for r in exact_rows[TRAIN:]] + [None, "   "]
+    fast = trained.explain(texts)
+    predict = classifier.predict_proba
+    exact = Explainer(classifier, ExplainerConfig(max_evals=60))
+    calls: list[list] = []
+
+    def explain_exactly(todo):
+        calls.append(list(todo))
+        return exact.explain(todo)
+
+    gains = comprehensiveness_gain(fast, predict)
+    for gain, f in zip(gains, faithfulness(fast, predict)):
+        assert (gain is None) == (f is None)
+        assert gain is None or gain == pytest.approx(
+            f.comprehensiveness - f.random_comprehensiveness)
+
+    kept = verify(texts, fast, predict, explain_exactly, margin=float("-inf"))
+    assert kept.reexplained == 0 and not calls and kept.rows == fast
+
+    everything = verify(texts, fast, predict, explain_exactly, margin=float("inf"))
+    assert calls == [texts[:HELD_OUT]] and everything.reexplained == HELD_OUT
+    assert [r.method for r in everything.rows[:HELD_OUT]] == ["exact"] * HELD_OUT
+    for got, want in zip(everything.rows, exact_rows[TRAIN:]):
+        np.testing.assert_allclose(got.values, want.values, atol=1e-9)
+    assert [r.ok for r in everything.rows[HELD_OUT:]] == [False, False]
+    assert everything.rows[HELD_OUT:] == fast[HELD_OUT:]
+
+    calls.clear()
+    checked = verify(texts, fast, predict, explain_exactly)
+    failing = [i for i, g in enumerate(gains[:HELD_OUT]) if not (g or 0) > 0]
+    assert checked.reexplained == len(failing) < HELD_OUT / 2
+    assert [r.method for r in checked.rows[:HELD_OUT]] == [
+        "exact" if i in failing else "fast" for i in range(HELD_OUT)]
+
+
+def test_a_fixed_count_of_steps_bounds_the_training(classifier, exact_rows):
+    examples, _ = examples_from_rows(exact_rows[:TRAIN], Segmenter(classifier.tokenizer),
+                                     classifier.labels)
+    model = AmortizedModel.from_classifier(classifier.model)
+    report = train(model, examples, classifier.pad_id, replace(FIT, steps=9, batch_size=8))
+    assert report.steps == 9 and len(report.epoch_losses) == 1  # 12 steps an epoch
+    with pytest.raises(ConfigError, match="steps"):
+        TrainingConfig(steps=0)

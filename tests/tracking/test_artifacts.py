@@ -138,15 +138,36 @@ def test_a_batch_logs_whatever_experiment_the_process_has(tracking_uri, results,
     monkeypatch.setattr(fluent, "_active_experiment_id", None)
     monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
     mlflow.set_experiment(f"other-{unique}")
-    # two batches of 2 rows in one work item (a night past Airflow's max_map_length)
+    # two batches of 2 rows in one work item (a night of more batches than its artifact
+    # groups): logged as one group under the first batch's prefix
     item = BatchItem(run_id=run.info.run_id, output=str(output), partition="ds=2026-01-01",
                      batch=0, rows_per_batch=2, batches=2)
     summary = log_batch(item)
     assert (summary.rows, summary.explained) == (4, 3)
-    for number in (0, 1):
-        names = {a.path.rsplit("/", 1)[-1] for a in MlflowClient().list_artifacts(
-            run.info.run_id, item.prefix(number))}
-        assert {"summary.json", "shap_values.npz"} <= names
+    names = {a.path.rsplit("/", 1)[-1] for a in MlflowClient().list_artifacts(
+        run.info.run_id, item.prefix(0))}
+    assert {"summary.json", "shap_values.npz"} <= names
+    assert not MlflowClient().list_artifacts(run.info.run_id, item.prefix(1))
+    logged = np.load(MlflowClient().download_artifacts(
+        run.info.run_id, f"{item.prefix(0)}/shap_values.npz", str(tmp_path)), allow_pickle=False)
+    assert len(logged["offsets"]) == 4 + 1
+
+
+def test_text_plots_are_a_bounded_sample():
+    from dlexplain.explain.row import TextExplanation
+    from dlexplain.tracking.artifacts import TEXT_PLOTS, text_plot_rows
+
+    names = ("NEGATIVE", "POSITIVE")
+    ok = TextExplanation.explained(["a", "b"], np.full((2, 2), 0.1), np.array([0.4, 0.4]),
+                                   np.array([0.6, 0.6]), names)
+    failed = TextExplanation.failed("no text", names)
+    assert text_plot_rows([failed] * 3) == []
+    assert text_plot_rows([ok, failed, ok]) == [0, 2]
+    night = [ok] * 1000
+    night[5] = failed
+    picked = text_plot_rows(night)
+    assert len(picked) == TEXT_PLOTS == 4 and picked == [0, 334, 666, 999]
+    assert text_plot_rows(night[:7]) == [0, 2, 3, 6]  # row 5 failed: never plotted
 
 
 def test_default_plots_every_predicted_class(results, tmp_path):
@@ -192,12 +213,11 @@ def test_a_batch_retried_after_mlflow_was_away_logs_once(results, tmp_path, monk
         summaries = [log_batch(item), log_batch(item)]  # the retry, and one more after it
         assert summaries[0] == summaries[1] and summaries[0].rows == 4
         client = MlflowClient()
-        for number in (0, 1):
-            names = [a.path.rsplit("/", 1)[-1] for a in client.list_artifacts(
-                run.info.run_id, item.prefix(number))]
-            assert len(names) == len(set(names)) and "shap_values.npz" in names
+        names = [a.path.rsplit("/", 1)[-1] for a in client.list_artifacts(
+            run.info.run_id, item.prefix(0))]
+        assert len(names) == len(set(names)) and "shap_values.npz" in names
         history = client.get_metric_history(run.info.run_id, "rows_explained")
-        assert sorted(m.step for m in history) == [0, 1], "one point per batch, not per try"
+        assert [m.step for m in history] == [0], "one point per group, not per try"
         assert len(client.search_runs([experiment])) == 1
     finally:
         stop_server(root)

@@ -135,6 +135,13 @@ class RunSettings:
         "The job refuses to publish when a larger share of the rows failed (the old output stays).",
         env="MAX_FAILED_SHARE",
     )
+    artifact_groups: int = setting(
+        64,
+        positive_int,
+        "A night's artifacts are logged in at most this many groups of consecutive batches "
+        "(bar plots, arrays and sampled text plots per group), whatever its rows.",
+        env="ARTIFACT_GROUPS",
+    )
 
 
 @dataclass(frozen=True)

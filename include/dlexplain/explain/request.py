@@ -26,16 +26,24 @@ from dlexplain.explain.config import (
 
 
 class Method(StrEnum):
-    """How values are computed: shap's exact Partition explainer, or the gated fast network."""
+    """How values are computed: shap's exact Partition explainer, the gated fast network, or
+    the fast network with each row checked and explained exactly where the check fails
+    (``dlexplain.fast.verify``; each row's own ``method`` then says which produced it)."""
 
     EXACT = "exact"
     FAST = "fast"
+    FAST_VERIFY = "fast+verify"
+
+    @property
+    def uses_fast(self) -> bool:
+        """Whether the method needs a gated fast explainer."""
+        return self is not Method.EXACT
 
 
 #: The ``method`` a run may name: a method, or ``fast+audit`` (fast, and a seeded sample of the
 #: texts explained exactly too, whose fidelity is logged).
 FAST_AUDIT = "fast+audit"
-RUN_METHODS = (Method.EXACT.value, Method.FAST.value, FAST_AUDIT)
+RUN_METHODS = (*(m.value for m in Method), FAST_AUDIT)
 #: The seeds an audit sample may take (a 31-bit integer: Spark's hash seed).
 MAX_SEED = 2**31 - 1
 

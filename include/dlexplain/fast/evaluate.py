@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from dlexplain.explain.row import TextExplanation
-from dlexplain.fast.fidelity import Fidelity, fidelity
+from dlexplain.fast.fidelity import Fidelity, fidelity, text_fidelity
 from dlexplain.quality.faithfulness import summarize, with_faithfulness
 
 
@@ -69,4 +71,42 @@ def reference_figures(
     for name in REFERENCE_FIGURES:
         figures[f"reference_fast_{name}"] = getattr(fast, name)
         figures[f"reference_exact_{name}"] = getattr(exact, name)
+    return figures
+
+
+def reference_ratios(
+    candidate_rows: Sequence[TextExplanation],
+    exact_rows: Sequence[TextExplanation],
+    reference_rows: Sequence[TextExplanation],
+    *,
+    draws: int = 2000,
+    seed: int = 0,
+) -> dict[str, float]:
+    """``candidate`` over ``exact`` agreement with the reference (same texts, in order): median
+    Spearman and mean top-5 overlap ratios, each with the 10th and 90th percentile of a paired
+    bootstrap over texts (the spread a set of this size allows)."""
+    pairs = [
+        (text_fidelity(c, r), text_fidelity(e, r))
+        for c, e, r in zip(candidate_rows, exact_rows, reference_rows, strict=True)
+        if c.ok and e.ok and r.ok
+    ]
+    if not pairs:
+        raise ValueError("no text was explained by all three")
+    kept = [(c, e) for c, e in pairs if c.spearman is not None and e.spearman is not None]
+    rho = np.array([[c.spearman, e.spearman] for c, e in kept], dtype=float).reshape(-1, 2)
+    top = np.array([[c.top5_overlap, e.top5_overlap] for c, e in pairs], dtype=float)
+    rng = np.random.default_rng(seed)
+    figures: dict[str, float] = {"ratio_texts": float(len(pairs))}
+    for name, table, statistic in (
+        ("median_spearman", rho, np.median),
+        ("mean_top5_overlap", top, np.mean),
+    ):
+        if not len(table):
+            continue
+        picks = rng.integers(0, len(table), size=(draws, len(table)))
+        drawn = statistic(table[picks], axis=1)  # (draws, 2)
+        ratios = drawn[:, 0] / drawn[:, 1]
+        figures[f"{name}_ratio"] = float(statistic(table[:, 0]) / statistic(table[:, 1]))
+        figures[f"{name}_ratio_p10"] = float(np.percentile(ratios, 10))
+        figures[f"{name}_ratio_p90"] = float(np.percentile(ratios, 90))
     return figures

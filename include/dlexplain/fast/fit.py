@@ -2,7 +2,8 @@
 
 Texts are held out by a stable hash of the text (so a text held out once stays held out as the
 data grow, and the same text explained on two nights is never on both sides). The learning curve
-trains on growing shares of the training texts and scores each on the same held-out texts.
+trains on growing shares of the training texts (a fixed count of steps shrinks in proportion)
+and scores each on the same held-out texts.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dlexplain.errors import DataError
 from dlexplain.explain.classifier import TextClassifier
@@ -91,7 +92,8 @@ def fit(
     for share in sorted(set(curve) | {1.0}):
         subset = train_set[: max(1, round(share * len(train_set)))]
         model = AmortizedModel.from_classifier(classifier.model)
-        report = train(model, subset, pad_id, config, progress=progress)
+        steps = config.steps and max(1, round(share * config.steps))
+        report = train(model, subset, pad_id, replace(config, steps=steps), progress=progress)
         explainer = FastExplainer(classifier, model, max_tokens=max_tokens)
         if share < 1.0:
             scores = fidelity(explainer.explain([e.segmented.text for e in test_set]), references)

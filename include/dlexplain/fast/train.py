@@ -27,6 +27,9 @@ class TrainingConfig:
 
     epochs: int = 16
     batch_size: int = 16
+    #: optimizer steps in all (None: ``epochs`` passes over the texts); a fixed count keeps the
+    #: training time of a label budget the same however it is split into texts
+    steps: int | None = None
     #: encoder learning rate (AdamW, linear warm-up then decay)
     learning_rate: float = 1e-4
     #: the new head's learning rate
@@ -43,6 +46,10 @@ class TrainingConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"TrainingConfig.{name}={value!r} must be a positive integer")
+        if self.steps is not None and (
+            not isinstance(self.steps, int) or isinstance(self.steps, bool) or self.steps < 1
+        ):
+            raise ConfigError(f"TrainingConfig.steps={self.steps!r} must be a positive integer")
         for name in ("learning_rate", "head_learning_rate"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"TrainingConfig.{name} must be positive")
@@ -131,18 +138,21 @@ def train(
         weight_decay=config.weight_decay,
     )
     per_epoch = math.ceil(len(examples) / config.batch_size)
-    total = per_epoch * config.epochs
+    total = config.steps or per_epoch * config.epochs
+    epochs = math.ceil(total / per_epoch)
     schedule = get_linear_schedule_with_warmup(
         optimizer, int(config.warmup_fraction * total), total
     )
-    started, losses = time.monotonic(), []
+    started, losses, step = time.monotonic(), [], 0
     with tqdm(
         total=total, desc="training fast explainer", unit="step", disable=not progress
     ) as bar:
-        for epoch in range(config.epochs):
+        for epoch in range(epochs):
             order = rng.permutation(len(examples))
             running = []
             for start in range(0, len(order), config.batch_size):
+                if step == total:
+                    break
                 batch = [examples[i] for i in order[start : start + config.batch_size]]
                 ids, mask, explained, targets, gap, predicted = batch_tensors(batch, pad_id)
                 values = project(model(ids, mask), explained, gap)
@@ -161,8 +171,9 @@ def train(
                 optimizer.step()
                 schedule.step()
                 running.append(loss.item())
+                step += 1
                 bar.update(1)
             losses.append(float(np.mean(running)))
-            logger.info("epoch %d of %d: loss %.4f", epoch + 1, config.epochs, losses[-1])
+            logger.info("epoch %d of %d: loss %.4f", epoch + 1, epochs, losses[-1])
     model.eval()
     return TrainingReport(len(examples), total, round(time.monotonic() - started, 1), tuple(losses))

@@ -94,7 +94,12 @@ class ExplainerModel(PythonModel):
         self._classifier_dir = context.artifacts[ARTIFACT_CLASSIFIER]
         self._fast_dir = context.artifacts.get(ARTIFACT_FAST)
         self._fast = None
-        self.methods = tuple(m.value for m in Method) if self._fast_dir else (Method.EXACT.value,)
+        #: the methods it answers, the default last
+        self.methods = (
+            (Method.EXACT.value, Method.FAST_VERIFY.value, Method.FAST.value)
+            if self._fast_dir
+            else (Method.EXACT.value,)
+        )
         self._text_column = config.get(CONFIG_TEXT_COLUMN, "text")
         self._run_id = config.get(CONFIG_RUN_ID)
         self._explainer = None
@@ -237,7 +242,7 @@ class ExplainerModel(PythonModel):
     def _work_problem(self, texts: list, request: RunRequest) -> str | None:
         """Why the request is more work than one request may cost (``RequestLimits.max_work``):
         its tokens (as the engine truncates them) times the model evaluations of each."""
-        from dlexplain.model.request_limits import FAITHFULNESS_EVALS
+        from dlexplain.model.request_limits import FAITHFULNESS_EVALS, VERIFY_EVALS
 
         if self._tokenizer is None:
             from transformers import AutoTokenizer
@@ -248,9 +253,11 @@ class ExplainerModel(PythonModel):
         limit = self._config.max_tokens or self._tokenizer.model_max_length
         strings = [t for t in texts if isinstance(t, str)]
         counts = self._tokenizer(strings, add_special_tokens=False)["input_ids"] if strings else []
-        evaluations = (self._config.max_evals if request.method == Method.EXACT else 1) + (
-            FAITHFULNESS_EVALS if request.faithfulness else 0
-        )
+        evaluations = {  # at worst: fast+verify may explain every text exactly too
+            Method.EXACT: self._config.max_evals,
+            Method.FAST: 1,
+            Method.FAST_VERIFY: 1 + VERIFY_EVALS + self._config.max_evals,
+        }[Method(request.method)] + (FAITHFULNESS_EVALS if request.faithfulness else 0)
         return self._limits.work_problem([min(len(ids), limit) for ids in counts], evaluations)
 
     def _predict(self, texts: list, request: RunRequest) -> pd.DataFrame:
@@ -260,18 +267,28 @@ class ExplainerModel(PythonModel):
         from dlexplain.explain.cache import explain_cached
 
         granularity = request.granularity
-        if request.method == Method.FAST:
-            results = self._fast_engine().explain(texts, granularity=granularity)
-        else:
+
+        def exact(todo: list) -> list:
             identity = (
                 self.identity
                 if granularity == "token"
                 else hashlib.sha256(f"{self.identity}:{granularity}".encode()).hexdigest()
             )
-            results, hits = explain_cached(
-                texts, lambda todo: self._explain(todo, granularity), self._cache, identity
+            found, hits = explain_cached(
+                todo, lambda rest: self._explain(rest, granularity), self._cache, identity
             )
             self.cache_hits += hits
+            return found
+
+        if request.method == Method.EXACT:
+            results = exact(texts)
+        else:
+            results = self._fast_engine().explain(texts, granularity=granularity)
+        if request.method == Method.FAST_VERIFY:
+            from dlexplain.fast.verify import verify
+
+            predict = self._engine().classifier.predict_proba
+            results = verify(texts, results, predict, exact).rows
         if request.faithfulness and any(r.ok for r in results):
             from dlexplain.quality.faithfulness import with_faithfulness as add
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass, fields
 
 #: Forward passes a text's faithfulness costs on top of its explanation (about 20).
 FAITHFULNESS_EVALS = 20
+#: Forward passes the ``fast+verify`` check costs a text (about 10: half of faithfulness).
+VERIFY_EVALS = 10
 
 
 #: Bytes a request may carry beyond its texts (column names, params, JSON quoting).

@@ -80,7 +80,8 @@ def explainer_signature(text_column: str = "text", fast: bool = False) -> ModelS
 PARAM_FAITHFULNESS = "faithfulness"
 
 
-#: predict param: "exact" (shap's Partition explainer) or "fast" (the amortized network); an
+#: predict param: "exact" (shap's Partition explainer), "fast" (the amortized network) or
+#: "fast+verify" (fast, each row checked and explained exactly where the check fails); an
 #: explainer logged with a fast network answers fast unless asked, one without it only exact.
 PARAM_METHOD = "method"
 

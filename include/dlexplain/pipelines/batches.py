@@ -1,5 +1,10 @@
 """The batches of a night's output, logged into its explanation run (the ``explain_reviews`` DAG's
-mapped ``log_batch_artifacts`` task): work items, and what each logged."""
+mapped ``log_batch_artifacts`` task): work items, and what each logged.
+
+A night's artifacts stay bounded whatever its rows: it is cut into at most ``max_items`` work
+items (``DLEXPLAIN_ARTIFACT_GROUPS``, and never more than Airflow maps), and an item holding
+several consecutive batches logs them as one group (one bar plot per class, one set of arrays,
+at most ``TEXT_PLOTS`` text plots), under its first batch's prefix and step."""
 
 from __future__ import annotations
 
@@ -15,8 +20,9 @@ if TYPE_CHECKING:  # the module stays light: DAG files import it at parse time
 
 @dataclass(frozen=True)
 class BatchItem(Record):
-    """Consecutive batches of the output to log into the explanation run (a mapped task's input):
-    one batch each, unless the night has more batches than Airflow maps (:func:`batch_items`)."""
+    """Consecutive batches of the output to log into the explanation run as one group (a mapped
+    task's input): one batch each, unless the night has more batches than ``max_items``
+    (:func:`batch_items`)."""
 
     run_id: str
     output: str
@@ -49,8 +55,9 @@ def batch_items(
     max_items: int,
     timestamp_ms: int | None = None,
 ) -> list[BatchItem]:
-    """The night's batches as at most ``max_items`` work items (Airflow's ``max_map_length``:
-    a mapped task with more fails), consecutive batches sharing an item when there are more."""
+    """The night's batches as at most ``max_items`` work items (at most Airflow's
+    ``max_map_length``: a mapped task with more fails), consecutive batches sharing an item when
+    there are more."""
     batches = max(1, -(-rows // rows_per_batch))
     per_item = -(-batches // max_items)
     return [
@@ -68,23 +75,21 @@ def batch_items(
 
 
 def log_batch(item: BatchItem, class_name: str | None = None) -> Counts:
-    """Log each of the item's batches (plots, arrays and text plots) into the explanation run
-    (bar plots of ``class_name``, or of every class the batch predicts when None); the counts of
-    the rows logged."""
-    from dlexplain.explain.table import Counts, read_explanations, summarize
+    """Log the item's batches as one group (plots, arrays and sampled text plots) into the
+    explanation run, under its first batch's prefix and step (bar plots of ``class_name``, or of
+    every class the group predicts when None); the counts of the rows logged."""
+    from dlexplain.explain.table import read_explanations, summarize
     from dlexplain.tracking.artifacts import log_explanations
 
     table = read_output(item.output)
-    logged = []
-    for number in item.numbers:
-        results = read_explanations(table.slice(number * item.rows_per_batch, item.rows_per_batch))
-        logged.append(summarize(results))
-        log_explanations(
-            results,
-            item.prefix(number),
-            run_id=item.run_id,
-            class_names=None if class_name is None else [class_name],
-            step=number,
-            timestamp_ms=item.timestamp_ms,
-        )
-    return Counts.total(logged)
+    start = item.batch * item.rows_per_batch
+    results = read_explanations(table.slice(start, item.batches * item.rows_per_batch))
+    log_explanations(
+        results,
+        item.prefix(item.batch),
+        run_id=item.run_id,
+        class_names=None if class_name is None else [class_name],
+        step=item.batch,
+        timestamp_ms=item.timestamp_ms,
+    )
+    return summarize(results)

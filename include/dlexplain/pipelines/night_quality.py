@@ -8,6 +8,7 @@ import zlib
 from dataclasses import dataclass
 
 from dlexplain.base.records import Record
+from dlexplain.explain.request import Method, RunRequest
 from dlexplain.pipelines.partitions import PartitionPlan
 from dlexplain.quality.drift import DRIFT, NO_BASELINE
 from dlexplain.quality.rule import DriftRule
@@ -49,9 +50,10 @@ class DriftCheck(Record):
 
 def measure_night(*, dag_id: str, run_id: str, plan: PartitionPlan) -> NightQuality:
     """The night's global token importance (table, top tokens, signed plot per class) and its
-    metrics (rows, errors, mean faithfulness, and a fast+audit night's ``audit_*`` fidelity of
-    the fast rows to the exact audit rows; the largest additivity error and the rows refused
-    over every row of the night), into the night run and the DAG's trend run."""
+    metrics (rows, errors, mean faithfulness, a fast+audit night's ``audit_*`` fidelity of the
+    fast rows to the exact audit rows, a fast+verify night's share of rows explained again
+    exactly; the largest additivity error and the rows refused over every row of the night),
+    into the night run and the DAG's trend run."""
     from dlexplain.explain.table import read_explanations, summarize
     from dlexplain.fast.fidelity import audit_fidelity
     from dlexplain.quality import faithfulness
@@ -77,6 +79,11 @@ def measure_night(*, dag_id: str, run_id: str, plan: PartitionPlan) -> NightQual
         **faithfulness.summarize(results),
         **audit_fidelity(results, [] if audit is None else read_explanations(audit)),
     }
+    if RunRequest.from_json(plan.request).method == Method.FAST_VERIFY:
+        explained = [r for r in results if r.ok]
+        again = sum(r.method == Method.EXACT for r in explained)
+        metrics["verify_reexplained_rows"] = again
+        metrics["verify_reexplained_share"] = again / len(explained) if explained else 0.0
     log_night_metrics(dag_id, plan.ds, run_id, metrics)
     return NightQuality(metrics=metrics, importance=path)
 

@@ -28,7 +28,7 @@ class JobSummary(Record):
     spark_start_s: float
     explainer_download_s: float
     explain_and_write_s: float
-    #: exact, fast or fast+audit (``RunRequest.run_method``)
+    #: exact, fast, fast+verify or fast+audit (``RunRequest.run_method``)
     method: str = "exact"
     #: rows also explained exactly, in the output's ``_audit`` folder (fast+audit)
     audited: int = 0

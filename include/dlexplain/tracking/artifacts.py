@@ -120,6 +120,20 @@ def plotted_classes(
     return list(class_names) if good else []
 
 
+#: Text plots a batch (or group of batches) logs at most: a sample, so a night's count is bounded
+#: (shap's text plot of a 500-character review with two classes is about 2.3 MB).
+TEXT_PLOTS = 4
+
+
+def text_plot_rows(results: Sequence[TextExplanation], limit: int = TEXT_PLOTS) -> list[int]:
+    """Which explained rows get a text plot: all when at most ``limit``, else ``limit`` of them
+    spread evenly over the batch (the first and the last included)."""
+    good = [i for i, r in enumerate(results) if r.ok]
+    if len(good) <= limit:
+        return good
+    return [good[round(k * (len(good) - 1) / (limit - 1))] for k in range(limit)]
+
+
 def write_explanations(
     results: Sequence[TextExplanation],
     folder: Path,
@@ -153,10 +167,9 @@ def write_explanations(
     if good:
         write_row_plot(good[0], folder / f"first_row_{good[0].label}.png", k=top_k)
         (folder / "text").mkdir()
-        for i, result in enumerate(results):
-            if result.ok:
-                html = shap.plots.text(to_shap(result), display=False)
-                (folder / "text" / f"row-{i:04d}.html").write_text(html, encoding="utf-8")
+        for i in text_plot_rows(results):
+            html = shap.plots.text(to_shap(results[i]), display=False)
+            (folder / "text" / f"row-{i:04d}.html").write_text(html, encoding="utf-8")
     (folder / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 

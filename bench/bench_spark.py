@@ -34,7 +34,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--texts", type=int, default=64, help="2 partitions of 32 on local[2]")
     parser.add_argument("--chars", type=int, default=500)
     parser.add_argument("--max-evals", type=int, default=200)
-    parser.add_argument("--method", choices=("exact", "fast"), default="exact")
+    parser.add_argument("--method", choices=("exact", "fast", "fast+verify"), default="exact")
     parser.add_argument("--in-process-texts", type=int, default=2000,
                         help="of the texts, how many the in-process explainer times")
     parser.add_argument("--rows-per-batch", type=int, default=16, help="the DAG's default")

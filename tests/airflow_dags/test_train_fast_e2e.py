@@ -260,6 +260,11 @@ def test_the_pipeline_trains_gates_and_registers_its_fast_explainer(
     assert night_run.data.metrics["verify_reexplained_rows"] == (methods == "exact").sum()
     assert night_run.data.metrics["verify_reexplained_share"] == pytest.approx(
         (methods == "exact").mean())
+    # its exact rows are the fast explainer's failures: never training or held-out data
+    from dlexplain.pipelines.train_fast_explainer import explanation_outputs
+
+    outputs = explanation_outputs(exact["run_id"])
+    assert plan["output"] not in outputs and len(outputs) == 2
 
     # fast without a gated fast explainer: fails at log_explainer, no Spark job
     refused = dags["explain_reviews"].test(

@@ -164,8 +164,14 @@ def test_fast_verify_keeps_rows_that_pass_and_explains_the_others_exactly(
         assert gain is None or gain == pytest.approx(
             f.comprehensiveness - f.random_comprehensiveness)
 
+    # any margin: a row with nothing to check (no token speaks for its class) is re-explained
+    unchecked = [i for i, g in enumerate(gains[:HELD_OUT]) if g is None]
     kept = verify(texts, fast, predict, explain_exactly, margin=float("-inf"))
-    assert kept.reexplained == 0 and not calls and kept.rows == fast
+    assert kept.reexplained == len(unchecked) and calls == ([[texts[i] for i in unchecked]]
+                                                            if unchecked else [])
+    assert [r for i, r in enumerate(kept.rows) if i not in unchecked] == [
+        r for i, r in enumerate(fast) if i not in unchecked]
+    calls.clear()
 
     everything = verify(texts, fast, predict, explain_exactly, margin=float("inf"))
     assert calls == [texts[:HELD_OUT]] and everything.reexplained == HELD_OUT
@@ -177,10 +183,16 @@ def test_fast_verify_keeps_rows_that_pass_and_explains_the_others_exactly(
 
     calls.clear()
     checked = verify(texts, fast, predict, explain_exactly)
-    failing = [i for i, g in enumerate(gains[:HELD_OUT]) if not (g or 0) > 0]
+    failing = [i for i, g in enumerate(gains[:HELD_OUT]) if g is None or g <= 0]
     assert checked.reexplained == len(failing) < HELD_OUT / 2
     assert [r.method for r in checked.rows[:HELD_OUT]] == [
         "exact" if i in failing else "fast" for i in range(HELD_OUT)]
+
+    # an exact explanation that fails too never replaces a usable fast row
+    broken = verify(texts, fast, predict,
+                    lambda todo: [TextExplanation.failed("model away", classifier.labels)
+                                  for _ in todo], margin=float("inf"))
+    assert (broken.reexplained, broken.kept_fast) == (0, HELD_OUT) and broken.rows == fast
 
 
 def test_a_fixed_count_of_steps_bounds_the_training(classifier, exact_rows):

@@ -34,11 +34,6 @@ class Method(StrEnum):
     FAST = "fast"
     FAST_VERIFY = "fast+verify"
 
-    @property
-    def uses_fast(self) -> bool:
-        """Whether the method needs a gated fast explainer."""
-        return self is not Method.EXACT
-
 
 #: The ``method`` a run may name: a method, or ``fast+audit`` (fast, and a seeded sample of the
 #: texts explained exactly too, whose fidelity is logged).

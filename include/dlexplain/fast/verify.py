@@ -5,7 +5,8 @@ as many random tokens do (:func:`dlexplain.quality.faithfulness.comprehensivenes
 ``margin``: about 10 forward passes, a few percent of an exact explanation's). A row that fails,
 or has nothing to check (no token speaks for its class), is explained again by the exact
 explainer; each row's ``method`` says which produced it. Rows with an input error stay as they
-are (the exact explainer would refuse them the same way).
+are (the exact explainer would refuse them the same way), and so does a fast row whose exact
+explanation fails (a usable row is never swapped for an error).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ class Verified:
     rows: list[TextExplanation]
     #: rows explained again exactly (their fast row failed the check)
     reexplained: int
+    #: of them, rows whose exact explanation failed too (their fast row is kept)
+    kept_fast: int = 0
 
 
 def verify(
@@ -43,10 +46,16 @@ def verify(
     rows = list(rows)
     gains = comprehensiveness_gain(rows, predict)
     failing = [
-        i for i, (row, gain) in enumerate(zip(rows, gains)) if row.ok and not (gain or 0) > margin
+        i
+        for i, (row, gain) in enumerate(zip(rows, gains))
+        if row.ok and (gain is None or gain <= margin)
     ]
+    kept = 0
     if failing:
         exact = explain_exactly([texts[i] for i in failing])
         for i, row in zip(failing, exact, strict=True):
-            rows[i] = row
-    return Verified(rows, len(failing))
+            if row.ok:
+                rows[i] = row
+            else:
+                kept += 1
+    return Verified(rows, len(failing) - kept, kept)

@@ -79,7 +79,8 @@ def ensure_explainer(
 ):
     """The explainer of ``source`` (an ``ExplainerRef``) for the ``request``: the exact one,
     logged only when new and registered as ``registered_name`` (None:
-    ``<classifier name>-explainer``); for method ``fast``, the newest gated fast explainer
+    ``<classifier name>-explainer``); for a fast method (``fast``, ``fast+verify``,
+    ``fast+audit``), the newest gated fast explainer
     trained from it.
 
     The request's ``max_evals`` None means the setting (``DLEXPLAIN_MAX_EVALS``); a fast method

@@ -20,6 +20,7 @@ from dlexplain.base.records import Record
 from dlexplain.config import Settings
 from dlexplain.errors import ConfigError, DataError
 from dlexplain.explain.config import MAX_MAX_EVALS, MAX_REFERENCE_TEXTS, MIN_MAX_EVALS
+from dlexplain.explain.request import Method
 from dlexplain.fast.gate import GateThresholds
 from dlexplain.fast.train import TrainingConfig
 
@@ -42,7 +43,9 @@ class TrainingData(Record):
 
 def explanation_outputs(exact_run_id: str) -> list[str]:
     """The Parquet outputs of the nights explained with explainer run ``exact_run_id`` or with a
-    fast explainer trained from it, in night order (only those that still exist)."""
+    fast explainer trained from it, in night order (only those that still exist). Not those of
+    ``fast+verify`` nights: their exact rows are the texts the fast explainer got wrong, a biased
+    sample to train or judge the next one on."""
     from mlflow import MlflowClient
     from mlflow.entities import Run
 
@@ -57,6 +60,7 @@ def explanation_outputs(exact_run_id: str) -> list[str]:
                 {tag(runs.TAG_KIND): runs.KIND_EXPLANATIONS, tag(run_tag): exact_run_id}
             ),
         )
+    found = [r for r in found if r.data.tags.get(runs.TAG_METHOD) != Method.FAST_VERIFY]
     found.sort(key=lambda r: r.data.tags.get(runs.TAG_LOGICAL_DATE, ""))
     outputs = [r.data.tags[runs.TAG_OUTPUT] for r in found if runs.TAG_OUTPUT in r.data.tags]
     return [o for o in dict.fromkeys(outputs) if "://" in o or Path(o).exists()]

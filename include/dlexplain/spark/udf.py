@@ -82,7 +82,8 @@ def explain_udf(
 ):
     """A pandas UDF: text column → explanation struct, for a ``pack_model`` archive added with
     ``addFile``. ``counters``: optional Spark accumulators (model evaluations, cache hits);
-    ``faithfulness``: also measure each row's faithfulness; ``method``: ``exact`` or ``fast``;
+    ``faithfulness``: also measure each row's faithfulness; ``method``: ``exact``, ``fast`` or
+    ``fast+verify``;
     ``granularity``: the unit of the values (the pyfunc's predict params)."""
     from pyspark.sql.functions import pandas_udf
 

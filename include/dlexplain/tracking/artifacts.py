@@ -129,8 +129,8 @@ def text_plot_rows(results: Sequence[TextExplanation], limit: int = TEXT_PLOTS) 
     """Which explained rows get a text plot: all when at most ``limit``, else ``limit`` of them
     spread evenly over the batch (the first and the last included)."""
     good = [i for i, r in enumerate(results) if r.ok]
-    if len(good) <= limit:
-        return good
+    if len(good) <= limit or limit < 2:
+        return good[: max(limit, 0)]
     return [good[round(k * (len(good) - 1) / (limit - 1))] for k in range(limit)]
 
 

@@ -23,7 +23,7 @@ TAG_LOGICAL_DATE = "dlexplain.logical_date"
 TAG_EXPLAINER_RUN_ID = "dlexplain.explainer_run_id"
 #: the exact explainer behind a run: itself, or the one a fast explainer was trained from
 TAG_EXACT_RUN_ID = "dlexplain.exact_run_id"
-#: how a night was explained: exact, fast or fast+audit
+#: how a night was explained: exact, fast, fast+verify or fast+audit
 TAG_METHOD = "dlexplain.method"
 #: the unit of a night's values: only nights of the same unit share a drift baseline
 TAG_GRANULARITY = "dlexplain.granularity"

@@ -121,6 +121,15 @@ FIT = TrainingConfig()
             GATE.min_comprehensiveness_ratio, type="number", minimum=0, maximum=100
         ),
         "min_held_out": Param(GATE.min_held_out, type="integer", minimum=1, maximum=1_000_000),
+        "min_reference_ratio": Param(
+            GATE.min_reference_ratio,
+            type="number",
+            minimum=0,
+            maximum=100,
+            description="with reference_texts: fast's median Spearman and top-5 "
+            "overlap against the reference, each at least this share of the "
+            "exact explainer's",
+        ),
         "reference_texts": Param(
             32,
             type="integer",

@@ -32,6 +32,22 @@ def test_each_threshold_can_fail_the_gate():
     assert judge({**GOOD, "held_out_texts": 10.0}, GateThresholds(min_held_out=10)).passed
 
 
+def test_a_reference_when_computed_judges_fast_against_exact():
+    """With reference figures, fast's agreement with the finer reference must be at least
+    ``min_reference_ratio`` of exact's, on Spearman and on the top 5, each on its own."""
+    near = {"reference_fast_median_spearman": 0.75, "reference_exact_median_spearman": 0.8,
+            "reference_fast_mean_top5_overlap": 3.3, "reference_exact_mean_top5_overlap": 3.5}
+    assert judge({**GOOD, **near}).passed  # 0.94x and 0.94x
+    for key, bad in (("reference_fast_median_spearman", 0.7),  # 0.875x
+                     ("reference_fast_mean_top5_overlap", 3.0),
+                     ("reference_exact_median_spearman", 0.0)):
+        result = judge({**GOOD, **near, key: bad})
+        assert not result.passed and len(result.failures) == 1, (key, result)
+        assert result.failures[0].startswith("reference_")
+    assert judge({**GOOD, **near, "reference_fast_median_spearman": 0.7},
+                 GateThresholds(min_reference_ratio=0.85)).passed
+
+
 def test_fidelity_of_identical_reversed_and_sign_flipped_values():
     reference = _row([0.5, -0.4, 0.3, 0.2, -0.1, 0.05, 0.01])
     same = text_fidelity(reference, reference)

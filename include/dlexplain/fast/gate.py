@@ -22,6 +22,9 @@ class GateThresholds:
     min_comprehensiveness_ratio: float = 0.9
     #: held-out texts the figures must rest on
     min_held_out: int = 32
+    #: against a finer reference (where one was computed): fast's median Spearman and mean
+    #: top-5 overlap, each at least this share of the exact explainer's
+    min_reference_ratio: float = 0.9
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -35,7 +38,9 @@ class GateResult:
 
 
 def judge(figures: dict, thresholds: GateThresholds = GateThresholds()) -> GateResult:
-    """Whether ``figures`` (``dlexplain.fast.evaluate.Evaluation.figures``) pass ``thresholds``."""
+    """Whether ``figures`` (``dlexplain.fast.evaluate.Evaluation.figures``, with the
+    ``reference_*`` figures of ``dlexplain.fast.evaluate.reference_figures`` when a reference was
+    computed) pass ``thresholds``."""
     exact = figures.get("exact_comprehensiveness") or 0.0
     ratio = figures["fast_comprehensiveness"] / exact if exact > 0 else 0.0
     checks = [
@@ -45,6 +50,11 @@ def judge(figures: dict, thresholds: GateThresholds = GateThresholds()) -> GateR
         ("top5_sign_agreement", figures["top5_sign_agreement"], thresholds.min_top5_sign_agreement),
         ("comprehensiveness_ratio", ratio, thresholds.min_comprehensiveness_ratio),
     ]
+    for name in ("median_spearman", "mean_top5_overlap"):
+        if f"reference_fast_{name}" in figures:
+            theirs = figures[f"reference_exact_{name}"]
+            ratio = figures[f"reference_fast_{name}"] / theirs if theirs > 0 else 0.0
+            checks.append((f"reference_{name}_ratio", ratio, thresholds.min_reference_ratio))
     failures = tuple(
         f"{name} {value:.4g} < {bound:.4g}" for name, value, bound in checks if not value >= bound
     )  # NaN fails too

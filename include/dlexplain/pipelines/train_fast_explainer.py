@@ -21,7 +21,7 @@ from dlexplain.config import Settings
 from dlexplain.errors import ConfigError, DataError
 from dlexplain.explain.config import MAX_MAX_EVALS, MAX_REFERENCE_TEXTS, MIN_MAX_EVALS
 from dlexplain.explain.request import Method
-from dlexplain.fast.gate import GateThresholds
+from dlexplain.fast.gate import GateThresholds, judge
 from dlexplain.fast.train import TrainingConfig
 
 logger = logging.getLogger(__name__)
@@ -205,11 +205,12 @@ def train_fast(
             max_tokens=spec.config.max_tokens,
             progress=True,
         )
-        figures = dict(fitted.evaluation.figures)
-        if reference_texts:
+        figures, gate = dict(fitted.evaluation.figures), fitted.gate
+        if reference_texts:  # judged against the finer reference too
             figures.update(
                 _reference(classifier, spec.config, fitted, reference_texts, reference_max_evals)
             )
+            gate = judge(figures, thresholds)
         network = Path(tmp) / "network"
         fitted.explainer.model.save(network)
         return log_fast_explainer(
@@ -217,7 +218,7 @@ def train_fast(
             folder,
             network,
             figures=figures,
-            gate=fitted.gate,
+            gate=gate,
             thresholds=thresholds,
             training={
                 **training.to_dict(),

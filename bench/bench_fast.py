@@ -42,7 +42,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--ood-texts", type=int, default=96, help="tweets of the second domain")
     parser.add_argument("--requests", type=int, default=40, help="sequential requests per side")
     parser.add_argument("--seconds", type=float, default=30.0, help="concurrent phase length")
-    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--clients", type=int, default=2,
+                        help="concurrent clients (the served admission limit: "
+                        "DLEXPLAIN_SERVE_MAX_IN_FLIGHT, 2; more are answered 503)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     return parser.parse_args()
 

@@ -39,6 +39,10 @@ def parse_args() -> argparse.Namespace:
                         help="of the texts, how many the in-process explainer times")
     parser.add_argument("--rows-per-batch", type=int, default=16, help="the DAG's default")
     parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+                        help="a Spark setting for the job (spark-submit --conf), repeatable")
+    parser.add_argument("--no-id-column", action="store_true",
+                        help="write in partition order (no persist + sort by id, as the DAG does)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     return parser.parse_args()
 
@@ -123,10 +127,12 @@ def main() -> None:
         env = {**os.environ, "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
                "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
                "PYSPARK_PYTHON": sys.executable}
-        cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", args.master,
+        confs = [part for conf in args.conf for part in ("--conf", conf)]
+        cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", args.master, *confs,
                application_path(), "--model-uri", uri, "--input", str(work / "input.parquet"),
-               "--output", str(work / "output"), "--id-column", "id",
-               "--request", json.dumps({"method": args.method})]
+               "--output", str(work / "output"), "--request", json.dumps({"method": args.method})]
+        if not args.no_id_column:
+            cmd += ["--id-column", "id"]
         started = time.perf_counter()
         job = subprocess.run(cmd, capture_output=True, text=True, env=env)
         spark_wall = time.perf_counter() - started
@@ -148,6 +154,7 @@ def main() -> None:
     figures = {
         "texts": n, "chars": args.chars, "method": args.method, "max_evals": args.max_evals,
         "master": args.master, "rows_per_batch": args.rows_per_batch,
+        "sorted_by_id": not args.no_id_column, "spark_conf": " ".join(args.conf) or "-",
         "in_process_texts": local["texts"], "in_process_load_s": local["load_s"],
         "in_process_explain_s": local["explain_s"], "in_process_texts_per_s": in_process_rate,
         "spark_wall_s": spark_wall, "spark_session_start_s": summary["spark_start_s"],

@@ -12,8 +12,9 @@ from dataclasses import asdict, dataclass
 class GateThresholds:
     """What a fast explainer must reach on held-out exact explanations (never trained on)."""
 
-    #: median per-text Spearman on the predicted class
-    min_median_spearman: float = 0.7
+    #: median per-text Spearman on the predicted class (0.75: the recipes measured at 0.72-0.74
+    #: agreed with the finer reference at only 0.76-0.83x the exact explainer's)
+    min_median_spearman: float = 0.75
     #: mean count of the exact top-5 tokens (by |value|) among the fast top 5
     min_top5_overlap: float = 3.0
     #: share of the exact top-5 tokens whose fast value has the same sign
@@ -23,7 +24,8 @@ class GateThresholds:
     #: held-out texts the figures must rest on
     min_held_out: int = 32
     #: against a finer reference (where one was computed): fast's median Spearman and mean
-    #: top-5 overlap, each at least this share of the exact explainer's
+    #: top-5 overlap, each at least this share of the exact explainer's (0.9: the least any
+    #: domain is promised; the default build measures 0.87x and fails it)
     min_reference_ratio: float = 0.9
 
     def to_dict(self) -> dict:

@@ -74,10 +74,10 @@ def domain_figures(name: str, classifier, fast, texts: list[str], exact_rows: li
     exact = Explainer(classifier, ExplainerConfig(max_evals=max_evals, backend=classifier.backend))
     exact_rate = rate(exact.explain, texts[:exact_texts], min_seconds=0.0)
     fast_rate = rate(fast.explain, texts)
-    started = time.perf_counter()
-    checked = verify(texts, fast.explain(texts), classifier.predict_proba, exact.explain)
-    verify_rate = len(texts) / (time.perf_counter() - started)
+    started = time.perf_counter()  # fast+verify: the fast rows, then their check
     fast_rows = fast.explain(texts)
+    checked = verify(texts, fast_rows, classifier.predict_proba, exact.explain)
+    verify_rate = len(texts) / (time.perf_counter() - started)
     figures: dict = {f"{name}_texts": len(texts), f"{name}_exact_texts_per_s": exact_rate,
                      f"{name}_fast_texts_per_s": fast_rate,
                      f"{name}_fast_verify_texts_per_s": verify_rate,

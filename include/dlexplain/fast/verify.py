@@ -19,7 +19,6 @@ import numpy as np
 from dlexplain.explain.row import TextExplanation
 from dlexplain.quality.faithfulness import comprehensiveness_gain
 
-METHOD = "fast+verify"
 #: the gain a fast row must exceed to be kept (0: better than random)
 MARGIN = 0.0
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -91,6 +92,7 @@ def main() -> None:
     finally:
         backend.undeploy()
         stop_server(work / "mlflow")
+        shutil.rmtree(work, ignore_errors=True)  # its folder goes too
 
 
 if __name__ == "__main__":

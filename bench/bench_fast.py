@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -196,6 +197,7 @@ def served(model_path: Path, built, texts: list[str], args, backend: str) -> dic
     finally:
         service.undeploy()
         stop_server(work / "mlflow")
+        shutil.rmtree(work, ignore_errors=True)  # its folder goes too
     return figures
 
 

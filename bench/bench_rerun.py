@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -90,6 +91,7 @@ def main() -> None:
             / (figures["first_wall_s"] - figures["first_jvm_start_s"]))
     finally:
         stop_server(work / "mlflow")
+        shutil.rmtree(work, ignore_errors=True)  # its folder goes too
     print_figures(figures, args.json)
 
 

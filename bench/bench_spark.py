@@ -8,7 +8,10 @@ The night's artifacts are then logged as ``explain_reviews`` logs them (``log_ba
 item: at most ``DLEXPLAIN_ARTIFACT_GROUPS`` groups, sampled text plots) and counted; the
 projection of reviews per 10-hour night on this machine divides 36,000 s by the measured cost of
 a review through the whole night (job wall + artifacts). The explanation cache is off on both
-sides. Run: ``.venv/bin/python bench/bench_spark.py --texts 64 --chars 400 --max-evals 200``, or
+sides. The in-process explainer is timed before and after the job (this machine's speed moves
+over minutes; the ratio is taken against the mean of both), and the job's Spark event log gives
+each stage's wall time and the tasks' JVM GC time: where the time beyond explaining goes. Run:
+``.venv/bin/python bench/bench_spark.py --texts 64 --chars 400 --max-evals 200``, or
 ``make bench-spark`` (``--method fast --texts 20000``: about 15 minutes on 2 cores).
 """
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -89,6 +93,42 @@ def log_night(output: Path, rows: int, rows_per_batch: int, groups: int) -> dict
             "night_artifacts_s": seconds}
 
 
+def stage_times(events: Path) -> dict:
+    """Each stage's wall seconds, and the tasks' JVM GC and run seconds, from the Spark event
+    log of the job (uncompressed, in ``events``; Spark 4 rolls it into a folder of files, beside
+    hidden checksums)."""
+    stages: dict[int, dict] = {}
+    for path in sorted(p for p in events.rglob("*") if p.is_file() and p.name[0] != "."):
+        for line in filter(str.strip, path.read_text().splitlines()):
+            event = json.loads(line)
+            kind = event.get("Event")
+            if kind == "SparkListenerTaskEnd":
+                metrics = event.get("Task Metrics") or {}
+                stage = stages.setdefault(event["Stage ID"], {"gc_ms": 0, "run_ms": 0})
+                stage["gc_ms"] += metrics.get("JVM GC Time", 0)
+                stage["run_ms"] += metrics.get("Executor Run Time", 0)
+            elif kind == "SparkListenerStageCompleted":
+                info = event["Stage Info"]
+                stage = stages.setdefault(info["Stage ID"], {"gc_ms": 0, "run_ms": 0})
+                stage["name"] = info["Stage Name"].split(" at ")[0]
+                stage["wall_ms"] = info["Completion Time"] - info["Submission Time"]
+    figures = {}
+    for stage_id, stage in sorted(stages.items()):
+        key = f"stage {stage_id} {stage.get('name', '?')}"
+        figures[f"{key}: wall_s"] = stage.get("wall_ms", 0) / 1000
+        figures[f"{key}: tasks_run_s"] = stage["run_ms"] / 1000
+        figures[f"{key}: tasks_jvm_gc_s"] = stage["gc_ms"] / 1000
+    figures["jvm_gc_s (all tasks)"] = sum(s["gc_ms"] for s in stages.values()) / 1000
+    return figures
+
+
+def time_in_process(explainer, timed: pd.DataFrame, method: str) -> float:
+    """Seconds the loaded explainer takes for ``timed`` in this process."""
+    started = time.perf_counter()
+    explainer.predict(timed, params={"method": method})
+    return time.perf_counter() - started
+
+
 def main() -> None:
     args = parse_args()
     os.environ["DLEXPLAIN_EXPLANATION_CACHE"] = "off"  # both sides must compute every text
@@ -116,18 +156,20 @@ def main() -> None:
         frame.to_parquet(work / "input.parquet", index=False)
 
         timed = frame[["text"]].head(args.in_process_texts)
+        (work / "in-process").mkdir()
         started = time.perf_counter()
-        explainer = mlflow.pyfunc.load_model(uri)
-        loaded = time.perf_counter()
-        explainer.predict(timed, params={"method": args.method})
-        done = time.perf_counter()
-        local = {"load_s": loaded - started, "explain_s": done - loaded, "texts": len(timed)}
+        explainer = mlflow.pyfunc.load_model(uri, dst_path=str(work / "in-process"))
+        local = {"load_s": time.perf_counter() - started, "texts": len(timed),
+                 "explain_before_s": time_in_process(explainer, timed, args.method)}
 
         bin_dir = str(Path(sys.executable).parent)  # spark-submit finds Spark through this python
         env = {**os.environ, "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
                "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
                "PYSPARK_PYTHON": sys.executable}
-        confs = [part for conf in args.conf for part in ("--conf", conf)]
+        (work / "events").mkdir()
+        events = ["spark.eventLog.enabled=true", f"spark.eventLog.dir={work / 'events'}",
+                  "spark.eventLog.compress=false"]
+        confs = [part for conf in [*events, *args.conf] for part in ("--conf", conf)]
         cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", args.master, *confs,
                application_path(), "--model-uri", uri, "--input", str(work / "input.parquet"),
                "--output", str(work / "output"), "--request", json.dumps({"method": args.method})]
@@ -140,10 +182,14 @@ def main() -> None:
             raise SystemExit(job.stderr[-3000:])
         line = next(x for x in job.stdout.splitlines() if x.startswith("DLEXPLAIN_SUMMARY "))
         summary = json.loads(line.split(" ", 1)[1])
+        stages = stage_times(work / "events")
+        local["explain_after_s"] = time_in_process(explainer, timed, args.method)
+        local["explain_s"] = (local["explain_before_s"] + local["explain_after_s"]) / 2
         night = log_night(work / "output", len(texts), args.rows_per_batch,
                           settings.run.artifact_groups)
     finally:
         stop_server(work / "mlflow")
+        shutil.rmtree(work, ignore_errors=True)  # a 20k run once left 1.1 GB in the temp dir
 
     n = len(texts)
     in_job = (summary["spark_start_s"] + summary["explainer_download_s"]
@@ -156,7 +202,9 @@ def main() -> None:
         "master": args.master, "rows_per_batch": args.rows_per_batch,
         "sorted_by_id": not args.no_id_column, "spark_conf": " ".join(args.conf) or "-",
         "in_process_texts": local["texts"], "in_process_load_s": local["load_s"],
-        "in_process_explain_s": local["explain_s"], "in_process_texts_per_s": in_process_rate,
+        "in_process_texts_per_s (before the job)": local["texts"] / local["explain_before_s"],
+        "in_process_texts_per_s (after the job)": local["texts"] / local["explain_after_s"],
+        "in_process_texts_per_s (mean time)": in_process_rate,
         "spark_wall_s": spark_wall, "spark_session_start_s": summary["spark_start_s"],
         "spark_explainer_download_s": summary["explainer_download_s"],
         "spark_explain_and_write_s": summary["explain_and_write_s"],
@@ -167,6 +215,7 @@ def main() -> None:
         "ratio spark/in-process (explain+write vs explain)": job_rate / in_process_rate,
         "ratio spark/in-process (whole spark-submit wall vs load+explain)":
             (n / spark_wall) / (local["texts"] / (local["load_s"] + local["explain_s"])),
+        **stages,
         **night,
         "projected_reviews_per_10h_night (job wall + artifacts)": int(NIGHT_S / per_review_s),
     }

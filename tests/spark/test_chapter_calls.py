@@ -7,9 +7,6 @@ null (MLflow's conversion alone would turn them into the string ``"None"``).
 
 from __future__ import annotations
 
-import os
-import sys
-
 import mlflow
 import pandas as pd
 import pytest
@@ -21,17 +18,6 @@ from tests.checks import assert_additive
 
 pytestmark = pytest.mark.slow
 TEXTS = ["the film was great", None, "a dull and boring movie"]
-
-
-@pytest.fixture(scope="module")
-def spark():
-    from pyspark.sql import SparkSession
-
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    session = (SparkSession.builder.master("local[2]").appName("dlexplain-chapter-test")
-               .config("spark.ui.enabled", "false").getOrCreate())
-    yield session
-    session.stop()
 
 
 def test_the_chapters_spark_udf_calls(spark, tracking_uri, tiny_model_dir, unique):

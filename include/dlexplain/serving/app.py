@@ -25,6 +25,7 @@ import os
 
 from dlexplain.base.bounds import Bound, bounded
 from dlexplain.model.request_limits import RequestLimits
+from dlexplain.serving.admission import Slots
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class Guard:
         self.limits = limits
         #: the largest body a request within the limits can need (4 bytes per character)
         self.max_body = limits.max_body
-        self.in_flight = 0
+        self.slots = Slots(limits.max_in_flight)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["path"] != "/invocations":
@@ -103,18 +104,18 @@ class Guard:
         problem = content_type_problem(headers)
         if problem:
             return await _answer(send, *problem)
-        if self.in_flight >= self.limits.max_in_flight:
+        slot = self.slots.take()
+        if slot is None:
             return await _answer(
                 send,
                 503,
                 f"the explainer is busy with other requests: retry in {RETRY_AFTER_S} s",
                 {"retry-after": str(RETRY_AFTER_S)},
             )
-        self.in_flight += 1
         try:
-            await self._admitted(scope, receive, send)
+            await self._admitted(scope, receive, slot.releasing(send))
         finally:
-            self.in_flight -= 1
+            slot.release()
 
     async def _admitted(self, scope, receive, send):
         body, more = bytearray(), True

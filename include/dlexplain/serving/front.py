@@ -18,6 +18,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from dlexplain.errors import DlexplainError
+from dlexplain.serving.admission import Slots
 from dlexplain.serving.deployment import DeploymentState
 
 if TYPE_CHECKING:  # httpx is imported where the front forwards
@@ -57,8 +58,7 @@ class Front:
         self.timeout = timeout
         self.max_body = max_body
         #: requests forwarded at once; one more gets 503 with Retry-After at once
-        self.max_in_flight = max_in_flight
-        self.in_flight = 0
+        self.slots = Slots(max_in_flight)
         self._client: httpx.AsyncClient | None = None  #: opened by the lifespan's startup
 
     async def __call__(self, scope, receive, send) -> None:
@@ -76,19 +76,20 @@ class Front:
                 send, 503, {"error_code": "NOT_DEPLOYED", "message": "no explainer is deployed yet"}
             )
             return
-        if self.in_flight >= self.max_in_flight:
+        slot = self.slots.take()
+        if slot is None:
             await _answer(
                 send,
                 503,
                 {
                     "error_code": "TEMPORARILY_UNAVAILABLE",
-                    "message": f"{self.max_in_flight} requests are in flight: retry in "
+                    "message": f"{self.slots.limit} requests are in flight: retry in "
                     f"{RETRY_AFTER_S} s",
                 },
                 retry_after=RETRY_AFTER_S,
             )
             return
-        self.in_flight += 1
+        send = slot.releasing(send)
         try:
             body = await _body(receive, self.max_body)
             if body is None:
@@ -103,7 +104,7 @@ class Front:
                 return
             await self._forward(scope, body, active, send)
         finally:
-            self.in_flight -= 1
+            slot.release()
 
     async def _forward(self, scope, body: bytes, active, send) -> None:
         import httpx

@@ -68,10 +68,11 @@ def read(spark, args: argparse.Namespace):
         frame = frame.select(*_columns_in_file_order(args.input, frame.columns))
     if args.max_rows:
         frame = frame.limit(args.max_rows)
+    # always shuffled round-robin: a file's splits can hold no rows (a split reads the row groups
+    # that start in it: a 10 MB Parquet file of one row group gave two splits, every row in one,
+    # and the night ran on one core); the texts are a small share of a night's cost
     parallelism = spark.sparkContext.defaultParallelism
-    if frame.rdd.getNumPartitions() < parallelism:  # a one-file partition would use one core
-        frame = frame.repartition(parallelism)
-    frame = frame.cache()
+    frame = frame.repartition(max(frame.rdd.getNumPartitions(), parallelism)).cache()
     return frame, frame.count()
 
 

@@ -37,12 +37,6 @@ def pytest_configure(config):
     os.environ["PATH"] = f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"
     home = tempfile.mkdtemp(prefix="dlexplain-airflow-")
     config.stash[_AIRFLOW_HOME] = home
-    # the session's temporary files, its servers' and Spark jobs' included, in its home, which
-    # goes with it: MLflow's load_model of a URI downloads into a folder it never deletes, and a
-    # day of runs once left 16 GB in /tmp
-    scratch = os.path.join(home, "tmp")
-    os.mkdir(scratch)
-    os.environ["TMPDIR"] = tempfile.tempdir = scratch
     if os.environ.get("PYTEST_XDIST_WORKER"):
         # a pytest-xdist worker inherits the controller's environment: it gets its own Airflow
         # database and explanation cache, so workers never share a SQLite file
@@ -60,8 +54,7 @@ def pytest_configure(config):
 
 
 def pytest_unconfigure(config):
-    """The session's home (Airflow's database and logs, the explanation cache, the temporary
-    files) goes with it."""
+    """The session's Airflow home (its database, logs, explanation cache) goes with it."""
     home = config.stash.get(_AIRFLOW_HOME, None)
     if home:
         shutil.rmtree(home, ignore_errors=True)

@@ -1,4 +1,5 @@
-"""A Spark session on local[2] in this Python process, shared by the tests of a worker."""
+"""A Spark session on local[2] in this Python process, one a test module (a module that makes
+its own session with ``getOrCreate`` and stops it must not get, and stop, a shared one)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 import pytest
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def spark():
     from pyspark.sql import SparkSession
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from dlexplain.spark.job import parse_args
 from dlexplain.spark.read import read
+
+pytestmark = pytest.mark.slow  # a JVM in this process
 
 
 def test_one_file_of_one_row_group_is_spread_over_every_core(spark, tmp_path):

@@ -4,7 +4,8 @@ A request holds its slot until its answer's last body message is handed to the s
 until the app's call returns: the server may read the client's next request on the same
 connection as soon as the answer is sent, before the app's ``finally`` blocks run, and a client
 that waits for each answer (one of ``limit`` clients) must never be refused for the request it
-has just been answered.
+has just been answered. A 504 keeps its slot until the app returns: MLflow answers it while the
+request's worker thread still runs (until its next deadline check).
 """
 
 from __future__ import annotations
@@ -23,11 +24,18 @@ class Slot:
             self._slots.taken -= 1
 
     def releasing(self, send):
-        """``send``, freeing the slot just before the answer's last body message goes out."""
+        """``send``, freeing the slot just before the answer's last body message goes out
+        (a 504's, when the app returns)."""
+
+        status = 0
 
         async def wrapped(message) -> None:
-            if message["type"] == "http.response.body" and not message.get("more_body", False):
-                self.release()
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                if status != 504:  # its work may still run: freed when the app returns
+                    self.release()
             await send(message)
 
         return wrapped

@@ -168,7 +168,6 @@ def served(model_path: Path, built, texts: list[str], args, backend: str) -> dic
         if built.report["gate"] != "passed":
             figures["gate_overridden_for_this_bench"] = "; ".join(built.report["failures"])
         for name, target in (("fast", fast), ("exact", exact)):
-            assert target is not None, "the bench registers the fast explainer"
             started = time.perf_counter()
             deployment = redeploy(service, target, timeout=600)
             figures[f"served_{name}_deploy_s"] = round(time.perf_counter() - started, 1)

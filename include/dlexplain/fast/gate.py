@@ -55,8 +55,8 @@ def judge(figures: dict, thresholds: GateThresholds = GateThresholds()) -> GateR
     for name in ("median_spearman", "mean_top5_overlap"):
         if f"reference_fast_{name}" in figures:
             theirs = figures[f"reference_exact_{name}"]
-            ratio = figures[f"reference_fast_{name}"] / theirs if theirs > 0 else 0.0
-            checks.append((f"reference_{name}_ratio", ratio, thresholds.min_reference_ratio))
+            share = figures[f"reference_fast_{name}"] / theirs if theirs > 0 else 0.0
+            checks.append((f"reference_{name}_ratio", share, thresholds.min_reference_ratio))
     failures = tuple(
         f"{name} {value:.4g} < {bound:.4g}" for name, value, bound in checks if not value >= bound
     )  # NaN fails too
